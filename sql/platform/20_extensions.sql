@@ -1,0 +1,9 @@
+-- Stands in for: the extensions a hosted project has enabled (pgcrypto in schema
+-- `extensions`, pg_cron). pgmq comes next, from the SQL bundled in the `pgmq` PyPI package
+-- (scripts/install_pgmq.py), because hosted Supabase ships it as an extension we cannot
+-- install from Debian. Local clusters only; never pushed. Idempotent.
+create schema if not exists extensions;
+grant usage on schema extensions to anon, authenticated, service_role;
+create extension if not exists pgcrypto with schema extensions;
+create extension if not exists pg_cron;
+alter database postgres set search_path = "$user", public, extensions;

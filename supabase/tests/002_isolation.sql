@@ -1,0 +1,126 @@
+-- Tenant isolation, table by table: a member of merchant A sees and changes nothing of
+-- merchant B; anon reads and writes nothing; writes never bypass the RPCs.
+begin;
+\ir _helpers.psql
+select plan(32);
+select tests.make_world();
+
+-- Member of A ------------------------------------------------------------------------------
+select tests.authenticate_as(tests.w('user_a'));
+
+select results_eq(
+  'select id from public.merchants', array[tests.w('merchant_a')],
+  'merchants: a member of A sees only A'
+);
+select results_eq(
+  'select distinct merchant_id from public.merchant_members', array[tests.w('merchant_a')],
+  'merchant_members: only A''s members'
+);
+select results_eq(
+  'select distinct merchant_id from public.transactions', array[tests.w('merchant_a')],
+  'transactions: only A''s'
+);
+select results_eq(
+  'select id from public.wallets', array[tests.w('wallet_a')], 'wallets: only A''s'
+);
+select results_eq(
+  'select distinct merchant_id from public.wallet_ledger', array[tests.w('merchant_a')],
+  'wallet_ledger: only A''s'
+);
+select is_empty('select 1 from public.gateways', 'gateways: merchants see no gateway config');
+select is_empty('select 1 from public.platform_admins', 'platform_admins: not an admin, sees none');
+select is_empty('select 1 from audit.log', 'audit.log: merchants read no audit rows');
+
+select throws_ok(
+  format('update public.merchants set name = ''x'' where id = %L', tests.w('merchant_b')),
+  '42501', null, 'cannot update B''s merchant row'
+);
+select throws_ok(
+  format('delete from public.transactions where merchant_id = %L', tests.w('merchant_b')),
+  '42501', null, 'cannot delete B''s transactions'
+);
+select throws_ok(
+  format(
+    'insert into public.merchant_members (merchant_id, user_id, role) values (%L, %L, ''owner'')',
+    tests.w('merchant_b'), tests.w('user_a')
+  ),
+  '42501', null, 'cannot insert themself into B'
+);
+select throws_ok(
+  format(
+    'insert into public.transactions (merchant_id, amount, currency) values (%L, 1, ''INR'')',
+    tests.w('merchant_b')
+  ),
+  '42501', null, 'cannot create a transaction for B'
+);
+select throws_ok(
+  format('update public.wallets set balance = 0 where id = %L', tests.w('wallet_b')),
+  '42501', null, 'cannot touch B''s wallet'
+);
+select throws_ok(
+  format('update public.merchants set name = ''mine'' where id = %L', tests.w('merchant_a')),
+  '42501', null, 'not even their own rows are writable except through RPCs'
+);
+select throws_ok(
+  format(
+    'select public.set_merchant_member(%L, %L, ''viewer'')',
+    tests.w('merchant_b'), tests.w('user_a')
+  ),
+  '42501', null, 'set_merchant_member on B is refused'
+);
+select throws_ok(
+  format(
+    'select public.remove_merchant_member(%L, %L)', tests.w('merchant_b'), tests.w('user_b')
+  ),
+  '42501', null, 'remove_merchant_member on B is refused'
+);
+select throws_ok(
+  format(
+    'select public.post_wallet_entry(%L, ''INR'', -7000, ''payout'', ''steal'')',
+    tests.w('merchant_b')
+  ),
+  '42501', null, 'post_wallet_entry is admin-only'
+);
+select is(
+  (public.me() -> 'memberships' -> 0 ->> 'merchant_id')::uuid, tests.w('merchant_a'),
+  'me() lists only the caller''s memberships'
+);
+
+-- Rows of B unchanged, checked as the superuser.
+select tests.clear_authentication();
+select is(
+  (select name from public.merchants where id = tests.w('merchant_b')), 'Merchant B',
+  'B''s merchant row is unchanged'
+);
+select is(
+  (select balance from public.wallets where id = tests.w('wallet_b')), 7000::bigint,
+  'B''s balance is unchanged'
+);
+
+-- anon -------------------------------------------------------------------------------------
+select tests.as_anon();
+select throws_ok('select 1 from public.merchants', '42501', null, 'anon: merchants');
+select throws_ok('select 1 from public.merchant_members', '42501', null, 'anon: members');
+select throws_ok('select 1 from public.platform_admins', '42501', null, 'anon: admins');
+select throws_ok('select 1 from public.gateways', '42501', null, 'anon: gateways');
+select throws_ok('select 1 from public.transactions', '42501', null, 'anon: transactions');
+select throws_ok('select 1 from public.wallets', '42501', null, 'anon: wallets');
+select throws_ok('select 1 from public.wallet_ledger', '42501', null, 'anon: wallet_ledger');
+select throws_ok('select 1 from audit.log', '42501', null, 'anon: audit.log');
+select throws_ok('select public.me()', '42501', null, 'anon: cannot call me()');
+select throws_ok(
+  'select public.create_merchant(''Anon Ltd'')', '42501', null, 'anon: cannot call RPCs'
+);
+
+-- Admin sees everything ----------------------------------------------------------------------
+select tests.authenticate_as(tests.w('admin'));
+select ok(
+  (select count(*) from public.merchants where id in (tests.w('merchant_a'), tests.w('merchant_b'))) = 2,
+  'an admin reads every merchant'
+);
+select ok(
+  (select count(*) from public.gateways) >= 1, 'an admin reads gateways'
+);
+
+select * from finish();
+rollback;

@@ -1,0 +1,156 @@
+-- Every RPC: happy path, a caller without the role, bad input, and the role rules
+-- (nobody grants themself a role; a merchant keeps an owner; the platform keeps an admin).
+begin;
+\ir _helpers.psql
+select plan(33);
+select tests.make_world();
+
+-- create_merchant
+select tests.authenticate_as(tests.w('user_a'));
+select throws_ok('select public.create_merchant(''Rogue Ltd'')', '42501', null,
+  'create_merchant: a merchant is refused');
+select tests.authenticate_as(tests.w('admin'));
+select throws_ok('select public.create_merchant('''')', '22023', null,
+  'create_merchant: empty name refused');
+select throws_ok('select public.create_merchant(''X'', p_country => ''india'')', '22023', null,
+  'create_merchant: bad country refused');
+select throws_ok(
+  format('select public.create_merchant(''X'', %L)', gen_random_uuid()), 'P0002', null,
+  'create_merchant: unknown owner refused'
+);
+select is(
+  public.create_merchant('Idem Ltd', p_idempotency_key => 'k1') ->> 'id',
+  public.create_merchant('Idem Ltd', p_idempotency_key => 'k1') ->> 'id',
+  'create_merchant: a retried idempotency key returns the same merchant'
+);
+select throws_ok(
+  'select public.create_merchant(''Other Ltd'', p_idempotency_key => ''k1'')', '22023', null,
+  'create_merchant: the same key with other parameters is refused'
+);
+select is(
+  (select count(*)::int from public.merchants where name in ('Idem Ltd', 'Other Ltd')), 1,
+  'create_merchant: exactly one merchant was created'
+);
+
+-- set_merchant_status
+select throws_ok(
+  format('select public.set_merchant_status(%L, ''frozen'')', tests.w('merchant_a')),
+  '22023', null, 'set_merchant_status: unknown status refused'
+);
+select throws_ok(
+  format('select public.set_merchant_status(%L, ''active'')', gen_random_uuid()),
+  'P0002', null, 'set_merchant_status: unknown merchant'
+);
+select tests.authenticate_as(tests.w('user_a'));
+select throws_ok(
+  format('select public.set_merchant_status(%L, ''closed'')', tests.w('merchant_a')),
+  '42501', null, 'set_merchant_status: a merchant owner cannot change their own status'
+);
+
+-- set_merchant_member / remove_merchant_member (owner of A manages A)
+create temporary table dev on commit drop as select tests.create_user('dev@test.example') as id;
+grant select on dev to authenticated;
+select is(
+  public.set_merchant_member(tests.w('merchant_a'), (select id from dev), 'developer') ->> 'role',
+  'developer', 'an owner adds a developer'
+);
+select throws_ok(
+  format('select public.set_merchant_member(%L, %L, ''admin'')', tests.w('merchant_a'), (select id from dev)),
+  '22023', null, 'set_merchant_member: unknown role refused'
+);
+select throws_ok(
+  format('select public.set_merchant_member(%L, %L, ''viewer'')', tests.w('merchant_a'), gen_random_uuid()),
+  'P0002', null, 'set_merchant_member: unknown user'
+);
+select throws_ok(
+  format('select public.set_merchant_member(%L, %L, ''viewer'')', tests.w('merchant_a'), tests.w('user_a')),
+  '42501', null, 'nobody changes their own role'
+);
+select throws_ok(
+  format('select public.remove_merchant_member(%L, %L)', tests.w('merchant_a'), tests.w('user_a')),
+  '42501', null, 'an owner cannot remove themself through the member RPC'
+);
+select tests.authenticate_as((select id from dev));
+select throws_ok(
+  format('select public.set_merchant_member(%L, %L, ''owner'')', tests.w('merchant_a'), (select id from dev)),
+  '42501', null, 'a developer cannot promote themself'
+);
+select throws_ok(
+  format('select public.set_merchant_member(%L, %L, ''viewer'')', tests.w('merchant_a'), tests.w('user_a')),
+  '42501', null, 'a developer cannot manage members'
+);
+select tests.authenticate_as(tests.w('admin'));
+select throws_ok(
+  format('select public.set_merchant_member(%L, %L, ''viewer'')', tests.w('merchant_a'), tests.w('user_a')),
+  'P0001', null, 'demoting the last owner is refused'
+);
+select throws_ok(
+  format('select public.remove_merchant_member(%L, %L)', tests.w('merchant_a'), tests.w('user_a')),
+  'P0001', null, 'removing the last owner is refused'
+);
+select is(
+  public.remove_merchant_member(tests.w('merchant_a'), (select id from dev)) ->> 'removed', 'true',
+  'an admin removes a member'
+);
+select throws_ok(
+  format('select public.remove_merchant_member(%L, %L)', tests.w('merchant_a'), (select id from dev)),
+  'P0002', null, 'removing a non-member is a clear not-found'
+);
+
+-- grant / revoke platform admin
+select throws_ok(
+  format('select public.grant_platform_admin(%L)', tests.w('admin')), '42501', null,
+  'an admin cannot grant themself'
+);
+select is(
+  public.grant_platform_admin(tests.w('user_b')) ->> 'granted', 'true', 'an admin grants another user'
+);
+select is(
+  public.grant_platform_admin(tests.w('user_b')) ->> 'granted', 'false', 'granting twice is a no-op'
+);
+select is(
+  public.revoke_platform_admin(tests.w('user_b')) ->> 'revoked', 'true', 'an admin revokes'
+);
+select tests.authenticate_as(tests.w('user_a'));
+select throws_ok(
+  format('select public.grant_platform_admin(%L)', tests.w('user_a')), '42501', null,
+  'a merchant cannot make themself admin'
+);
+select tests.clear_authentication();
+delete from public.platform_admins where user_id <> tests.w('admin');
+select tests.as_service_role();
+select throws_ok(
+  format('select public.revoke_platform_admin(%L)', tests.w('admin')), 'P0001', null,
+  'the last platform admin cannot be revoked'
+);
+
+-- post_wallet_entry
+select tests.authenticate_as(tests.w('admin'));
+select is(
+  (public.post_wallet_entry(tests.w('merchant_a'), 'INR', -2000, 'payout', 'po-1') ->> 'balance_after')::bigint,
+  3000::bigint, 'a payout reduces the balance'
+);
+select is(
+  public.post_wallet_entry(tests.w('merchant_a'), 'INR', -2000, 'payout', 'po-1') ->> 'replayed',
+  'true', 'a retried entry is not applied twice'
+);
+select throws_ok(
+  format('select public.post_wallet_entry(%L, ''INR'', -3001, ''payout'', ''po-2'')', tests.w('merchant_a')),
+  '23514', null, 'the balance can never go negative'
+);
+select throws_ok(
+  format('select public.post_wallet_entry(%L, ''inr'', 10, ''adjustment'', ''x'')', tests.w('merchant_a')),
+  '22023', null, 'bad currency refused'
+);
+select throws_ok(
+  format('select public.post_wallet_entry(%L, ''INR'', 0, ''adjustment'', ''x'')', tests.w('merchant_a')),
+  '22023', null, 'zero amount refused'
+);
+select tests.clear_authentication();
+select is(
+  (select balance from public.wallets where id = tests.w('wallet_a')), 3000::bigint,
+  'the wallet holds exactly the applied entries'
+);
+
+select * from finish();
+rollback;

@@ -6,4 +6,4 @@ create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists pg_cron;
-alter database postgres set search_path = "$user", public, extensions;
+alter database postgres set search_path to '"$user", public, extensions';

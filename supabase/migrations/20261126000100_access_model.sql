@@ -84,7 +84,7 @@ as $$
 $$;
 
 -- Merchants the caller belongs to, optionally only those where they hold one of p_roles.
-create function private.member_merchant_ids(p_roles text [] default null)
+create function private.member_merchant_ids(p_roles text[] default null)
 returns setof uuid
 language sql stable security definer
 set search_path = ''
@@ -95,7 +95,7 @@ as $$
     and (p_roles is null or m.role = any(p_roles))
 $$;
 
-create function private.has_merchant_role(p_merchant_id uuid, p_roles text [] default null)
+create function private.has_merchant_role(p_merchant_id uuid, p_roles text[] default null)
 returns boolean
 language sql stable security definer
 set search_path = ''
@@ -180,6 +180,6 @@ to service_role;
 
 revoke execute on all functions in schema private from public, anon;
 grant execute on function private.is_service_role(), private.is_admin(),
-private.current_role_is(text), private.member_merchant_ids(text []),
-private.has_merchant_role(uuid, text []), private.require_admin(), private.require_user()
+private.current_role_is(text), private.member_merchant_ids(text[]),
+private.has_merchant_role(uuid, text[]), private.require_admin(), private.require_user()
 to authenticated, service_role;

@@ -14,11 +14,11 @@ create table public.gateways (
   min_amount bigint not null default 100 check (min_amount > 0),
   max_amount bigint check (max_amount is null or max_amount >= min_amount),
   daily_limit bigint check (daily_limit is null or daily_limit > 0),
-  currencies text [] not null default '{INR}'
+  currencies text[] not null default '{INR}'
   check (cardinality(currencies) > 0 and array_to_string(currencies, ',') ~ '^[A-Z]{3}(,[A-Z]{3})*$'),
-  methods text [] not null default '{}'
-  check (methods <@ '{card,upi,netbanking,wallet,emi,paylater}'::text []),
-  regions text [] not null default '{}',
+  methods text[] not null default '{}'
+  check (methods <@ '{card,upi,netbanking,wallet,emi,paylater}'::text[]),
+  regions text[] not null default '{}',
   -- Non-secret provider settings (merchant ids, webhook paths). Secrets never live here.
   config jsonb not null default '{}'::jsonb check (jsonb_typeof(config) = 'object'),
   -- vault.secrets id holding the credential JSON; null for providers needing none.

@@ -13,7 +13,7 @@ create table audit.log (
   row_id text,
   old_values jsonb,
   new_values jsonb,
-  changed_columns text [],
+  changed_columns text[],
   request_id text
 );
 alter table audit.log enable row level security;
@@ -35,7 +35,7 @@ as $$
   select p_key ~* '(secret|password|passwd|token|api_?key|private_?key|key_hash|credential|signature|salt|pin$|cvv)'
 $$;
 
-create function private.redact(p_value jsonb, p_extra_keys text [] default '{}')
+create function private.redact(p_value jsonb, p_extra_keys text[] default '{}')
 returns jsonb
 language plpgsql immutable
 set search_path = ''

@@ -89,11 +89,17 @@ select is(
 -- Rows of B unchanged, checked as the superuser.
 select tests.clear_authentication();
 select is(
-  (select name from public.merchants where id = tests.w('merchant_b')), 'Merchant B',
+  (
+    select name from public.merchants
+    where id = tests.w('merchant_b')
+  ), 'Merchant B',
   'B''s merchant row is unchanged'
 );
 select is(
-  (select balance from public.wallets where id = tests.w('wallet_b')), 7000::bigint,
+  (
+    select balance from public.wallets
+    where id = tests.w('wallet_b')
+  ), 7000::bigint,
   'B''s balance is unchanged'
 );
 
@@ -115,7 +121,10 @@ select throws_ok(
 -- Admin sees everything ----------------------------------------------------------------------
 select tests.authenticate_as(tests.w('admin'));
 select ok(
-  (select count(*) from public.merchants where id in (tests.w('merchant_a'), tests.w('merchant_b'))) = 2,
+  (
+    select count(*) from public.merchants
+    where id in (tests.w('merchant_a'), tests.w('merchant_b'))
+  ) = 2,
   'an admin reads every merchant'
 );
 select ok(

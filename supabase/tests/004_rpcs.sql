@@ -7,13 +7,19 @@ select tests.make_world();
 
 -- create_merchant
 select tests.authenticate_as(tests.w('user_a'));
-select throws_ok('select public.create_merchant(''Rogue Ltd'')', '42501', null,
-  'create_merchant: a merchant is refused');
+select throws_ok(
+  'select public.create_merchant(''Rogue Ltd'')', '42501', null,
+  'create_merchant: a merchant is refused'
+);
 select tests.authenticate_as(tests.w('admin'));
-select throws_ok('select public.create_merchant('''')', '22023', null,
-  'create_merchant: empty name refused');
-select throws_ok('select public.create_merchant(''X'', p_country => ''india'')', '22023', null,
-  'create_merchant: bad country refused');
+select throws_ok(
+  'select public.create_merchant('''')', '22023', null,
+  'create_merchant: empty name refused'
+);
+select throws_ok(
+  'select public.create_merchant(''X'', p_country => ''india'')', '22023', null,
+  'create_merchant: bad country refused'
+);
 select throws_ok(
   format('select public.create_merchant(''X'', %L)', gen_random_uuid()), 'P0002', null,
   'create_merchant: unknown owner refused'
@@ -28,7 +34,10 @@ select throws_ok(
   'create_merchant: the same key with other parameters is refused'
 );
 select is(
-  (select count(*)::int from public.merchants where name in ('Idem Ltd', 'Other Ltd')), 1,
+  (
+    select count(*)::int from public.merchants
+    where name in ('Idem Ltd', 'Other Ltd')
+  ), 1,
   'create_merchant: exactly one merchant was created'
 );
 
@@ -51,11 +60,11 @@ select throws_ok(
 create temporary table dev on commit drop as select tests.create_user('dev@test.example') as id;
 grant select on dev to authenticated;
 select is(
-  public.set_merchant_member(tests.w('merchant_a'), (select id from dev), 'developer') ->> 'role',
+  public.set_merchant_member(tests.w('merchant_a'), (select dd.id from dev as dd), 'developer') ->> 'role',
   'developer', 'an owner adds a developer'
 );
 select throws_ok(
-  format('select public.set_merchant_member(%L, %L, ''admin'')', tests.w('merchant_a'), (select id from dev)),
+  format('select public.set_merchant_member(%L, %L, ''admin'')', tests.w('merchant_a'), (select dd.id from dev as dd)),
   '22023', null, 'set_merchant_member: unknown role refused'
 );
 select throws_ok(
@@ -70,9 +79,9 @@ select throws_ok(
   format('select public.remove_merchant_member(%L, %L)', tests.w('merchant_a'), tests.w('user_a')),
   '42501', null, 'an owner cannot remove themself through the member RPC'
 );
-select tests.authenticate_as((select id from dev));
+select tests.authenticate_as((select dd.id from dev as dd));
 select throws_ok(
-  format('select public.set_merchant_member(%L, %L, ''owner'')', tests.w('merchant_a'), (select id from dev)),
+  format('select public.set_merchant_member(%L, %L, ''owner'')', tests.w('merchant_a'), (select dd.id from dev as dd)),
   '42501', null, 'a developer cannot promote themself'
 );
 select throws_ok(
@@ -89,11 +98,11 @@ select throws_ok(
   'P0001', null, 'removing the last owner is refused'
 );
 select is(
-  public.remove_merchant_member(tests.w('merchant_a'), (select id from dev)) ->> 'removed', 'true',
+  public.remove_merchant_member(tests.w('merchant_a'), (select dd.id from dev as dd)) ->> 'removed', 'true',
   'an admin removes a member'
 );
 select throws_ok(
-  format('select public.remove_merchant_member(%L, %L)', tests.w('merchant_a'), (select id from dev)),
+  format('select public.remove_merchant_member(%L, %L)', tests.w('merchant_a'), (select dd.id from dev as dd)),
   'P0002', null, 'removing a non-member is a clear not-found'
 );
 
@@ -117,7 +126,8 @@ select throws_ok(
   'a merchant cannot make themself admin'
 );
 select tests.clear_authentication();
-delete from public.platform_admins where user_id <> tests.w('admin');
+delete from public.platform_admins
+where user_id <> tests.w('admin');
 select tests.as_service_role();
 select throws_ok(
   format('select public.revoke_platform_admin(%L)', tests.w('admin')), 'P0001', null,
@@ -148,7 +158,10 @@ select throws_ok(
 );
 select tests.clear_authentication();
 select is(
-  (select balance from public.wallets where id = tests.w('wallet_a')), 3000::bigint,
+  (
+    select balance from public.wallets
+    where id = tests.w('wallet_a')
+  ), 3000::bigint,
   'the wallet holds exactly the applied entries'
 );
 

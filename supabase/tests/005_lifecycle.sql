@@ -5,16 +5,22 @@ select plan(9);
 select tests.make_world();
 
 create temporary table t on commit drop as
-select id from public.transactions where idempotency_key = 'a-1';
+select id from public.transactions
+where idempotency_key = 'a-1';
 
-update public.transactions set status = 'pending' where id = (select id from t);
-update public.transactions set status = 'succeeded' where id = (select id from t);
+update public.transactions set status = 'pending'
+where id = (select tt.id from t as tt);
+update public.transactions set status = 'succeeded'
+where id = (select tt.id from t as tt);
 select isnt(
-  (select completed_at from public.transactions where id = (select id from t)), null,
+  (
+    select completed_at from public.transactions
+    where id = (select tt.id from t as tt)
+  ), null,
   'reaching a terminal state stamps completed_at'
 );
 select throws_ok(
-  'update public.transactions set status = ''pending'' where id = (select id from t)',
+  'update public.transactions set status = ''pending'' where id = (select tt.id from t as tt)',
   'P0001', null, 'a succeeded transaction cannot go back to pending'
 );
 select throws_ok(

@@ -1,0 +1,237 @@
+"""The FastAPI app: one generic endpoint per row of the route table."""
+
+import inspect
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from uuid import UUID
+
+import psycopg
+from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import jsonlog
+from ..auth import AuthError, Caller, JwtVerifier
+from ..db import Database
+from ..errors import ApiError, error_response, from_database
+from ..settings import Settings, get_settings
+from .routes import ROUTES, Route
+
+logger = logging.getLogger("edge_adapter.api")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+PATH_PARAM = re.compile(r"{(\w+)}")
+# Only these request headers reach the database (request.headers), never Authorization.
+FORWARDED_HEADERS = ("user-agent", "x-forwarded-for", "x-client-info")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    jsonlog.configure(settings.log_level)
+    db = Database(settings)
+    verifier = JwtVerifier(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await db.open()
+        yield
+        await db.close()
+
+    app = FastAPI(
+        title="LightSpeedPay API",
+        version="1",
+        description="REST surface over LightSpeedPay's Postgres RPCs. Authenticate with a "
+        "Supabase JWT: `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    _install_middleware(app)
+    _install_error_handlers(app)
+    _install_probes(app, db, settings)
+    for route in ROUTES:
+        _add_route(app, route, db, verifier)
+    return app
+
+
+def _install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        request.state.request_id = request_id
+        request.state.user_id = None
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            response = error_response(
+                ApiError(500, "internal_error", "something went wrong on our side"), request_id
+            )
+        response.headers["x-request-id"] = request_id
+        if request.url.path.startswith("/api/"):
+            response.headers["cache-control"] = "no-store"
+        jsonlog.log(
+            logger,
+            logging.INFO,
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            request_id=request_id,
+            user_id=request.state.user_id,
+        )
+        return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def rid(request: Request) -> str | None:
+        return getattr(request.state, "request_id", None)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc, rid(request))
+
+    @app.exception_handler(AuthError)
+    async def auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        err = ApiError(
+            401,
+            "unauthorized",
+            exc.message,
+            {"reason": exc.reason},
+            {"www-authenticate": f'Bearer error="invalid_token", error_description="{exc.reason}"'},
+        )
+        return error_response(err, rid(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query")),
+                "problem": e.get("msg"),
+            }
+            for e in exc.errors()
+        ]
+        return error_response(
+            ApiError(400, "invalid_request", "the request is not valid", details), rid(request)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(ApiError(exc.status_code, code, str(exc.detail)), rid(request))
+
+    @app.exception_handler(psycopg.Error)
+    async def database_error(request: Request, exc: psycopg.Error) -> JSONResponse:
+        err = from_database(exc)
+        if err.status >= 500:
+            jsonlog.log(
+                logger,
+                logging.ERROR,
+                "database error",
+                sqlstate=exc.sqlstate,
+                error=type(exc).__name__,
+                request_id=rid(request),
+            )
+        return error_response(err, rid(request))
+
+
+def _install_probes(app: FastAPI, db: Database, settings: Settings) -> None:
+    @app.get("/healthz", tags=["probes"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["probes"], summary="Database reachable and fully migrated")
+    async def readyz() -> JSONResponse:
+        expected = settings.expected_migration_version()
+        try:
+            applied = await db.migration_version()
+        except Exception as exc:  # any failure to reach the database means not ready
+            jsonlog.log(logger, logging.WARNING, "readiness check failed", error=type(exc).__name__)
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "database": "unreachable",
+                    "expected_migration": expected,
+                },
+                status_code=503,
+            )
+        ready = applied is not None and (expected is None or applied >= expected)
+        body = {
+            "status": "ready" if ready else "migrations_pending",
+            "database": "ok",
+            "applied_migration": applied,
+            "expected_migration": expected,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _add_route(app: FastAPI, route: Route, db: Database, verifier: JwtVerifier) -> None:
+    path_params = PATH_PARAM.findall(route.path)
+    has_body = route.method in ("POST", "PUT", "PATCH")
+
+    async def endpoint(request: Request, caller: Caller, **inputs: Any) -> JSONResponse:
+        args: dict[str, Any] = {}
+        model = inputs.pop("input", None)
+        if model is not None:
+            for name, value in model.model_dump(exclude_unset=True).items():
+                alias = type(model).model_fields[name].alias or name
+                args[f"p_{alias}"] = value
+        idem = request.headers.get("idempotency-key")
+        if idem and route.input and "idempotency_key" in route.input.model_fields:
+            args.setdefault("p_idempotency_key", idem)
+        for name in path_params:
+            args[f"p_{name}"] = inputs[name]
+        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+        headers["x-request-id"] = request.state.request_id
+        result = await db.call_rpc(
+            caller.role,
+            caller.claims,
+            route.rpc,
+            args,
+            headers,
+            read_only=route.read_only,
+            method=route.method,
+            path=request.url.path,
+        )
+        return JSONResponse(result, status_code=route.status)
+
+    # Authentication is a dependency so a bad token is a 401 before any input is validated.
+    async def authenticate(request: Request) -> Caller:
+        caller = await verifier.verify(request.headers.get("authorization"))
+        request.state.user_id = caller.user_id
+        return caller
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("request", kw, annotation=Request),
+        inspect.Parameter("caller", kw, annotation=Annotated[Caller, Depends(authenticate)]),
+    ]
+    params += [inspect.Parameter(n, kw, annotation=Annotated[UUID, Path()]) for n in path_params]
+    if route.input is not None:
+        source = Body() if has_body else Query()
+        params.append(inspect.Parameter("input", kw, annotation=Annotated[route.input, source]))
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = route.rpc
+    app.add_api_route(
+        route.path,
+        endpoint,
+        methods=[route.method],
+        summary=route.summary,
+        tags=list(route.tags),
+        status_code=route.status,
+        responses={
+            400: {"description": "invalid input"},
+            401: {"description": "missing or invalid token"},
+            403: {"description": "the caller's role does not allow this"},
+        },
+    )

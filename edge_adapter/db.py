@@ -1,0 +1,109 @@
+"""Database access. Every client request runs as the caller, exactly as PostgREST does it:
+
+    begin [read only];
+    select set_config('role', <role>, true),
+           set_config('request.jwt.claims', <claims json>, true),
+           set_config('request.headers', <headers json>, true), ...;
+    select public.<rpc>(p_a => $1, p_b => $2);
+    commit;
+
+so an RPC behaves the same from supabase-js and from this REST API.
+"""
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
+from psycopg_pool import AsyncConnectionPool
+
+from .settings import Settings
+
+DB_ROLES = {"anon", "authenticated", "service_role"}
+
+
+class Database:
+    def __init__(self, settings: Settings, *, min_size: int | None = None) -> None:
+        self._settings = settings
+        self.pool = AsyncConnectionPool(
+            settings.database_url.get_secret_value(),
+            min_size=settings.pool_min_size if min_size is None else min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout_s,
+            open=False,
+            # A connection that died with a database restart is dropped, not handed out.
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"autocommit": False, "row_factory": tuple_row},
+            reconnect_timeout=0,
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def as_caller(
+        self,
+        role: str,
+        claims: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        read_only: bool = False,
+        method: str = "POST",
+        path: str = "",
+    ) -> AsyncIterator[psycopg.AsyncConnection]:
+        """One transaction running as `role` with the caller's claims and headers set."""
+        if role not in DB_ROLES:
+            raise ValueError(f"refusing to run as database role {role!r}")
+        async with self.pool.connection() as conn, conn.transaction():
+            if read_only:
+                await conn.execute("set transaction read only")
+            await conn.execute(
+                "select set_config('role', %s, true),"
+                " set_config('request.jwt.claims', %s, true),"
+                " set_config('request.headers', %s, true),"
+                " set_config('request.method', %s, true),"
+                " set_config('request.path', %s, true)",
+                (role, json.dumps(dict(claims)), json.dumps(dict(headers or {})), method, path),
+            )
+            yield conn
+
+    async def call_rpc(
+        self,
+        role: str,
+        claims: Mapping[str, Any],
+        function: str,
+        args: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+        *,
+        read_only: bool = False,
+        method: str = "POST",
+        path: str = "",
+    ) -> Any:
+        """Call public.<function> with named arguments, as the caller; returns its value."""
+        query = sql.SQL("select {}.{}({})").format(
+            sql.Identifier("public"),
+            sql.Identifier(function),
+            sql.SQL(", ").join(
+                sql.SQL("{} => {}").format(sql.Identifier(name), sql.Placeholder(name))
+                for name in args
+            ),
+        )
+        async with self.as_caller(
+            role, claims, headers, read_only=read_only, method=method, path=path
+        ) as conn:
+            cur = await conn.execute(query, dict(args))
+            row = await cur.fetchone()
+            return row[0] if row else None
+
+    async def migration_version(self) -> str | None:
+        """Newest applied migration, read as service_role (raises if the database is down)."""
+        async with self.as_caller("service_role", {"role": "service_role"}, read_only=True) as conn:
+            cur = await conn.execute("select private.migration_version()")
+            row = await cur.fetchone()
+            return row[0] if row else None

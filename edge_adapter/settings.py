@@ -1,0 +1,49 @@
+"""Configuration from the environment (prefix LSP_). See README's configuration reference."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
+
+# Supabase's well-known local-development JWT secret; hosted projects must set their own.
+DEV_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+
+
+def latest_migration_version(directory: Path = MIGRATIONS_DIR) -> str | None:
+    versions = [p.name.split("_", 1)[0] for p in directory.glob("*.sql")]
+    return max(versions) if versions else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LSP_", extra="ignore")
+
+    # The adapter connects as `authenticator`, like PostgREST, and switches role per request.
+    database_url: SecretStr = SecretStr(
+        "postgresql://authenticator:postgres@127.0.0.1:54322/postgres?sslmode=disable"
+    )
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    pool_timeout_s: float = 5.0
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_audience: str = "authenticated"
+    jwt_issuer: str | None = None
+    jwks_url: str | None = None
+    jwt_leeway_s: int = 0
+
+    # /readyz fails until the database has this migration; defaults to the newest file.
+    expected_migration: str | None = None
+
+    log_level: str = "INFO"
+
+    def expected_migration_version(self) -> str | None:
+        return self.expected_migration or latest_migration_version()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The queue worker (`python -m edge_adapter.worker`)."""

@@ -6,4 +6,11 @@ create schema if not exists extensions;
 grant usage on schema extensions to anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists pg_cron;
-alter database postgres set search_path to '"$user", public, extensions';
+-- Hosted projects put `extensions` on the database's search path.
+do $$
+begin
+  execute format(
+    'alter database %I set search_path = "$user", public, extensions', current_database()
+  );
+end
+$$;

@@ -41,6 +41,7 @@ as $$
   select extensions.pgp_sym_decrypt(decode(cipher, 'base64'), (select key from vault.root_key))
 $$;
 revoke execute on function vault._crypt(text), vault._decrypt(text) from public;
+grant execute on function vault._decrypt(text) to service_role;
 
 create or replace view vault.decrypted_secrets as
 select

@@ -1,0 +1,139 @@
+"""The API started as a user would (uvicorn in its own process), spoken to over real HTTP.
+
+A JWKS endpoint stands in for Supabase Auth's (the identity provider is outside our
+system): a real HTTP server on 127.0.0.1 publishing an RSA key the tests sign with.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import TEST_JWT_SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+JWKS_KID = "test-key-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    public_jwk.update(kid=JWKS_KID, use="sig", alg="RS256")
+    body = json.dumps({"keys": [public_jwk]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/auth/v1/.well-known/jwks.json":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/auth/v1/.well-known/jwks.json"
+    server.shutdown()
+
+
+class Api:
+    def __init__(self, base_url: str, log_path: Path) -> None:
+        self.base_url = base_url
+        self.log_path = log_path
+        self.client = httpx.Client(base_url=base_url, timeout=10)
+
+    def logs(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture(scope="session")
+def api(authenticator_url: str, jwks_url: str, tmp_path_factory) -> Iterator[Api]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("api") / "api.log"
+    env = {
+        **os.environ,
+        "LSP_DATABASE_URL": authenticator_url,
+        "LSP_JWT_SECRET": TEST_JWT_SECRET,
+        "LSP_JWKS_URL": jwks_url,
+        "LSP_POOL_TIMEOUT_S": "2",
+    }
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "edge_adapter.api:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the API did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    yield Api(base, log_path)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def hs_token(sub: str | None, *, role: str = "authenticated", **overrides: object) -> str:
+    now = int(time.time())
+    claims: dict[str, object] = {"role": role, "iat": now, "exp": now + 600}
+    if role == "authenticated":
+        claims["aud"] = "authenticated"
+    if sub:
+        claims["sub"] = sub
+    claims.update(overrides)
+    secret = claims.pop("_secret", TEST_JWT_SECRET)
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, "HS256")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_request_id() -> str:
+    return f"test-{uuid.uuid4()}"

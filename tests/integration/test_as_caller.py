@@ -1,0 +1,94 @@
+"""Database.as_caller / call_rpc against the real test cluster, logged in as authenticator."""
+
+import json
+
+import psycopg
+import pytest
+
+from edge_adapter.db import Database
+from edge_adapter.settings import Settings
+
+
+@pytest.fixture
+async def db(authenticator_url: str):
+    database = Database(Settings(database_url=authenticator_url), min_size=1)
+    await database.open()
+    yield database
+    await database.close()
+
+
+async def test_as_caller_sets_role_claims_and_headers_like_postgrest(db: Database, world):
+    uid = world.user()
+    claims = {"sub": uid, "role": "authenticated", "aud": "authenticated"}
+    async with db.as_caller("authenticated", claims, {"x-request-id": "rid-1"}) as conn:
+        row = await (
+            await conn.execute(
+                "select current_user, auth.uid()::text, auth.role(),"
+                " current_setting('request.headers')::jsonb ->> 'x-request-id',"
+                " current_setting('request.jwt.claims')"
+            )
+        ).fetchone()
+    assert row is not None
+    assert row[:4] == ("authenticated", uid, "authenticated", "rid-1")
+    assert json.loads(row[4]) == claims
+
+
+async def test_settings_do_not_leak_into_the_next_transaction(db: Database, world):
+    uid = world.user()
+    async with db.as_caller("authenticated", {"sub": uid, "role": "authenticated"}):
+        pass
+    async with db.pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "select current_user, coalesce(current_setting('request.jwt.claims', true), '')"
+            )
+        ).fetchone()
+    assert row == ("authenticator", "")
+
+
+async def test_get_requests_run_read_only(db: Database, world):
+    uid = world.admin()
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        await db.call_rpc(
+            "authenticated",
+            {"sub": uid, "role": "authenticated"},
+            "create_merchant",
+            {"p_name": "Read only Ltd"},
+            read_only=True,
+        )
+
+
+async def test_call_rpc_passes_named_arguments(db: Database, world):
+    admin = world.admin()
+    result = await db.call_rpc(
+        "authenticated",
+        {"sub": admin, "role": "authenticated"},
+        "create_merchant",
+        {"p_name": "Named Args Ltd", "p_country": "SG"},
+    )
+    assert result["name"] == "Named Args Ltd"
+    assert result["country"] == "SG"
+
+
+async def test_rpc_errors_keep_their_sqlstate(db: Database, world):
+    merchant_user = world.user()
+    with pytest.raises(psycopg.Error) as exc:
+        await db.call_rpc(
+            "authenticated",
+            {"sub": merchant_user, "role": "authenticated"},
+            "create_merchant",
+            {"p_name": "Nope Ltd"},
+        )
+    assert exc.value.sqlstate == "42501"
+
+
+async def test_only_api_roles_can_be_assumed(db: Database):
+    with pytest.raises(ValueError, match="refusing"):
+        async with db.as_caller("postgres", {}):
+            pass
+
+
+async def test_authenticator_cannot_do_anything_without_switching_role(authenticator_url: str):
+    with psycopg.connect(authenticator_url) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from public.merchants")

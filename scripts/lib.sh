@@ -24,7 +24,15 @@ pg_os_user() {
 
 as_pg() {
   local u; u="$(pg_os_user)"
-  if [ "$u" = "$(id -un)" ]; then "$@"; else runuser -u "$u" -- "$@"; fi
+  if [ "$u" = "$(id -un)" ]; then "$@"; else (cd / && runuser -u "$u" -- "$@"); fi
+}
+
+# Where the dev cluster keeps its data: .local/pgdata, unless the cluster's OS user cannot
+# reach the checkout (e.g. a clone under /root), then a per-checkout folder in /var/tmp.
+default_pgdata() {
+  local dir="$ROOT/.local/pgdata"
+  if as_pg test -x "$ROOT/.local" 2>/dev/null; then echo "$dir"; return; fi
+  echo "/var/tmp/lightspeedpay-$(echo "$ROOT" | md5sum | cut -c1-12)/pgdata"
 }
 
 APT_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-pgtap

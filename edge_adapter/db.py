@@ -18,11 +18,21 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from .settings import Settings
 
 DB_ROLES = {"anon", "authenticated", "service_role"}
+
+
+def _adapt(value: Any) -> Any:
+    """JSON objects become jsonb; lists of scalars stay Postgres arrays."""
+    if isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+    ):
+        return Jsonb(value)
+    return value
 
 
 class Database:
@@ -97,13 +107,17 @@ class Database:
         async with self.as_caller(
             role, claims, headers, read_only=read_only, method=method, path=path
         ) as conn:
-            cur = await conn.execute(query, dict(args))
+            cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
             row = await cur.fetchone()
             return row[0] if row else None
 
+    def as_service(self, *, read_only: bool = False):  # type: ignore[no-untyped-def]
+        """A transaction as service_role: what the worker and trusted server code use."""
+        return self.as_caller("service_role", {"role": "service_role"}, read_only=read_only)
+
     async def migration_version(self) -> str | None:
         """Newest applied migration, read as service_role (raises if the database is down)."""
-        async with self.as_caller("service_role", {"role": "service_role"}, read_only=True) as conn:
+        async with self.as_service(read_only=True) as conn:
             cur = await conn.execute("select private.migration_version()")
             row = await cur.fetchone()
             return row[0] if row else None

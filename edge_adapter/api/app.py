@@ -216,7 +216,17 @@ def _add_route(app: FastAPI, route: Route, db: Database, verifier: JwtVerifier) 
         inspect.Parameter("request", kw, annotation=Request),
         inspect.Parameter("caller", kw, annotation=Annotated[Caller, Depends(authenticate)]),
     ]
-    params += [inspect.Parameter(n, kw, annotation=Annotated[UUID, Path()]) for n in path_params]
+    patterns = dict(route.path_patterns)
+    params += [
+        inspect.Parameter(
+            n,
+            kw,
+            annotation=Annotated[str, Path(pattern=patterns[n])]
+            if n in patterns
+            else Annotated[UUID, Path()],
+        )
+        for n in path_params
+    ]
     if route.input is not None:
         source = Body() if has_body else Query()
         params.append(inspect.Parameter("input", kw, annotation=Annotated[route.input, source]))

@@ -7,7 +7,7 @@ not handlers.
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +58,39 @@ class WalletEntry(Input):
     idempotency_key: str | None = IdempotencyKey
 
 
+QueueName = Literal["payment", "webhook", "settlement", "gateway_health"]
+JOB_ID_PATTERN = r"^(payment|webhook|settlement|gateway_health)(_dlq)?:[0-9]{1,18}$"
+JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, examples=["payment_dlq:7"])]
+
+
+class RetryJobs(Input):
+    queue: QueueName | None = Field(default=None, description="retry this queue's failed jobs")
+    job_ids: list[JobId] | None = Field(default=None, min_length=1, max_length=1000)
+    limit: int = Field(default=100, ge=1, le=10000)
+    delay_seconds: int = Field(default=0, ge=0, le=86400)
+
+
+class CleanQueue(Input):
+    queue: QueueName
+    state: Literal["completed", "failed"]
+    older_than_seconds: int = Field(default=3600, ge=0, le=10 * 365 * 86400)
+    limit: int = Field(default=1000, ge=1, le=100000)
+    delete: bool = Field(default=False, description="delete failed jobs instead of archiving")
+
+
+class PauseQueue(Input):
+    paused: bool
+    queue: QueueName | None = Field(default=None, description="omit to pause or resume all")
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class EnqueueJob(Input):
+    queue: QueueName
+    payload: dict[str, Any]
+    delay_seconds: int = Field(default=0, ge=0, le=604800)
+    job_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -67,6 +100,8 @@ class Route:
     input: type[Input] | None = None
     status: int = 200
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Path parameters that are not UUIDs: name -> regex.
+    path_patterns: tuple[tuple[str, str], ...] = ()
 
     @property
     def read_only(self) -> bool:
@@ -145,5 +180,61 @@ ROUTES: list[Route] = [
         WalletEntry,
         201,
         tags=("admin",),
+    ),
+    # Job queues -------------------------------------------------------------------------
+    Route(
+        "GET",
+        "/api/v1/admin/queues",
+        "admin_list_queues",
+        "Every queue: depth by state, rates, oldest pending age, state, latest failures",
+        tags=("queues",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/queues/stats",
+        "admin_queue_stats",
+        "Per-minute series for the last hour and the workers",
+        tags=("queues",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/queues/retry",
+        "admin_retry_jobs",
+        "Move dead letters back to their queue (all of a queue, or given job ids)",
+        RetryJobs,
+        tags=("queues",),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/admin/queues/clean",
+        "admin_clean_queue",
+        "Remove completed jobs or archive/delete failed ones, by age, with a limit",
+        CleanQueue,
+        tags=("queues",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/queues/pause",
+        "admin_pause_queue",
+        "Pause or resume one queue or all of them",
+        PauseQueue,
+        tags=("queues",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/queues/jobs/{job_id}",
+        "admin_get_job",
+        "One job: payload (secrets masked), state, attempts, lineage",
+        tags=("queues",),
+        path_patterns=(("job_id", JOB_ID_PATTERN),),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/queues/jobs",
+        "enqueue_job",
+        "Enqueue a job (operators and trusted servers)",
+        EnqueueJob,
+        201,
+        tags=("queues",),
     ),
 ]

@@ -35,18 +35,34 @@ def _adapt(value: Any) -> Any:
     return value
 
 
+async def _service_session(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute(
+        "select set_config('role', 'service_role', false),"
+        " set_config('request.jwt.claims', '{\"role\": \"service_role\"}', false)"
+    )
+
+
 class Database:
-    def __init__(self, settings: Settings, *, min_size: int | None = None) -> None:
+    """A connection pool. `service_session=True` makes every connection service_role for
+    its whole session (the worker): `service_execute` is then one round trip."""
+
+    def __init__(
+        self, settings: Settings, *, min_size: int | None = None, service_session: bool = False
+    ) -> None:
         self._settings = settings
+        self.service_session = service_session
         self.pool = AsyncConnectionPool(
             settings.database_url.get_secret_value(),
             min_size=settings.pool_min_size if min_size is None else min_size,
             max_size=settings.pool_max_size,
             timeout=settings.pool_timeout_s,
             open=False,
-            # A connection that died with a database restart is dropped, not handed out.
-            check=AsyncConnectionPool.check_connection,
-            kwargs={"autocommit": False, "row_factory": tuple_row},
+            # The API checks a connection before lending it, so one that died with a
+            # database restart is dropped, not handed to a request. The worker skips the
+            # extra round trip: it retries failed calls anyway.
+            check=None if service_session else AsyncConnectionPool.check_connection,
+            configure=_service_session if service_session else None,
+            kwargs={"autocommit": service_session, "row_factory": tuple_row},
             reconnect_timeout=0,
         )
 
@@ -110,6 +126,18 @@ class Database:
             cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
             row = await cur.fetchone()
             return row[0] if row else None
+
+    async def service_execute(
+        self, query: str, params: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        """One statement as service_role, in its own transaction; returns all rows."""
+        if not self.service_session:
+            async with self.as_service() as conn:
+                cur = await conn.execute(query, params)
+                return await cur.fetchall() if cur.description else []
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall() if cur.description else []
 
     def as_service(self, *, read_only: bool = False):  # type: ignore[no-untyped-def]
         """A transaction as service_role: what the worker and trusted server code use."""

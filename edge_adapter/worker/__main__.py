@@ -39,7 +39,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.queues:
         wanted = set(args.queues.split(","))
         handlers = {q: h for q, h in handlers.items() if q in wanted}
-    db = Database(settings, min_size=1)
+    db = Database(settings, min_size=1, service_session=True)
     await db.open()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

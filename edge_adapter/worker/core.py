@@ -92,7 +92,7 @@ class Worker:
         poll_interval_s: float = 1.0,
         heartbeat_interval_s: float = 5.0,
         shutdown_grace_s: float = 10.0,
-        flush_interval_s: float = 0.005,
+        flush_interval_s: float = 0.01,
         max_batch: int = 100,
     ) -> None:
         self.db = db
@@ -182,9 +182,7 @@ class Worker:
 
     # -- database helpers --------------------------------------------------------------------
     async def _call(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        async with self.db.as_service() as conn:
-            cur = await conn.execute(query, params)
-            return await cur.fetchall() if cur.description else []
+        return await self.db.service_execute(query, params)
 
     async def _db_retry(
         self, fn: Callable[[], Awaitable[Any]], what: str, attempts: int = 0
@@ -342,7 +340,7 @@ class Worker:
 
     async def _process(self, job: Job, ctl: Controls) -> None:
         state = self.queues[job.queue]
-        started = _now()
+        started = time.time()
         t0 = time.perf_counter()
         try:
             if job.attempt > 1:
@@ -354,9 +352,10 @@ class Worker:
                     "note_lost",
                     attempts=1,
                 )
-            # Finish before the message becomes visible to another worker.
-            timeout = max(ctl.visibility_timeout_s - 1, 0.5)
-            await asyncio.wait_for(self.handlers[job.queue](job, self.ctx), timeout)
+            # Finish before the message becomes visible to another worker. (asyncio.timeout,
+            # unlike wait_for, does not wrap the handler in another task.)
+            async with asyncio.timeout(max(ctl.visibility_timeout_s - 1, 0.5)):
+                await self.handlers[job.queue](job, self.ctx)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -364,25 +363,26 @@ class Worker:
         else:
             state.completions.append(self._attempt(job, started, t0))
             self.processed += 1
-            if len(state.completions) >= self.max_batch:
+            if len(state.completions) >= 4 * self.max_batch:
                 self._flushed.set()
         finally:
             state.in_flight.pop(job.msg_id, None)
             state.slot_free.set()
 
-    def _attempt(self, job: Job, started: datetime, t0: float) -> dict[str, Any]:
+    def _attempt(self, job: Job, started: float, t0: float) -> dict[str, Any]:
+        # Times travel as epoch seconds; SQL turns them into timestamptz.
         return {
             "msg_id": job.msg_id,
             "attempt": job.attempt,
             "key": job.key,
             "worker_id": self.worker_id,
-            "started_at": started.isoformat(),
-            "finished_at": _now().isoformat(),
+            "started_at": started,
+            "finished_at": time.time(),
             "duration_ms": int((time.perf_counter() - t0) * 1000),
         }
 
     async def _record_failure(
-        self, job: Job, ctl: Controls, exc: Exception, started: datetime, t0: float
+        self, job: Job, ctl: Controls, exc: Exception, started: float, t0: float
     ) -> None:
         self.failed += 1
         timed_out = isinstance(exc, TimeoutError)

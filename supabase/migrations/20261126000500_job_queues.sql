@@ -80,7 +80,8 @@ create table public.job_attempts (
 );
 alter table public.job_attempts enable row level security;
 create index job_attempts_job_idx on public.job_attempts (queue_name, msg_id, attempt);
-create index job_attempts_created_idx on public.job_attempts (created_at);
+-- BRIN: retention scans by age; a btree would cost every insert more than it saves.
+create index job_attempts_created_idx on public.job_attempts using brin (created_at);
 
 create table public.worker_heartbeats (
   worker_id text primary key,
@@ -268,23 +269,33 @@ language plpgsql volatile
 set search_path = ''
 as $$
 declare
-  ids bigint[];
   n integer;
 begin
-  select array_agg((a ->> 'msg_id')::bigint) into ids from jsonb_array_elements(p_attempts) as a;
-  if ids is null then
-    return 0;
-  end if;
+  with done as (
+    select * from jsonb_to_recordset(p_attempts) as a (
+      msg_id bigint, attempt integer, key text, worker_id text, started_at float8,
+      finished_at float8, duration_ms integer
+    )
+  ),
+
   -- archive() skips ids that are already gone, so a re-sent batch is harmless.
-  select count(*)::integer into n from pgmq.archive(p_queue, ids) as archived;
-  insert into public.job_attempts (
-    queue_name, msg_id, attempt, job_key, worker_id, started_at, finished_at, outcome, duration_ms
+  archived as (
+    select count(*)::integer as n
+    from pgmq.archive(p_queue, (select array_agg(d.msg_id) from done as d))
+  ),
+
+  recorded as (
+    insert into public.job_attempts (
+      queue_name, msg_id, attempt, job_key, worker_id, started_at, finished_at, outcome,
+      duration_ms
+    )
+    select
+      p_queue, d.msg_id, d.attempt, d.key, d.worker_id, to_timestamp(d.started_at),
+      to_timestamp(d.finished_at), 'succeeded', d.duration_ms
+    from done as d
   )
-  select
-    p_queue, (a ->> 'msg_id')::bigint, (a ->> 'attempt')::integer, a ->> 'key', a ->> 'worker_id',
-    (a ->> 'started_at')::timestamptz, (a ->> 'finished_at')::timestamptz, 'succeeded',
-    (a ->> 'duration_ms')::integer
-  from jsonb_array_elements(p_attempts) as a;
+
+  select a.n into n from archived as a;
   perform private.bump_queue_stats(p_queue, p_completed => n);
   return n;
 end
@@ -307,8 +318,8 @@ begin
     error_class, error_message, traceback, duration_ms
   ) values (
     p_queue, p_msg_id, (p_attempt ->> 'attempt')::integer, p_attempt ->> 'key',
-    p_attempt ->> 'worker_id', (p_attempt ->> 'started_at')::timestamptz,
-    (p_attempt ->> 'finished_at')::timestamptz, coalesce(p_attempt ->> 'outcome', 'failed'),
+    p_attempt ->> 'worker_id', to_timestamp((p_attempt ->> 'started_at')::float8),
+    to_timestamp((p_attempt ->> 'finished_at')::float8), coalesce(p_attempt ->> 'outcome', 'failed'),
     left(p_attempt ->> 'error_class', 200), left(p_attempt ->> 'error_message', 2000),
     left(p_attempt ->> 'traceback', 4000), (p_attempt ->> 'duration_ms')::integer
   );
@@ -330,7 +341,7 @@ begin
       'last_error', jsonb_build_object(
         'class', p_attempt ->> 'error_class',
         'message', left(p_attempt ->> 'error_message', 2000),
-        'at', p_attempt ->> 'finished_at'
+        'at', to_timestamp((p_attempt ->> 'finished_at')::float8)
       )
     ),
     0

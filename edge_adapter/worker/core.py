@@ -30,7 +30,7 @@ logger = logging.getLogger("edge_adapter.worker")
 DB_ERRORS = (psycopg.Error, PoolTimeout, OSError)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Job:
     queue: str
     msg_id: int
@@ -79,7 +79,10 @@ class _QueueState:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     slot_free: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: dict[int, asyncio.Task[None]] = field(default_factory=dict)
-    completions: list[dict[str, Any]] = field(default_factory=list)
+    deadlines: dict[int, float] = field(default_factory=dict)
+    expired: set[int] = field(default_factory=set)
+    # (msg_id, attempt, started_at epoch, duration_ms) of finished jobs awaiting archive.
+    completions: list[tuple[int, int, float, int]] = field(default_factory=list)
 
 
 class Worker:
@@ -126,6 +129,7 @@ class Worker:
             asyncio.create_task(self._listen(), name="listen"),
             asyncio.create_task(self._controls_loop(), name="controls"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._watchdog(), name="watchdog"),
         ]
         flusher = asyncio.create_task(self._flush_loop(), name="flush")
         consumers = [
@@ -320,6 +324,8 @@ class Worker:
             if not rows:
                 await self._wait(state.wake, self.poll_interval_s)
                 continue
+            # Jobs must finish before their message becomes visible to another worker.
+            deadline = asyncio.get_running_loop().time() + max(ctl.visibility_timeout_s - 1, 0.5)
             for msg_id, read_ct, enqueued_at, message in rows:
                 job = Job(
                     queue=queue,
@@ -329,7 +335,22 @@ class Worker:
                     attempt=read_ct,
                     enqueued_at=enqueued_at,
                 )
+                state.deadlines[msg_id] = deadline
                 state.in_flight[msg_id] = asyncio.create_task(self._process(job, ctl))
+
+    async def _watchdog(self) -> None:
+        """Cancel handlers that outlive their visibility timeout (one timer for all jobs,
+        instead of one per job)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.25)
+            now = loop.time()
+            for state in self.queues.values():
+                for msg_id, deadline in list(state.deadlines.items()):
+                    task = state.in_flight.get(msg_id)
+                    if deadline <= now and task is not None and msg_id not in state.expired:
+                        state.expired.add(msg_id)
+                        task.cancel()
 
     @staticmethod
     async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -352,21 +373,24 @@ class Worker:
                     "note_lost",
                     attempts=1,
                 )
-            # Finish before the message becomes visible to another worker. (asyncio.timeout,
-            # unlike wait_for, does not wrap the handler in another task.)
-            async with asyncio.timeout(max(ctl.visibility_timeout_s - 1, 0.5)):
-                await self.handlers[job.queue](job, self.ctx)
+            await self.handlers[job.queue](job, self.ctx)
         except asyncio.CancelledError:
-            raise
+            if job.msg_id not in state.expired:
+                raise  # shutdown
+            await self._record_failure(job, ctl, TimeoutError("visibility timeout"), started, t0)
         except Exception as exc:
             await self._record_failure(job, ctl, exc, started, t0)
         else:
-            state.completions.append(self._attempt(job, started, t0))
+            state.completions.append(
+                (job.msg_id, job.attempt, started, int((time.perf_counter() - t0) * 1000))
+            )
             self.processed += 1
             if len(state.completions) >= 4 * self.max_batch:
                 self._flushed.set()
         finally:
             state.in_flight.pop(job.msg_id, None)
+            state.deadlines.pop(job.msg_id, None)
+            state.expired.discard(job.msg_id)
             state.slot_free.set()
 
     def _attempt(self, job: Job, started: float, t0: float) -> dict[str, Any]:
@@ -426,9 +450,15 @@ class Worker:
             if not state.completions:
                 continue
             batch, state.completions = state.completions, []
+            # Array literals built here are far cheaper than adapting Python lists.
+            ids, attempts, started, durations = (
+                "{" + ",".join(map(str, col)) + "}" for col in zip(*batch, strict=True)
+            )
             try:
                 await self._call(
-                    "select private.worker_complete(%s, %s)", (name, json.dumps(batch))
+                    "select private.worker_complete(%s, %s::bigint[], %s::int[],"
+                    " %s::float8[], %s::int[], %s)",
+                    (name, ids, attempts, started, durations, self.worker_id),
                 )
             except DB_ERRORS as exc:
                 # Keep them: archive is idempotent, and if we never get through, the jobs

@@ -113,11 +113,14 @@ def wait_for(conn: psycopg.Connection, query: str, expected: int, timeout: float
 QUEUE_EMPTY = f"select (not exists (select 1 from pgmq.q_{QUEUE}))::int"
 
 
-def worker_drain(conn: psycopg.Connection, url: str, n: int, connections: int) -> float:
+def worker_drain(
+    conn: psycopg.Connection, url: str, n: int, connections: int, processes: int
+) -> float:
+    """The same connection budget split over `processes` worker processes."""
     conn.execute("update public.queue_controls set paused = true where queue_name = %s", (QUEUE,))
-    proc = start_worker(url, connections)
+    procs = [start_worker(url, max(1, connections // processes)) for _ in range(processes)]
     try:
-        wait_for(conn, "select count(*) from public.worker_heartbeats", 1, 30)
+        wait_for(conn, "select count(*) from public.worker_heartbeats", processes, 30)
         time.sleep(0.5)
         t0 = time.perf_counter()
         conn.execute(
@@ -129,8 +132,10 @@ def worker_drain(conn: psycopg.Connection, url: str, n: int, connections: int) -
         assert archived == n, f"the worker archived {archived} of {n} jobs"
         return n / (t1 - t0)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
 
 
 async def steady_enqueue(url: str, rate: int, seconds: float) -> int:
@@ -183,12 +188,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="worker process counts to measure; the connection budget is split between them",
+    )
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     url = os.environ["LSP_TEST_DATABASE_URL"]
-    raws, workers = [], []
+    raws: list[float] = []
+    workers: dict[int, list[float]] = {p: [] for p in args.worker_processes}
     with psycopg.connect(url, autocommit=True) as conn:
         # Alternate the two, several rounds, and compare medians: single runs on a shared
         # 2-core machine swing by 2x.
@@ -197,12 +210,13 @@ def main() -> None:
             fill(conn, args.jobs)
             conn.execute("vacuum analyze pgmq.q_payment")
             raws.append(asyncio.run(raw_drain(url, args.connections, args.batch)))
-            reset(conn, args.batch * args.connections)
-            fill(conn, args.jobs)
-            conn.execute("vacuum analyze pgmq.q_payment")
-            workers.append(worker_drain(conn, url, args.jobs, args.connections))
+            for processes, runs in workers.items():
+                reset(conn, args.batch * args.connections)
+                fill(conn, args.jobs)
+                conn.execute("vacuum analyze pgmq.q_payment")
+                runs.append(worker_drain(conn, url, args.jobs, args.connections, processes))
         lat = latency(conn, url, args.rate, args.seconds)
-    raw, worker = statistics.median(raws), statistics.median(workers)
+    raw = statistics.median(raws)
     result = {
         "throughput": {
             "jobs": args.jobs,
@@ -210,10 +224,16 @@ def main() -> None:
             "connections": args.connections,
             "rounds": args.rounds,
             "raw_pgmq_jobs_per_s": round(raw),
-            "worker_jobs_per_s": round(worker),
             "raw_runs": [round(r) for r in raws],
-            "worker_runs": [round(w) for w in workers],
-            "ratio": round(worker / raw, 3),
+            "worker": [
+                {
+                    "processes": processes,
+                    "jobs_per_s": round(statistics.median(runs)),
+                    "runs": [round(r) for r in runs],
+                    "ratio": round(statistics.median(runs) / raw, 3),
+                }
+                for processes, runs in workers.items()
+            ],
             "target_ratio": 0.6,
         },
         "latency": lat | {"target_p99_ms": 50, "rate": args.rate},

@@ -175,3 +175,34 @@ def test_the_worker_survives_a_database_restart_and_finishes_the_backlog(queues:
     assert worker.poll() is None, "the worker crashed during the restart"
     assert wait_until(lambda: queues.effects() == 300, timeout=60), queues.effects()
     assert wait_until(lambda: queues.pending() == 0, timeout=30)
+
+
+def test_a_handler_outliving_its_visibility_timeout_is_cut_off_and_retried(queues: Queues):
+    queues.configure(visibility_timeout_s=2, max_attempts=2)
+    queues.start_worker()
+    [job_id] = queues.enqueue(1, {"sleep_before": 30}, key_prefix="slowpoke")
+    msg_id = int(job_id.split(":")[1])
+    outcomes = wait_until(
+        lambda: (
+            queues.conn.execute(
+                "select array_agg(outcome order by attempt) from public.job_attempts"
+                " where queue_name = %s and msg_id = %s",
+                (QUEUE, msg_id),
+            ).fetchone()[0]
+            if queues.scalar(
+                "select count(*) from public.job_attempts where queue_name = %s and msg_id = %s",
+                (QUEUE, msg_id),
+            )
+            >= 2
+            else None
+        ),
+        timeout=20,
+    )
+    assert outcomes == ["timed_out", "timed_out"]
+    assert queues.effects() == 0
+    assert wait_until(
+        lambda: (
+            queues.scalar("select count(*) from public.job_lineage where from_job = %s", (job_id,))
+            == 1
+        )
+    )

@@ -206,3 +206,32 @@ def test_a_handler_outliving_its_visibility_timeout_is_cut_off_and_retried(queue
             == 1
         )
     )
+
+
+def test_retention_deletes_old_archives_and_attempts_in_batches(queues: Queues):
+    c = queues.conn
+    assert (
+        queues.scalar("select schedule from cron.job where jobname = 'lsp-queue-retention'")
+        == "*/10 * * * *"
+    )
+    ids = queues.enqueue(5)
+    msg_ids = [int(j.split(":")[1]) for j in ids]
+    c.execute("select pgmq.archive(%s, %s::bigint[])", (QUEUE, msg_ids))
+    c.execute(
+        "insert into public.job_attempts (queue_name, msg_id, attempt, outcome, created_at)"
+        " select %s, m, 1, 'succeeded', now() - interval '30 days' from unnest(%s::bigint[]) m",
+        (QUEUE, msg_ids),
+    )
+    c.execute(
+        f"update pgmq.a_{QUEUE} set archived_at = now() - interval '30 days'"
+        " where msg_id = any(%s)",
+        (msg_ids[:3],),
+    )
+    removed = queues.as_service("select private.queue_retention(2)")
+    assert removed[QUEUE] == 2  # one batch of 2 per run
+    queues.as_service("select private.queue_retention(100)")
+    assert queues.scalar(f"select count(*) from pgmq.a_{QUEUE}") == 2
+    assert (
+        queues.scalar("select count(*) from public.job_attempts where queue_name = %s", (QUEUE,))
+        == 0
+    )

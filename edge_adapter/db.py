@@ -26,6 +26,11 @@ from .settings import Settings
 DB_ROLES = {"anon", "authenticated", "service_role"}
 
 
+class _DryRun(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def _adapt(value: Any) -> Any:
     """JSON objects become jsonb; lists of scalars stay Postgres arrays."""
     if isinstance(value, dict) or (
@@ -110,8 +115,10 @@ class Database:
         read_only: bool = False,
         method: str = "POST",
         path: str = "",
+        dry_run: bool = False,
     ) -> Any:
-        """Call public.<function> with named arguments, as the caller; returns its value."""
+        """Call public.<function> with named arguments, as the caller; returns its value.
+        dry_run: run it (validation, role checks, writes) and roll everything back."""
         query = sql.SQL("select {}.{}({})").format(
             sql.Identifier("public"),
             sql.Identifier(function),
@@ -120,12 +127,17 @@ class Database:
                 for name in args
             ),
         )
-        async with self.as_caller(
-            role, claims, headers, read_only=read_only, method=method, path=path
-        ) as conn:
-            cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
-            row = await cur.fetchone()
-            return row[0] if row else None
+        try:
+            async with self.as_caller(
+                role, claims, headers, read_only=read_only, method=method, path=path
+            ) as conn:
+                cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
+                row = await cur.fetchone()
+                if dry_run:
+                    raise _DryRun(row[0] if row else None)
+                return row[0] if row else None
+        except _DryRun as done:
+            return done.value
 
     async def service_execute(
         self, query: str, params: tuple[Any, ...] = ()

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Outbound provider checks. provider_base_urls is a JSON object that points providers at
+    # another base URL (the local fake provider server in development and tests).
+    provider_base_urls: str | None = None
+    gateway_check_timeout_s: float = 5.0
+
     def expected_migration_version(self) -> str | None:
         return self.expected_migration or latest_migration_version()
 

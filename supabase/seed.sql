@@ -31,8 +31,8 @@ insert into public.merchant_members (merchant_id, user_id, role) values
 ('00000000-0000-4000-8000-0000000d0001', '00000000-0000-4000-8000-00000000b002', 'developer')
 on conflict (merchant_id, user_id) do nothing;
 
--- The sandbox needs no real credentials; a secret is still stored in Vault so the seeded
--- gateway exercises the same path as real providers.
+-- The sandbox's credentials are the ones the local fake provider server accepts
+-- (edge_adapter/gateways/fake_server.py); they still go through Vault like real ones.
 do $$
 begin
   if not exists (
@@ -40,7 +40,8 @@ begin
   ) then
     insert into public.gateways (
       id, provider, display_name, environment, status, priority, min_amount, max_amount,
-      daily_limit, currencies, methods, regions, config, credentials_secret_id
+      daily_limit, currencies, methods, regions, config, credentials_secret_id,
+      credentials_masked
     ) values (
       '00000000-0000-4000-8000-0000000ca001', 'sandbox', 'Sandbox', 'test', 'active', 10,
       100, 10000000, 1000000000, '{INR}', '{card,upi,netbanking,wallet}', '{IN}',
@@ -49,6 +50,9 @@ begin
         '{"api_key": "sandbox_key_demo", "api_secret": "sandbox_secret_demo"}',
         'gateway:00000000-0000-4000-8000-0000000ca001',
         'Sandbox gateway credentials (demo)'
+      ),
+      private.mask_credentials(
+        'sandbox', '{"api_key": "sandbox_key_demo", "api_secret": "sandbox_secret_demo"}'
       )
     );
   end if;

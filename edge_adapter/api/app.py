@@ -21,6 +21,7 @@ from ..auth import AuthError, Caller, JwtVerifier
 from ..db import Database
 from ..errors import ApiError, error_response, from_database
 from ..settings import Settings, get_settings
+from .actions import ACTIONS, ActionContext
 from .routes import ROUTES, Route
 
 logger = logging.getLogger("edge_adapter.api")
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_probes(app, db, settings)
     for route in ROUTES:
-        _add_route(app, route, db, verifier)
+        _add_route(app, route, db, verifier, settings)
     return app
 
 
@@ -175,7 +176,9 @@ def _install_probes(app: FastAPI, db: Database, settings: Settings) -> None:
         return JSONResponse(body, status_code=200 if ready else 503)
 
 
-def _add_route(app: FastAPI, route: Route, db: Database, verifier: JwtVerifier) -> None:
+def _add_route(
+    app: FastAPI, route: Route, db: Database, verifier: JwtVerifier, settings: Settings
+) -> None:
     path_params = PATH_PARAM.findall(route.path)
     has_body = route.method in ("POST", "PUT", "PATCH")
 
@@ -183,9 +186,19 @@ def _add_route(app: FastAPI, route: Route, db: Database, verifier: JwtVerifier) 
         args: dict[str, Any] = {}
         model = inputs.pop("input", None)
         if model is not None:
-            for name, value in model.model_dump(exclude_unset=True).items():
-                alias = type(model).model_fields[name].alias or name
-                args[f"p_{alias}"] = value
+            # A body sent whole as jsonb needs JSON-ready values; separate arguments keep
+            # Python types (UUID, datetime) so they bind to the RPC's parameter types.
+            values = model.model_dump(
+                exclude_unset=True, mode="json" if route.body_arg else "python"
+            )
+            if route.body_arg:
+                if "idempotency_key" in values:
+                    args["p_idempotency_key"] = values.pop("idempotency_key")
+                args[route.body_arg] = values
+            else:
+                for name, value in values.items():
+                    alias = type(model).model_fields[name].alias or name
+                    args[f"p_{alias}"] = value
         idem = request.headers.get("idempotency-key")
         if idem and route.input and "idempotency_key" in route.input.model_fields:
             args.setdefault("p_idempotency_key", idem)
@@ -193,16 +206,27 @@ def _add_route(app: FastAPI, route: Route, db: Database, verifier: JwtVerifier) 
             args[f"p_{name}"] = inputs[name]
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["x-request-id"] = request.state.request_id
-        result = await db.call_rpc(
-            caller.role,
-            caller.claims,
-            route.rpc,
-            args,
-            headers,
-            read_only=route.read_only,
-            method=route.method,
-            path=request.url.path,
-        )
+
+        async def call(
+            rpc: str, rpc_args: dict[str, Any], *, read_only: bool = False, dry_run: bool = False
+        ) -> Any:
+            return await db.call_rpc(
+                caller.role,
+                caller.claims,
+                rpc,
+                rpc_args,
+                headers,
+                read_only=read_only,
+                method=route.method,
+                path=request.url.path,
+                dry_run=dry_run,
+            )
+
+        if route.action:
+            ctx = ActionContext(db=db, settings=settings, args=args, call=call)
+            result = await ACTIONS[route.action](ctx)
+        else:
+            result = await call(route.rpc, args, read_only=route.read_only)
         return JSONResponse(result, status_code=route.status)
 
     # Authentication is a dependency so a bad token is a 401 before any input is validated.

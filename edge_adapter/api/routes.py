@@ -91,6 +91,60 @@ class EnqueueJob(Input):
     job_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+Provider = Literal["sandbox", "razorpay", "cashfree", "payu", "phonepe", "paytm", "stripe"]
+
+
+class GatewayFields(Input):
+    """Types only; the database validates values and answers with precise messages."""
+
+    display_name: str | None = Field(default=None, max_length=200)
+    environment: Literal["test", "live"] | None = None
+    status: Literal["active", "inactive"] | None = None
+    priority: int | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+    daily_limit: int | None = None
+    currencies: list[str] | None = Field(default=None, max_length=50)
+    methods: list[str] | None = Field(default=None, max_length=10)
+    regions: list[str] | None = Field(default=None, max_length=100)
+    config: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = None
+
+
+class CreateGateway(GatewayFields):
+    provider: Provider
+    display_name: str = Field(max_length=200)
+    credentials: dict[str, Any]
+    test: bool = Field(
+        default=False, description="run the connectivity test first; refuse to save on failure"
+    )
+    idempotency_key: str | None = IdempotencyKey
+
+
+class UpdateGateway(GatewayFields):
+    pass
+
+
+class ArchiveGateway(Input):
+    force: bool = Field(default=False, description="archive even with payments in flight")
+
+
+class GatewayPriority(Input):
+    gateway_ids: list[UUID] = Field(min_length=1, max_length=1000)
+
+
+class ListGateways(Input):
+    include_archived: bool = False
+
+
+class RoutePreview(Input):
+    merchant_id: UUID
+    amount: int = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    method: Literal["card", "upi", "netbanking", "wallet", "emi", "paylater"]
+    region: str = Field(default="IN", pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -102,6 +156,11 @@ class Route:
     tags: tuple[str, ...] = field(default_factory=tuple)
     # Path parameters that are not UUIDs: name -> regex.
     path_patterns: tuple[tuple[str, str], ...] = ()
+    # Send the whole validated body as this one jsonb argument (partial updates: only the
+    # fields the client sent), instead of one argument per field.
+    body_arg: str | None = None
+    # An adapter-side step (api/actions.py) instead of a plain RPC call.
+    action: str | None = None
 
     @property
     def read_only(self) -> bool:
@@ -236,5 +295,80 @@ ROUTES: list[Route] = [
         EnqueueJob,
         201,
         tags=("queues",),
+    ),
+    # Gateways (fixed paths before /{gateway_id}) --------------------------------------------
+    Route(
+        "GET",
+        "/api/v1/admin/gateways/catalog",
+        "admin_gateway_catalog",
+        "Providers, their credential fields and checks (renders the create form)",
+        tags=("gateways",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/gateways/health",
+        "admin_gateway_health",
+        "Health per gateway (probes, transactions) and availability per region",
+        tags=("gateways",),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/gateways/priority",
+        "admin_set_gateway_priority",
+        "Reorder: the whole ordered list of non-archived gateway ids, atomically",
+        GatewayPriority,
+        tags=("gateways",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/gateways/route",
+        "route_payment",
+        "Preview the routing decision for a payment",
+        RoutePreview,
+        tags=("gateways",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/gateways",
+        "admin_list_gateways",
+        "Gateways with today's volume, success rates, latency, health, masked credentials",
+        ListGateways,
+        tags=("gateways",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/gateways",
+        "admin_create_gateway",
+        "Create a gateway; with test=true the connectivity test must pass first",
+        CreateGateway,
+        201,
+        tags=("gateways",),
+        body_arg="p_gateway",
+        action="create_gateway",
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/gateways/{gateway_id}",
+        "admin_update_gateway",
+        "Partial update: only the fields sent change; credentials rotate in Vault",
+        UpdateGateway,
+        tags=("gateways",),
+        body_arg="p_changes",
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/admin/gateways/{gateway_id}",
+        "admin_archive_gateway",
+        "Archive: out of routing, secrets destroyed, history kept",
+        ArchiveGateway,
+        tags=("gateways",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/gateways/{gateway_id}/test",
+        "admin_record_gateway_test",
+        "Run the provider's credential check now and record the result",
+        tags=("gateways",),
+        action="test_gateway",
     ),
 ]

@@ -1,6 +1,9 @@
-"""Queue name -> handler. Each capability adds its handler here (payment, webhook,
-settlement, gateway_health); a queue without a handler is not consumed by default."""
+"""Queue name -> handler. Each capability adds its handler here; a queue without a handler
+is not consumed by default."""
 
+from . import gateway_health
 from .core import Handler
 
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, Handler] = {
+    "gateway_health": gateway_health.handle,
+}

@@ -74,8 +74,63 @@ class Api:
         return self.log_path.read_text()
 
 
+class FakeProviders:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.client = httpx.Client(base_url=base, timeout=5)
+
+    def mode(self, provider: str, mode: str = "ok", latency_ms: int = 0) -> None:
+        self.client.post(
+            "/_control", json={"provider": provider, "mode": mode, "latency_ms": latency_ms}
+        ).raise_for_status()
+
+    def reset(self) -> None:
+        self.client.post("/_reset").raise_for_status()
+
+    def calls(self) -> dict[str, int]:
+        return self.client.get("/_calls").json()
+
+
 @pytest.fixture(scope="session")
-def api(authenticator_url: str, jwks_url: str, tmp_path_factory) -> Iterator[Api]:
+def fake_providers_server(tmp_path_factory) -> Iterator[FakeProviders]:
+    """The fake provider server (edge_adapter/gateways/fake_server.py) in its own process."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("fake") / "fake.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_adapter.gateways.fake_server", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{base}/_calls", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("the fake provider server did not start")
+            time.sleep(0.1)
+    yield FakeProviders(base)
+    proc.kill()  # hang-mode requests would hold a graceful shutdown open
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fake_providers(fake_providers_server: FakeProviders) -> Iterator[FakeProviders]:
+    fake_providers_server.reset()
+    yield fake_providers_server
+    fake_providers_server.reset()
+
+
+@pytest.fixture(scope="session")
+def api(
+    authenticator_url: str, jwks_url: str, fake_providers_server: FakeProviders, tmp_path_factory
+) -> Iterator[Api]:
+    from edge_adapter.gateways.fake_server import overrides
+
     port = free_port()
     log_path = tmp_path_factory.mktemp("api") / "api.log"
     env = {
@@ -84,6 +139,8 @@ def api(authenticator_url: str, jwks_url: str, tmp_path_factory) -> Iterator[Api
         "LSP_JWT_SECRET": TEST_JWT_SECRET,
         "LSP_JWKS_URL": jwks_url,
         "LSP_POOL_TIMEOUT_S": "2",
+        "LSP_PROVIDER_BASE_URLS": overrides(fake_providers_server.base),
+        "LSP_GATEWAY_CHECK_TIMEOUT_S": "2",
     }
     with log_path.open("w") as log:
         proc = subprocess.Popen(

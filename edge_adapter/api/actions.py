@@ -1,0 +1,79 @@
+"""Route actions for the few endpoints that must do more than call one RPC: outbound
+connectivity tests. Authorization still happens in Postgres: every action first runs an
+RPC as the caller, so a caller without the role is refused before any outbound call."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..db import Database
+from ..errors import ApiError
+from ..gateways import check_credentials
+from ..settings import Settings
+
+
+@dataclass
+class ActionContext:
+    db: Database
+    settings: Settings
+    args: dict[str, Any]
+    call: Callable[..., Awaitable[Any]]  # call(rpc, args, *, read_only=False, dry_run=False)
+
+
+async def _catalogue_urls(db: Database, provider: str) -> dict[str, str]:
+    rows = await db.service_execute(
+        "select base_urls from public.gateway_providers where provider = %s", (provider,)
+    )
+    return rows[0][0]
+
+
+async def create_gateway(ctx: ActionContext) -> Any:
+    gateway = dict(ctx.args["p_gateway"])
+    if gateway.pop("test", False):
+        args = {**ctx.args, "p_gateway": gateway}
+        # Full validation and the admin check, without saving: the same RPC, rolled back.
+        await ctx.call("admin_create_gateway", args, dry_run=True)
+        result = await check_credentials(
+            ctx.settings,
+            await _catalogue_urls(ctx.db, gateway["provider"]),
+            gateway["provider"],
+            gateway.get("environment", "test"),
+            gateway["credentials"],
+        )
+        if not result.ok:
+            raise ApiError(
+                422,
+                "gateway_test_failed",
+                "the connectivity test failed, so the gateway was not saved",
+                {"test": result.as_dict()},
+            )
+        ctx.args = {**args, "p_test_result": result.as_dict()}
+    else:
+        ctx.args = {**ctx.args, "p_gateway": gateway}
+    return await ctx.call("admin_create_gateway", ctx.args)
+
+
+async def test_gateway(ctx: ActionContext) -> Any:
+    gateway_id = ctx.args["p_gateway_id"]
+    target = await ctx.call(
+        "admin_gateway_test_target", {"p_gateway_id": gateway_id}, read_only=True
+    )
+    rows = await ctx.db.service_execute("select private.gateway_credentials(%s)", (gateway_id,))
+    if not rows or rows[0][0] is None:
+        raise ApiError(404, "not_found", f"gateway {gateway_id} has no credentials to test")
+    result = await check_credentials(
+        ctx.settings,
+        await _catalogue_urls(ctx.db, target["provider"]),
+        target["provider"],
+        target["environment"],
+        rows[0][0]["credentials"],
+    )
+    return await ctx.call(
+        "admin_record_gateway_test", {"p_gateway_id": gateway_id, "p_result": result.as_dict()}
+    )
+
+
+ACTIONS: dict[str, Callable[[ActionContext], Awaitable[Any]]] = {
+    "create_gateway": create_gateway,
+    "test_gateway": test_gateway,
+}

@@ -1,0 +1,37 @@
+"""Payment-gateway clients, one module per provider behind one interface (base.Check)."""
+
+import json
+from typing import Any
+
+from ..settings import Settings
+from . import cashfree, paytm, payu, phonepe, razorpay, sandbox, stripe
+from .base import Check, CheckResult, run_check
+
+CHECKS: dict[str, Check] = {
+    "sandbox": sandbox.check,
+    "razorpay": razorpay.check,
+    "cashfree": cashfree.check,
+    "payu": payu.check,
+    "phonepe": phonepe.check,
+    "paytm": paytm.check,
+    "stripe": stripe.check,
+}
+
+
+def base_url(settings: Settings, catalogue_urls: dict[str, str], provider: str, env: str) -> str:
+    """The catalogue's URL for the environment, unless settings point the provider elsewhere
+    (the local fake provider server, in development and tests)."""
+    overrides: dict[str, str] = json.loads(settings.provider_base_urls or "{}")
+    return overrides.get(provider) or catalogue_urls[env]
+
+
+async def check_credentials(
+    settings: Settings,
+    catalogue_urls: dict[str, str],
+    provider: str,
+    environment: str,
+    credentials: dict[str, Any],
+) -> CheckResult:
+    url = base_url(settings, catalogue_urls, provider, environment)
+    creds = {k: str(v) for k, v in credentials.items()}
+    return await run_check(CHECKS[provider], url, creds, settings.gateway_check_timeout_s)

@@ -116,16 +116,19 @@ class Database:
         method: str = "POST",
         path: str = "",
         dry_run: bool = False,
+        raw: bool = False,
     ) -> Any:
         """Call public.<function> with named arguments, as the caller; returns its value.
-        dry_run: run it (validation, role checks, writes) and roll everything back."""
-        query = sql.SQL("select {}.{}({})").format(
+        dry_run: run it (validation, role checks, writes) and roll everything back.
+        raw: return the JSON text as Postgres rendered it (no parse and re-serialise)."""
+        query = sql.SQL("select {}.{}({}){}").format(
             sql.Identifier("public"),
             sql.Identifier(function),
             sql.SQL(", ").join(
                 sql.SQL("{} => {}").format(sql.Identifier(name), sql.Placeholder(name))
                 for name in args
             ),
+            sql.SQL("::text" if raw else ""),
         )
         try:
             async with self.as_caller(

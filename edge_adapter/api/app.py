@@ -5,7 +5,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 from uuid import UUID
@@ -14,7 +14,9 @@ import psycopg
 from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import jsonlog
 from ..auth import AuthError, Caller, JwtVerifier
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
-    _install_middleware(app)
+    app.add_middleware(RequestContext)
     _install_error_handlers(app)
     _install_probes(app, db, settings)
     for route in ROUTES:
@@ -60,38 +62,60 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _install_middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get("x-request-id", "")
+class RequestContext:
+    """Request id, no-store caching, one JSON log line per request, and a JSON 500 for
+    anything unhandled. Plain ASGI: cheaper than Starlette's BaseHTTPMiddleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id", "")
         request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
-        request.state.request_id = request_id
-        request.state.user_id = None
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["user_id"] = None
+        path: str = scope["path"]
         started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                if path.startswith("/api/"):
+                    headers["cache-control"] = "no-store"
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
-            response = error_response(
-                ApiError(500, "internal_error", "something went wrong on our side"), request_id
+            if not response_started:
+                response = error_response(
+                    ApiError(500, "internal_error", "something went wrong on our side"),
+                    request_id,
+                )
+                await response(scope, receive, send_with_headers)
+        finally:
+            jsonlog.log(
+                logger,
+                logging.INFO,
+                "request",
+                method=scope["method"],
+                path=path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                request_id=request_id,
+                user_id=state.get("user_id"),
             )
-        response.headers["x-request-id"] = request_id
-        if request.url.path.startswith("/api/"):
-            response.headers["cache-control"] = "no-store"
-        jsonlog.log(
-            logger,
-            logging.INFO,
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            request_id=request_id,
-            user_id=request.state.user_id,
-        )
-        return response
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -208,7 +232,12 @@ def _add_route(
         headers["x-request-id"] = request.state.request_id
 
         async def call(
-            rpc: str, rpc_args: dict[str, Any], *, read_only: bool = False, dry_run: bool = False
+            rpc: str,
+            rpc_args: dict[str, Any],
+            *,
+            read_only: bool = False,
+            dry_run: bool = False,
+            raw: bool = False,
         ) -> Any:
             return await db.call_rpc(
                 caller.role,
@@ -220,14 +249,20 @@ def _add_route(
                 method=route.method,
                 path=request.url.path,
                 dry_run=dry_run,
+                raw=raw,
             )
 
         if route.action:
             ctx = ActionContext(db=db, settings=settings, args=args, call=call)
             result = await ACTIONS[route.action](ctx)
-        else:
-            result = await call(route.rpc, args, read_only=route.read_only)
-        return JSONResponse(result, status_code=route.status)
+            return JSONResponse(result, status_code=route.status)
+        # The RPC already returns JSON: pass Postgres' text through untouched.
+        text = await call(route.rpc, args, read_only=route.read_only, raw=True)
+        return Response(
+            content=text if text is not None else "null",
+            status_code=route.status,
+            media_type="application/json",
+        )
 
     # Authentication is a dependency so a bad token is a 401 before any input is validated.
     async def authenticate(request: Request) -> Caller:

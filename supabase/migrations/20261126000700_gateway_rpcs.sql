@@ -219,12 +219,118 @@ begin
 end
 $$;
 
+-- Rolling windows, refreshed every minute by pg_cron: the last hour's complete minutes
+-- and the last day's complete hours per gateway, so a list reads one row per gateway plus
+-- the few buckets newer than the snapshot (never the transactions table).
+create table public.gateway_windows (
+  gateway_id uuid primary key references public.gateways (id) on delete cascade,
+  through_minute timestamptz not null,
+  succeeded_1h bigint not null,
+  total_1h bigint not null,
+  hist_1h bigint[] not null,
+  through_hour timestamptz not null,
+  succeeded_24h bigint not null,
+  total_24h bigint not null,
+  created_at timestamptz not null default now()
+);
+alter table public.gateway_windows enable row level security;
+create policy gateway_windows_admin_read on public.gateway_windows
+for select to authenticated using ((select private.is_admin()));
+revoke all on public.gateway_windows from public, anon, authenticated;
+grant select on public.gateway_windows to authenticated;
+grant select, insert, update, delete on public.gateway_windows to service_role;
+
+create function private.refresh_gateway_windows() returns integer
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  m timestamptz := date_trunc('minute', now());
+  h timestamptz := date_trunc('hour', now());
+  n integer;
+begin
+  insert into public.gateway_windows as w (
+    gateway_id, through_minute, succeeded_1h, total_1h, hist_1h, through_hour,
+    succeeded_24h, total_24h
+  )
+  select g.id, m, coalesce(mm.succeeded, 0), coalesce(mm.total, 0),
+    coalesce(mm.hist, array_fill(0::bigint, array[14])), h,
+    coalesce(hh.succeeded, 0), coalesce(hh.total, 0)
+  from public.gateways as g
+  left join lateral (
+    select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total,
+      array[sum(s.h1), sum(s.h2), sum(s.h3), sum(s.h4), sum(s.h5), sum(s.h6), sum(s.h7), sum(s.h8), sum(s.h9), sum(s.h10), sum(s.h11), sum(s.h12), sum(s.h13), sum(s.h14)]::bigint[] as hist
+    from public.gateway_stats_minute as s
+    where s.gateway_id = g.id and s.minute >= m - interval '1 hour' and s.minute < m
+  ) as mm on true
+  left join lateral (
+    select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total
+    from public.gateway_stats_hour as s
+    where s.gateway_id = g.id and s.hour >= h - interval '1 day' and s.hour < h
+  ) as hh on true
+  where g.status <> 'archived'
+  on conflict (gateway_id) do update set
+    through_minute = excluded.through_minute, succeeded_1h = excluded.succeeded_1h,
+    total_1h = excluded.total_1h, hist_1h = excluded.hist_1h,
+    through_hour = excluded.through_hour, succeeded_24h = excluded.succeeded_24h,
+    total_24h = excluded.total_24h;
+  get diagnostics n = row_count;
+  return n;
+end
+$$;
+
+-- Live figures: the window snapshot plus buckets newer than it (all of the last hour / day
+-- when there is no snapshot yet). Windows therefore span 60-61 minutes and 24-25 hours.
+create function private.gateway_figures(p_ids uuid[])
+returns table (
+  gateway_id uuid, succeeded_1h bigint, total_1h bigint, hist bigint[], succeeded_24h bigint,
+  total_24h bigint, reserved bigint
+)
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  -- plpgsql keeps this plan across calls on a connection (a SQL function would re-plan).
+  return query
+  select g.id,
+    coalesce(w.succeeded_1h, 0) + coalesce(lm.succeeded, 0),
+    coalesce(w.total_1h, 0) + coalesce(lm.total, 0),
+    array(
+      select coalesce(a, 0) + coalesce(b, 0)
+      from unnest(w.hist_1h, lm.hist) with ordinality as x (a, b, i) order by i
+    ),
+    coalesce(w.succeeded_24h, 0) + coalesce(lh.succeeded, 0),
+    coalesce(w.total_24h, 0) + coalesce(lh.total, 0),
+    u.reserved
+  from unnest(p_ids) as g (id)
+  left join public.gateway_windows as w on w.gateway_id = g.id
+  left join lateral (
+    select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total,
+      array[sum(s.h1), sum(s.h2), sum(s.h3), sum(s.h4), sum(s.h5), sum(s.h6), sum(s.h7), sum(s.h8), sum(s.h9), sum(s.h10), sum(s.h11), sum(s.h12), sum(s.h13), sum(s.h14)]::bigint[] as hist
+    from public.gateway_stats_minute as s
+    where s.gateway_id = g.id
+      and s.minute >= coalesce(w.through_minute, date_trunc('minute', now()) - interval '1 hour')
+  ) as lm on true
+  left join lateral (
+    select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total
+    from public.gateway_stats_hour as s
+    where s.gateway_id = g.id
+      and s.hour >= coalesce(w.through_hour, date_trunc('hour', now()) - interval '1 day')
+  ) as lh on true
+  left join public.gateway_daily_usage as u
+    on u.gateway_id = g.id and u.day = private.india_day(now());
+end
+$$;
+
 -- What the dashboard shows for one gateway: settings, today's volume against the daily
 -- limit, success rates (per transaction), latency percentiles, health, last test, and
 -- credentials masked. Never the Vault reference.
-create function private.gateway_view(g public.gateways) returns jsonb
+-- No SET clause: lets the planner inline this hot-path helper (names are qualified).
+create function private.gateway_json(
+  g public.gateways, succeeded_1h bigint, total_1h bigint, hist bigint[],
+  succeeded_24h bigint, total_24h bigint, reserved bigint
+) returns jsonb
 language sql stable
-set search_path = ''
 as $$
   select jsonb_build_object(
     'id', g.id, 'provider', g.provider, 'display_name', g.display_name,
@@ -234,21 +340,25 @@ as $$
     'credentials', g.credentials_masked, 'credentials_rotated_at', g.credentials_rotated_at,
     'today', jsonb_build_object(
       'day', private.india_day(now()),
-      'volume', coalesce(u.reserved, 0),
+      'volume', coalesce(reserved, 0),
       'daily_limit', g.daily_limit,
       'remaining', case when g.daily_limit is not null
-        then greatest(g.daily_limit - coalesce(u.reserved, 0), 0) end
+        then greatest(g.daily_limit - coalesce(reserved, 0), 0) end
     ),
     'success_rate', jsonb_build_object(
-      '1h', case when m.total > 0 then round(m.succeeded::numeric / m.total, 4) end,
-      '24h', case when h.total > 0 then round(h.succeeded::numeric / h.total, 4) end
+      '1h', case when total_1h > 0 then round(succeeded_1h::numeric / total_1h, 4) end,
+      '24h', case when total_24h > 0 then round(succeeded_24h::numeric / total_24h, 4) end
     ),
     'transactions', jsonb_build_object(
-      '1h', jsonb_build_object('succeeded', coalesce(m.succeeded, 0), 'failed', coalesce(m.total - m.succeeded, 0)),
-      '24h', jsonb_build_object('succeeded', coalesce(h.succeeded, 0), 'failed', coalesce(h.total - h.succeeded, 0))
+      '1h', jsonb_build_object(
+        'succeeded', coalesce(succeeded_1h, 0), 'failed', coalesce(total_1h - succeeded_1h, 0)
+      ),
+      '24h', jsonb_build_object(
+        'succeeded', coalesce(succeeded_24h, 0), 'failed', coalesce(total_24h - succeeded_24h, 0)
+      )
     ),
     'latency_ms', jsonb_build_object(
-      'p50', private.hist_percentile(m.hist, 0.5), 'p95', private.hist_percentile(m.hist, 0.95)
+      'p50', private.hist_percentile(hist, 0.5), 'p95', private.hist_percentile(hist, 0.95)
     ),
     'health', jsonb_build_object(
       'state', g.health_state, 'changed_at', g.health_changed_at,
@@ -257,25 +367,16 @@ as $$
     'last_test', g.last_test,
     'created_at', g.created_at, 'updated_at', g.updated_at, 'archived_at', g.archived_at
   )
-  from (select 1) as one
-  left join public.gateway_daily_usage as u
-    on u.gateway_id = g.id and u.day = private.india_day(now())
-  left join lateral (
-    select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total,
-      (select array_agg(t order by i) from (
-        select i, sum(s2.latency_hist[i])::bigint as t
-        from public.gateway_stats_minute as s2, generate_series(1, 14) as i
-        where s2.gateway_id = g.id and s2.minute > now() - interval '1 hour'
-        group by i
-      ) as x) as hist
-    from public.gateway_stats_minute as s
-    where s.gateway_id = g.id and s.minute > now() - interval '1 hour'
-  ) as m on true
-  left join lateral (
-    select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total
-    from public.gateway_stats_hour as s
-    where s.gateway_id = g.id and s.hour > now() - interval '24 hours'
-  ) as h on true
+$$;
+
+-- No SET clause: lets the planner inline this hot-path helper (names are qualified).
+create function private.gateway_view(g public.gateways) returns jsonb
+language sql stable
+as $$
+  select private.gateway_json(
+    g, f.succeeded_1h, f.total_1h, f.hist, f.succeeded_24h, f.total_24h, f.reserved
+  )
+  from private.gateway_figures(array[g.id]) as f
 $$;
 
 create function private.gateway_catalog() returns jsonb
@@ -303,9 +404,16 @@ begin
   perform private.require_admin();
   return jsonb_build_object(
     'gateways', coalesce((
-      select jsonb_agg(private.gateway_view(g) order by g.status = 'archived', g.priority, g.created_at)
+      select jsonb_agg(
+        private.gateway_json(
+          g, f.succeeded_1h, f.total_1h, f.hist, f.succeeded_24h, f.total_24h, f.reserved
+        ) order by g.status = 'archived', g.priority, g.created_at
+      )
       from public.gateways as g
-      where coalesce(p_include_archived, false) or g.status <> 'archived'
+      join private.gateway_figures(array(
+        select x.id from public.gateways as x
+        where coalesce(p_include_archived, false) or x.status <> 'archived'
+      )) as f on f.gateway_id = g.id
     ), '[]'::jsonb),
     'generated_at', now()
   );
@@ -656,8 +764,12 @@ begin
         'regions', g.regions
       ) order by g.priority)
       from public.gateways as g
-      cross join lateral private.gateway_view(g) as v
-      where g.status <> 'archived'
+      join private.gateway_figures(array(
+        select x.id from public.gateways as x where x.status <> 'archived'
+      )) as f on f.gateway_id = g.id
+      cross join lateral private.gateway_json(
+        g, f.succeeded_1h, f.total_1h, f.hist, f.succeeded_24h, f.total_24h, f.reserved
+      ) as v
     ), '[]'::jsonb),
     'regions', coalesce((
       select jsonb_object_agg(r.region, jsonb_build_object(
@@ -771,6 +883,9 @@ $$;
 
 select cron.schedule('lsp-gateway-probes', '* * * * *', 'select private.enqueue_gateway_probes()');
 select cron.schedule('lsp-gateway-retention', '17 * * * *', 'select private.gateway_retention()');
+select cron.schedule(
+  'lsp-gateway-windows', '* * * * *', 'select private.refresh_gateway_windows()'
+);
 
 -- Public RPCs -----------------------------------------------------------------------------------
 create function public.admin_gateway_catalog() returns jsonb
@@ -845,7 +960,7 @@ private.gateway_health(), private.gateway_test_target(uuid),
 private.record_gateway_test(uuid, jsonb),
 private.route_payment(uuid, bigint, text, text, text)
 to authenticated, service_role;
-grant execute on function private.gateway_credentials(uuid),
+grant execute on function private.refresh_gateway_windows(), private.gateway_credentials(uuid),
 private.record_gateway_probe(uuid, jsonb), private.check_result(jsonb),
 private.enqueue_gateway_probes(), private.gateway_retention(),
 private.route_gateways(bigint, text, text, text)
@@ -855,3 +970,7 @@ grant execute on function private.is_service_role(), private.is_admin(),
 private.current_role_is(text), private.member_merchant_ids(text[]),
 private.has_merchant_role(uuid, text[]), private.require_admin(), private.require_user()
 to authenticated, service_role;
+-- Pure helpers used inside invoker functions that service_role runs (routing, probes).
+grant execute on function private.india_day(timestamptz), private.latency_bounds(),
+private.latency_bucket(integer), private.hist_percentile(bigint[], numeric)
+to service_role;

@@ -1,0 +1,306 @@
+"""scripts/bench gateways: GET /api/v1/admin/gateways through the adapter vs the same RPC
+run directly by pgbench with the same role/claims setup, in one run; then list latency at a
+steady 200 req/s and the routing decision's latency in the database.
+
+Data: 50 gateways and 1,000,000 transactions spread over the last 24 hours (bulk-loaded with
+triggers off; the buckets the triggers keep are then built by one aggregate query each).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+
+from edge_adapter.devtoken import mint
+
+from .queues import authenticator
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "00000000-0000-4000-8000-00000000a001"
+SECRET = "bench-jwt-secret-that-is-long-enough-for-hs256"
+
+
+def load(conn: psycopg.Connection, gateways: int, transactions: int) -> None:
+    conn.execute("set session_replication_role = replica")  # bulk load: no per-row triggers
+    conn.execute(
+        """
+        insert into public.gateways (provider, display_name, status, priority, daily_limit,
+          currencies, methods, regions, credentials_masked)
+        select 'razorpay', 'bench ' || g, 'active', g, 10000000000, '{INR}',
+          '{card,upi,netbanking}', '{IN}', '{"key_id": "rzp_test_bench", "key_secret": "ab****yz"}'
+        from generate_series(1, %s) as g
+        """,
+        (gateways - 1,),
+    )
+    conn.execute(
+        """
+        insert into public.transactions (merchant_id, gateway_id, amount, currency, status,
+          method, provider_latency_ms, created_at, updated_at)
+        select '00000000-0000-4000-8000-0000000d0001', ids[1 + (g %% cardinality(ids))],
+          100 + (g %% 50000), 'INR',
+          case when g %% 10 = 0 then 'failed' else 'succeeded' end, 'upi',
+          20 + (g %% 400), now() - (g %% 86400) * interval '1 second',
+          now() - (g %% 86400) * interval '1 second'
+        from generate_series(1, %s) as g,
+          (select array_agg(id) as ids from public.gateways where status = 'active') as x
+        """,
+        (transactions,),
+    )
+    conn.execute("set session_replication_role = origin")
+    conn.execute(
+        """
+        insert into public.gateway_stats_hour (gateway_id, hour, succeeded, failed, volume)
+        select gateway_id, date_trunc('hour', created_at),
+          count(*) filter (where status = 'succeeded'), count(*) filter (where status = 'failed'),
+          coalesce(sum(amount) filter (where status = 'succeeded'), 0)
+        from public.transactions where gateway_id is not null group by 1, 2
+        """
+    )
+    # The latency histogram the trigger keeps: one count per bucket of latency_bounds().
+    hist = ", ".join(f"count(*) filter (where b = {k})::int" for k in range(1, 15))
+    conn.execute(
+        f"""
+        insert into public.gateway_stats_minute (gateway_id, minute, succeeded, failed, volume,
+          {", ".join(f"h{k}" for k in range(1, 15))})
+        select gateway_id, minute, count(*) filter (where status = 'succeeded'),
+          count(*) filter (where status = 'failed'),
+          coalesce(sum(amount) filter (where status = 'succeeded'), 0), {hist}
+        from (
+          select gateway_id, date_trunc('minute', created_at) as minute, status, amount,
+            private.latency_bucket(provider_latency_ms) as b
+          from public.transactions
+          where gateway_id is not null and created_at > now() - interval '61 minutes'
+        ) as t group by 1, 2
+        """
+    )
+    conn.execute(
+        """
+        insert into public.gateway_daily_usage (gateway_id, day, reserved)
+        select gateway_id, private.india_day(created_at), sum(amount)
+        from public.transactions where status <> 'failed' and gateway_id is not null
+        group by 1, 2
+        on conflict (gateway_id, day) do update set reserved = excluded.reserved
+        """
+    )
+    conn.execute("select private.refresh_gateway_windows()")  # as pg_cron does every minute
+    conn.execute("analyze")
+
+
+def pgbench(
+    url: str, script: str, clients: int, seconds: int, log_dir: Path | None = None
+) -> tuple[float, list[float]]:
+    parts = urlsplit(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    args = [
+        "pgbench",
+        "-n",
+        "-h",
+        parts.hostname or "",
+        "-p",
+        str(parts.port),
+        "-U",
+        parts.username or "",
+        "-c",
+        str(clients),
+        "-j",
+        str(min(clients, 2)),
+        "-T",
+        str(seconds),
+        "-f",
+        f.name,
+        "postgres",
+    ]
+    if log_dir:
+        args[1:1] = ["-l", "--log-prefix", str(log_dir / "pgbench")]
+    out = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PGPASSWORD": parts.password or ""},
+        cwd=log_dir or None,
+    ).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    latencies: list[float] = []
+    if log_dir:
+        for path in log_dir.glob("pgbench*"):
+            latencies += [int(line.split()[2]) / 1000 for line in path.read_text().splitlines()]
+    return tps, latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    return round(statistics.quantiles(values, n=100)[int(p) - 1], 2)
+
+
+async def steady(base: str, token: str, rate: int, seconds: float) -> tuple[list[float], int]:
+    """Open loop: requests start on schedule whether or not earlier ones have finished."""
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(
+        base_url=base,
+        headers={"authorization": f"Bearer {token}"},
+        limits=httpx.Limits(max_connections=64),
+    ) as client:
+
+        async def one() -> None:
+            nonlocal errors
+            t0 = time.perf_counter()
+            try:
+                response = await client.get("/api/v1/admin/gateways")
+                response.raise_for_status()
+            except httpx.HTTPError:
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gateways", type=int, default=50)
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    url = os.environ["LSP_TEST_DATABASE_URL"]
+    auth_url = authenticator(url)
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        load(conn, args.gateways, args.transactions)
+        counts = conn.execute(
+            "select (select count(*) from public.gateways where status = 'active'),"
+            " (select count(*) from public.transactions)"
+        ).fetchone()
+    load_s = round(time.perf_counter() - t0, 1)
+
+    claims = json.dumps({"sub": ADMIN, "role": "authenticated", "aud": "authenticated"})
+    direct_script = (
+        "begin read only;\n"
+        f"select set_config('role', 'authenticated', true), set_config('request.jwt.claims', "
+        f"'{claims}', true), set_config('request.headers', '{{}}', true);\n"
+        "select public.admin_list_gateways(p_include_archived => false);\n"
+        "commit;\n"
+    )
+    direct_tps, _ = pgbench(auth_url, direct_script, args.clients, args.seconds)
+
+    port = 18000 + os.getpid() % 1000
+    env = {
+        **os.environ,
+        "LSP_DATABASE_URL": auth_url,
+        "LSP_JWT_SECRET": SECRET,
+        "LSP_POOL_MIN_SIZE": str(args.clients),
+        "LSP_POOL_MAX_SIZE": str(args.clients),
+        "LSP_LOG_LEVEL": "WARNING",
+    }
+    api = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "edge_adapter.api:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    token = mint("admin", ttl=3600, secret=SECRET)
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        wrk = shutil.which("wrk")
+        out = subprocess.run(
+            [
+                wrk,
+                "-t2",
+                f"-c{args.clients}",
+                f"-d{args.seconds}s",
+                "-H",
+                f"Authorization: Bearer {token}",
+                f"{base}/api/v1/admin/gateways",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        adapter_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        assert not non_2xx, out
+        list_ms, _list_errors = asyncio.run(steady(base, token, 200, args.seconds))
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _, route_ms = pgbench(
+            auth_url,
+            "\\set amount random(100, 500000)\n"
+            "begin read only;\nset local role service_role;\n"
+            "select * from private.route_gateways(:amount, 'INR', 'upi', 'IN');\ncommit;\n",
+            1,
+            args.seconds,
+            Path(tmp),
+        )
+
+    result = {
+        "data": {"gateways": counts[0], "transactions": counts[1], "load_s": load_s},
+        "list": {
+            "clients": args.clients,
+            "direct_pgbench_tps": round(direct_tps, 1),
+            "adapter_wrk_rps": round(adapter_rps, 1),
+            "ratio": round(adapter_rps / direct_tps, 3),
+            "target_ratio": 0.6,
+            "at_200_rps": {
+                "requests": len(list_ms),
+                "p50_ms": percentile(list_ms, 50),
+                "p99_ms": percentile(list_ms, 99),
+                "target_p99_ms": 25,
+            },
+        },
+        "routing": {
+            "decisions": len(route_ms),
+            "p50_ms": percentile(route_ms, 50),
+            "p99_ms": percentile(route_ms, 99),
+            "target_p99_ms": 2,
+            "note": "pgbench transaction time: begin + set role + route + commit",
+        },
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -50,7 +50,7 @@ class JwtVerifier:
         )
 
     async def verify(self, authorization: str | None) -> Caller:
-        token = _bearer_token(authorization)
+        token = bearer_token(authorization)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
@@ -105,7 +105,7 @@ class JwtVerifier:
             raise AuthError("wrong_audience", "the token is meant for another audience")
 
 
-def _bearer_token(authorization: str | None) -> str:
+def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise AuthError("missing_token", "send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # API keys are stored as HMAC-SHA256(api_key_pepper, key): a database dump alone cannot
+    # verify keys. Set a long random value in production and keep it out of the database.
+    api_key_pepper: SecretStr = SecretStr("dev-only-api-key-pepper-change-me-in-production")
+    # Token-bucket burst as a fraction of the per-minute limit (at least 10 requests).
+    rate_limit_burst_fraction: float = 0.1
+    # How often API-key last-used stamps are written (batched, not one write per request).
+    last_used_flush_s: float = 5.0
+
     # Outbound provider checks. provider_base_urls is a JSON object that points providers at
     # another base URL (the local fake provider server in development and tests).
     provider_base_urls: str | None = None

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import apikeys
 from ..db import Database
 from ..errors import ApiError
 from ..gateways import check_credentials
@@ -73,7 +74,48 @@ async def test_gateway(ctx: ActionContext) -> Any:
     )
 
 
+async def create_api_key(ctx: ActionContext) -> Any:
+    """The adapter makes the key (it alone holds the pepper); the database stores the digest
+    and decides whether the caller may. The full key is returned once."""
+    mode = ctx.args.get("p_mode", "test")
+    new = apikeys.generate(mode, ctx.settings.api_key_pepper.get_secret_value())
+    merchant_id = ctx.args.get("p_merchant_id")
+    result = await ctx.call(
+        "merchant_create_api_key",
+        {
+            "p_merchant_id": merchant_id,
+            "p_name": ctx.args["p_name"],
+            "p_mode": mode,
+            "p_prefix": new.prefix,
+            "p_last4": new.last4,
+            "p_key_hash": new.digest,
+            "p_expires_at": ctx.args.get("p_expires_at"),
+        },
+    )
+    return {**result, "key": new.key, "key_shown_once": True}
+
+
+async def rotate_api_key(ctx: ActionContext) -> Any:
+    key_id = ctx.args["p_key_id"]
+    rows = await ctx.db.service_execute("select mode from public.api_keys where id = %s", (key_id,))
+    mode = rows[0][0] if rows else "test"  # unknown ids are refused by the RPC as not found
+    new = apikeys.generate(mode, ctx.settings.api_key_pepper.get_secret_value())
+    result = await ctx.call(
+        "merchant_rotate_api_key",
+        {
+            "p_key_id": key_id,
+            "p_prefix": new.prefix,
+            "p_last4": new.last4,
+            "p_key_hash": new.digest,
+            "p_grace_seconds": ctx.args.get("p_grace_seconds", 0),
+        },
+    )
+    return {**result, "key": new.key, "key_shown_once": True}
+
+
 ACTIONS: dict[str, Callable[[ActionContext], Awaitable[Any]]] = {
     "create_gateway": create_gateway,
     "test_gateway": test_gateway,
+    "create_api_key": create_api_key,
+    "rotate_api_key": rotate_api_key,
 }

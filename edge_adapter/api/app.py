@@ -1,5 +1,6 @@
 """The FastAPI app: one generic endpoint per row of the route table."""
 
+import asyncio
 import inspect
 import logging
 import re
@@ -19,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import jsonlog
-from ..auth import AuthError, Caller, JwtVerifier
+from ..apikeys import ApiKeyVerifier, looks_like_key
+from ..auth import AuthError, Caller, JwtVerifier, bearer_token
 from ..db import Database
 from ..errors import ApiError, error_response, from_database
 from ..settings import Settings, get_settings
@@ -38,11 +40,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jsonlog.configure(settings.log_level)
     db = Database(settings)
     verifier = JwtVerifier(settings)
+    keys = ApiKeyVerifier(
+        db, settings.api_key_pepper.get_secret_value(), settings.last_used_flush_s
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await db.open()
+        flusher = asyncio.create_task(keys.run_flusher())
         yield
+        flusher.cancel()
+        await keys.flush()
         await db.close()
 
     app = FastAPI(
@@ -57,8 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
     _install_error_handlers(app)
     _install_probes(app, db, settings)
+    auth = Authenticator(db, settings, verifier, keys)
     for route in ROUTES:
-        _add_route(app, route, db, verifier, settings)
+        _add_route(app, route, db, auth, settings)
     return app
 
 
@@ -90,6 +99,8 @@ class RequestContext:
                 response_started = True
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
+                for name, value in state.get("rate_headers", {}).items():
+                    headers.setdefault(name, value)
                 if path.startswith("/api/"):
                     headers["cache-control"] = "no-store"
             await send(message)
@@ -200,8 +211,68 @@ def _install_probes(app: FastAPI, db: Database, settings: Settings) -> None:
         return JSONResponse(body, status_code=200 if ready else 503)
 
 
+class Authenticator:
+    """Who is calling (a Supabase JWT or a merchant API key), then the rate limit for them:
+    one GCRA statement per request, keyed by API key or by user."""
+
+    def __init__(
+        self, db: Database, settings: Settings, jwts: JwtVerifier, keys: ApiKeyVerifier
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.jwts = jwts
+        self.keys = keys
+
+    async def __call__(self, request: Request) -> Caller:
+        header = request.headers.get("authorization")
+        token = header.partition(" ")[2].strip() if header else ""
+        per_min: int | None = None
+        if token and looks_like_key(token):
+            bearer_token(header)  # the scheme must still be Bearer
+            caller, info = await self.keys.verify(token)
+            bucket = f"key:{info['api_key_id']}"
+            per_min = info["rate_limit_per_min"]
+            request.state.user_id = f"api_key:{info['api_key_id']}"
+        else:
+            caller = await self.jwts.verify(header)
+            request.state.user_id = caller.user_id
+            if caller.role == "service_role":
+                return caller  # trusted servers are not rate limited
+            bucket = f"user:{caller.user_id}"
+        await self._limit(request, bucket, per_min, caller.user_id)
+        return caller
+
+    async def _limit(
+        self, request: Request, bucket: str, per_min: int | None, user_id: str | None
+    ) -> None:
+        rows = await self.db.service_execute(
+            "select r.allowed, r.remaining, r.retry_after_ms, r.reset_ms, l.per_min"
+            " from (select coalesce(%s::integer, private.rate_limit_for(null, %s::uuid))"
+            " as per_min) as l,"
+            " lateral private.rate_limit_take(%s, l.per_min,"
+            " greatest(10, (l.per_min * %s)::integer)) as r",
+            (per_min, user_id, bucket, self.settings.rate_limit_burst_fraction),
+        )
+        allowed, remaining, retry_ms, reset_ms, limit = rows[0]
+        headers = {
+            "ratelimit-limit": str(limit),
+            "ratelimit-remaining": str(remaining),
+            "ratelimit-reset": str(max(1, -(-reset_ms // 1000))),
+        }
+        request.state.rate_headers = headers
+        if not allowed:
+            retry_after = str(max(1, -(-retry_ms // 1000)))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many requests: the limit is {limit} per minute",
+                {"retry_after_ms": retry_ms},
+                {**headers, "retry-after": retry_after},
+            )
+
+
 def _add_route(
-    app: FastAPI, route: Route, db: Database, verifier: JwtVerifier, settings: Settings
+    app: FastAPI, route: Route, db: Database, authenticate: Authenticator, settings: Settings
 ) -> None:
     path_params = PATH_PARAM.findall(route.path)
     has_body = route.method in ("POST", "PUT", "PATCH")
@@ -264,12 +335,8 @@ def _add_route(
             media_type="application/json",
         )
 
-    # Authentication is a dependency so a bad token is a 401 before any input is validated.
-    async def authenticate(request: Request) -> Caller:
-        caller = await verifier.verify(request.headers.get("authorization"))
-        request.state.user_id = caller.user_id
-        return caller
-
+    # Authentication (and the rate limit) is a dependency: a bad token is a 401, and an
+    # over-limit caller a 429, before any input is validated.
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [
         inspect.Parameter("request", kw, annotation=Request),

@@ -145,6 +145,29 @@ class RoutePreview(Input):
     region: str = Field(default="IN", pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
+class MerchantScope(Input):
+    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+
+
+class CreateApiKey(Input):
+    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+    name: str = Field(min_length=1, max_length=100)
+    mode: Literal["test", "live"] = "test"
+    expires_at: datetime | None = None
+
+
+class RegenerateApiKey(Input):
+    key_id: UUID
+    grace_seconds: int = Field(
+        default=0, ge=0, le=86400, description="how long the old key keeps working (max 24 h)"
+    )
+
+
+class MerchantRateLimits(Input):
+    api_key_per_min: int = Field(ge=1, le=1_000_000)
+    user_per_min: int = Field(ge=1, le=1_000_000)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -370,5 +393,49 @@ ROUTES: list[Route] = [
         "Run the provider's credential check now and record the result",
         tags=("gateways",),
         action="test_gateway",
+    ),
+    # Merchant developer tools ---------------------------------------------------------------
+    Route(
+        "GET",
+        "/api/v1/merchant/credentials",
+        "merchant_list_api_keys",
+        "API keys: name, mode, prefix and last 4, created, last used, expiry, status, limit",
+        MerchantScope,
+        tags=("merchant",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/credentials",
+        "merchant_create_api_key",
+        "Create an API key; the full key is in this response only",
+        CreateApiKey,
+        201,
+        tags=("merchant",),
+        action="create_api_key",
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/credentials/regenerate",
+        "merchant_rotate_api_key",
+        "Replace a key; the old one stops now or after a grace window (max 24 h)",
+        RegenerateApiKey,
+        201,
+        tags=("merchant",),
+        action="rotate_api_key",
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/merchant/credentials/{key_id}",
+        "merchant_revoke_api_key",
+        "Revoke a key at once",
+        tags=("merchant",),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/merchants/{merchant_id}/rate-limits",
+        "admin_set_merchant_rate_limits",
+        "Per-merchant rate limits",
+        MerchantRateLimits,
+        tags=("admin",),
     ),
 ]

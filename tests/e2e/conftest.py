@@ -141,6 +141,7 @@ def api(
         "LSP_POOL_TIMEOUT_S": "2",
         "LSP_PROVIDER_BASE_URLS": overrides(fake_providers_server.base),
         "LSP_GATEWAY_CHECK_TIMEOUT_S": "2",
+        "LSP_LAST_USED_FLUSH_S": "0.3",
     }
     with log_path.open("w") as log:
         proc = subprocess.Popen(

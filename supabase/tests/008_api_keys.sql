@@ -1,0 +1,72 @@
+-- API keys, notifications and rate limits: members see their merchant's rows only, never a
+-- key digest; API-key callers act for one merchant and cannot manage keys.
+begin;
+\ir _helpers.psql
+select plan(14);
+select tests.make_world();
+
+insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
+values
+(tests.w('merchant_a'), 'a key', 'test', 'lsp_test_AAAA', 'aaaa', extensions.digest('a', 'sha256')),
+(tests.w('merchant_b'), 'b key', 'live', 'lsp_live_BBBB', 'bbbb', extensions.digest('b', 'sha256'));
+insert into public.notifications (merchant_id, kind, title)
+values (tests.w('merchant_a'), 'api_key.rotated', 'a'), (tests.w('merchant_b'), 'api_key.rotated', 'b');
+
+select tests.authenticate_as(tests.w('user_a'));
+select results_eq('select name from public.api_keys', array['a key'], 'members see only their keys');
+select throws_ok('select key_hash from public.api_keys', '42501', null, 'nobody reads a digest');
+select results_eq('select title from public.notifications', array['a'], 'only their notifications');
+select throws_ok(
+  format('select public.merchant_list_api_keys(%L)', tests.w('merchant_b')), '42501', null,
+  'cannot list another merchant''s keys'
+);
+select throws_ok(
+  format(
+    'select public.merchant_revoke_api_key(%L)',
+    (
+      select id from public.api_keys
+      where name = 'b key'
+    )
+  ), 'P0002', null, 'another merchant''s key does not exist for them'
+);
+select throws_ok(
+  format(
+    'select public.admin_set_merchant_rate_limits(%L, 1, 1)', tests.w('merchant_a')
+  ), '42501', null, 'merchants cannot set their own limits'
+);
+select throws_ok(
+  'select * from private.rate_limit_take(''x'', 1, 1)', '42501', null,
+  'clients cannot touch limiter buckets'
+);
+select throws_ok(
+  'select private.authenticate_api_key(''\x00''::bytea)', '42501', null,
+  'clients cannot probe key digests'
+);
+
+-- An API-key caller of merchant A, as the adapter sets it up.
+select set_config('request.jwt.claims', json_build_object(
+  'role', 'authenticated', 'merchant_id', tests.w('merchant_a'),
+  'api_key_id', (
+    select id from public.api_keys
+    where name = 'a key'
+  )
+)::text, true);
+select results_eq('select name from public.api_keys', array['a key'], 'a key sees its merchant');
+select results_eq(
+  'select count(*)::int from public.transactions', array[1], 'and its merchant''s transactions'
+);
+select throws_ok(
+  'select public.merchant_create_api_key(null, ''more'', ''test'', ''lsp_test_CCCC'', ''cccc'', extensions.digest(''c'', ''sha256''))',
+  '42501', null, 'an API key cannot mint keys'
+);
+select throws_ok(
+  format('select public.merchant_list_api_keys(%L)', tests.w('merchant_b')), '42501', null,
+  'an API key cannot read another merchant'
+);
+
+select tests.as_anon();
+select throws_ok('select 1 from public.api_keys', '42501', null, 'anon: keys');
+select throws_ok('select 1 from public.notifications', '42501', null, 'anon: notifications');
+
+select * from finish();
+rollback;

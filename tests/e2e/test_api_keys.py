@@ -1,0 +1,310 @@
+"""Merchant API keys and rate limiting over HTTP: lifecycle, authentication with reason
+codes, cross-merchant isolation, rotation with a grace window, and a limiter that never
+over-admits."""
+
+import concurrent.futures
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from edge_adapter import apikeys
+
+from .conftest import bearer, hs_token
+
+CREDS = "/api/v1/merchant/credentials"
+
+
+class Merchant:
+    def __init__(self, api, world, pg) -> None:
+        self.api = api
+        self.pg = pg
+        self.owner = world.user("owner")
+        self.id = world.merchant(self.owner)
+        self.headers = bearer(hs_token(self.owner))
+
+    def add(self, world, role: str) -> dict[str, str]:
+        user = world.user(role)
+        self.pg.execute(
+            "insert into public.merchant_members values (%s, %s, %s)", (self.id, user, role)
+        )
+        return bearer(hs_token(user))
+
+    def new_key(self, **fields) -> dict:
+        response = self.api.client.post(
+            CREDS, headers=self.headers, json={"merchant_id": self.id, "name": "server", **fields}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+@pytest.fixture
+def merchant(api, world, pg) -> Merchant:
+    return Merchant(api, world, pg)
+
+
+def get(api, key: str, **params):
+    return api.client.get(CREDS, headers=bearer(key), params=params)
+
+
+def test_a_new_key_is_shown_once_and_stored_only_as_a_digest(api, merchant, pg):
+    created = merchant.new_key(mode="live")
+    key = created["key"]
+    assert key.startswith("lsp_live_") and len(key) == len("lsp_live_") + 30
+    assert created["display"] == f"{key[:13]}…{key[-4:]}"
+    listed = api.client.get(
+        CREDS, headers=merchant.headers, params={"merchant_id": merchant.id}
+    ).text
+    assert key not in listed and key[13:-4] not in listed
+    stored = pg.execute(
+        "select key_hash from public.api_keys where id = %s", (created["id"],)
+    ).fetchone()[0]
+    assert bytes(stored) == apikeys.digest(key, "dev-only-api-key-pepper-change-me-in-production")
+    assert key.encode() not in bytes(stored)
+    assert pg.execute(
+        "select count(*) from audit.log where new_values::text like %s", (f"%{key[9:]}%",)
+    ).fetchone() == (0,)
+
+
+def test_the_key_authenticates_and_acts_only_for_its_merchant(api, merchant, world, pg):
+    key = merchant.new_key()["key"]
+    ok = get(api, key)
+    assert ok.status_code == 200
+    assert ok.json()["merchant_id"] == merchant.id
+    assert ok.headers["ratelimit-limit"] == "600"
+    other = Merchant(api, world, pg)
+    assert get(api, key, merchant_id=other.id).status_code == 403
+    assert api.client.post(CREDS, headers=bearer(key), json={"name": "more"}).status_code == 403
+    assert api.client.get("/api/v1/admin/queues", headers=bearer(key)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("lsp_test_short", "malformed_key"),
+        ("lsp_prod_" + "a" * 30, "malformed_key"),
+    ],
+)
+def test_malformed_keys_are_refused_before_any_lookup(api, token, reason):
+    response = get(api, token)
+    assert response.status_code == 401
+    assert response.json()["error"]["details"]["reason"] == reason
+
+
+def test_a_typo_fails_the_checksum_and_an_unknown_key_is_unknown(api, merchant):
+    key = merchant.new_key()["key"]
+    typo = key[:20] + ("A" if key[20] != "A" else "B") + key[21:]
+    assert get(api, typo).json()["error"]["details"]["reason"] == "invalid_checksum"
+    stranger = apikeys.generate("test", "whatever").key
+    assert get(api, stranger).json()["error"]["details"]["reason"] == "unknown_key"
+
+
+def test_revoked_expired_and_suspended_keys_get_their_reason(api, merchant, pg, world):
+    revoked = merchant.new_key()
+    assert (
+        api.client.delete(f"{CREDS}/{revoked['id']}", headers=merchant.headers).status_code == 200
+    )
+    assert get(api, revoked["key"]).json()["error"]["details"]["reason"] == "revoked_key"
+    expired = merchant.new_key()
+    pg.execute(
+        "update public.api_keys set expires_at = now() - interval '1 second' where id = %s",
+        (expired["id"],),
+    )
+    assert get(api, expired["key"]).json()["error"]["details"]["reason"] == "expired_key"
+    live = merchant.new_key()
+    pg.execute("update public.merchants set status = 'suspended' where id = %s", (merchant.id,))
+    assert get(api, live["key"]).json()["error"]["details"]["reason"] == "merchant_inactive"
+
+
+def test_roles_owners_and_developers_manage_viewers_only_see(api, merchant, world, pg):
+    developer = merchant.add(world, "developer")
+    viewer = merchant.add(world, "viewer")
+    made = api.client.post(
+        CREDS, headers=developer, json={"merchant_id": merchant.id, "name": "dev key"}
+    )
+    assert made.status_code == 201
+    assert (
+        api.client.post(
+            CREDS, headers=viewer, json={"merchant_id": merchant.id, "name": "x"}
+        ).status_code
+        == 403
+    )
+    seen = api.client.get(CREDS, headers=viewer, params={"merchant_id": merchant.id})
+    assert seen.status_code == 200 and len(seen.json()["keys"]) == 1
+    assert "key" not in seen.json()["keys"][0]
+    assert api.client.delete(f"{CREDS}/{made.json()['id']}", headers=viewer).status_code == 403
+    outsider = Merchant(api, world, pg)
+    assert (
+        api.client.get(
+            CREDS, headers=outsider.headers, params={"merchant_id": merchant.id}
+        ).status_code
+        == 403
+    )
+    assert (
+        api.client.delete(f"{CREDS}/{made.json()['id']}", headers=outsider.headers).status_code
+        == 404
+    )
+    assert get(api, made.json()["key"]).status_code == 200  # untouched
+
+
+def test_regenerate_without_grace_invalidates_the_old_key_at_once(api, merchant, pg):
+    old = merchant.new_key()
+    rotated = api.client.post(
+        f"{CREDS}/regenerate", headers=merchant.headers, json={"key_id": old["id"]}
+    )
+    assert rotated.status_code == 201
+    assert get(api, old["key"]).json()["error"]["details"]["reason"] == "revoked_key"
+    assert get(api, rotated.json()["key"]).status_code == 200
+    notes = pg.execute(
+        "select kind, user_id::text from public.notifications where merchant_id = %s",
+        (merchant.id,),
+    ).fetchall()
+    assert notes == [("api_key.rotated", merchant.owner)]
+
+
+def test_regenerate_with_a_grace_window_keeps_both_keys_working_until_it_ends(api, merchant):
+    old = merchant.new_key()
+    rotated = api.client.post(
+        f"{CREDS}/regenerate",
+        headers=merchant.headers,
+        json={"key_id": old["id"], "grace_seconds": 2},
+    ).json()
+    assert get(api, old["key"]).status_code == 200
+    assert get(api, rotated["key"]).status_code == 200
+    time.sleep(2.2)
+    assert get(api, old["key"]).status_code == 401
+    assert get(api, rotated["key"]).status_code == 200
+    again = api.client.post(
+        f"{CREDS}/regenerate", headers=merchant.headers, json={"key_id": old["id"]}
+    )
+    assert again.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": ""},
+        {"name": "x", "mode": "prod"},
+        {"name": "x", "expires_at": "yesterday"},
+        {"name": "x", "extra": 1},
+    ],
+)
+def test_bad_key_requests_change_nothing(api, merchant, pg, payload):
+    before = pg.execute("select count(*) from public.api_keys").fetchone()
+    response = api.client.post(
+        CREDS, headers=merchant.headers, json={"merchant_id": merchant.id, **payload}
+    )
+    assert response.status_code == 400, response.text
+    assert pg.execute("select count(*) from public.api_keys").fetchone() == before
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"key_id": "nope"},
+        {"key_id": str(uuid.uuid4())},
+        {"key_id": str(uuid.uuid4()), "grace_seconds": 90000},
+    ],
+)
+def test_bad_regenerate_requests(api, merchant, payload):
+    response = api.client.post(f"{CREDS}/regenerate", headers=merchant.headers, json=payload)
+    assert response.status_code in (400, 404)
+
+
+def test_an_expiry_in_the_past_is_refused(api, merchant):
+    response = api.client.post(
+        CREDS,
+        headers=merchant.headers,
+        json={"merchant_id": merchant.id, "name": "x", "expires_at": "2020-01-01T00:00:00Z"},
+    )
+    assert response.status_code == 400
+
+
+def test_last_used_is_stamped_in_batches(api, merchant, pg):
+    created = merchant.new_key()
+    for _ in range(5):
+        assert get(api, created["key"]).status_code == 200
+    deadline = time.monotonic() + 5
+    stamp = None
+    while time.monotonic() < deadline and stamp is None:
+        stamp = pg.execute(
+            "select last_used_at from public.api_keys where id = %s", (created["id"],)
+        ).fetchone()[0]
+        time.sleep(0.1)
+    assert stamp is not None
+    updates = pg.execute(
+        "select count(*) from audit.log where table_name = 'api_keys'"
+        " and action = 'update' and row_id = %s",
+        (created["id"],),
+    ).fetchone()[0]
+    assert updates <= 2  # five requests, one or two batched stamps
+
+
+# Rate limiting -----------------------------------------------------------------------------
+def test_parallel_clients_never_get_more_than_the_limit(api, merchant, world, pg):
+    admin = bearer(hs_token(world.admin()))
+    assert (
+        api.client.put(
+            f"/api/v1/admin/merchants/{merchant.id}/rate-limits",
+            headers=admin,
+            json={"api_key_per_min": 60, "user_per_min": 60},
+        ).status_code
+        == 200
+    )
+    key = merchant.new_key()["key"]
+
+    def call(_: int) -> tuple[int, dict]:
+        response = get(api, key)
+        return response.status_code, dict(response.headers)
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(call, range(40)))
+    allowed = [r for r in results if r[0] == 200]
+    limited = [r for r in results if r[0] == 429]
+    # Burst 10, refilling one a second: never more than 10 plus what refilled meanwhile.
+    assert 10 <= len(allowed) <= 12, len(allowed)
+    assert len(allowed) + len(limited) == 40
+    headers = limited[0][1]
+    assert int(headers["retry-after"]) >= 1
+    assert headers["ratelimit-limit"] == "60" and headers["ratelimit-remaining"] == "0"
+    breaches = pg.execute(
+        "select sum(breaches) from private.rate_limit_breaches where bucket like 'key:%%'"
+    ).fetchone()[0]
+    assert breaches >= len(limited)
+
+
+def test_the_limiter_is_exact_under_concurrency_in_the_database(super_url):
+    bucket = f"test:{uuid.uuid4()}"
+
+    def take(_: int) -> bool:
+        with psycopg.connect(super_url, autocommit=True) as conn:
+            return conn.execute(
+                "select allowed from private.rate_limit_take(%s, 6, 5)", (bucket,)
+            ).fetchone()[0]
+
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(take, range(50)))
+    assert results.count(True) == 5  # burst 5; the next token is 10 s away
+
+
+def test_dashboard_users_are_limited_per_user(api, merchant, world):
+    admin = bearer(hs_token(world.admin()))
+    api.client.put(
+        f"/api/v1/admin/merchants/{merchant.id}/rate-limits",
+        headers=admin,
+        json={"api_key_per_min": 600, "user_per_min": 30},
+    )
+    codes = [api.client.get("/api/v1/me", headers=merchant.headers).status_code for _ in range(15)]
+    assert codes.count(200) in (10, 11) and 429 in codes
+
+
+def test_rate_limit_settings_are_admin_only_and_validated(api, merchant, world):
+    path = f"/api/v1/admin/merchants/{merchant.id}/rate-limits"
+    body = {"api_key_per_min": 10, "user_per_min": 10}
+    assert api.client.put(path, headers=merchant.headers, json=body).status_code == 403
+    assert api.client.put(path, json=body).status_code == 401
+    admin = bearer(hs_token(world.admin()))
+    assert api.client.put(path, headers=admin, json={**body, "user_per_min": 0}).status_code == 400
+    missing = f"/api/v1/admin/merchants/{uuid.uuid4()}/rate-limits"
+    assert api.client.put(missing, headers=admin, json=body).status_code == 404

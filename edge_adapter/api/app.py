@@ -25,6 +25,7 @@ from ..auth import AuthError, Caller, JwtVerifier, bearer_token
 from ..db import Database
 from ..errors import ApiError, error_response, from_database
 from ..settings import Settings, get_settings
+from ..usage import UsageRecorder
 from .actions import ACTIONS, ActionContext
 from .routes import ROUTES, Route
 
@@ -44,13 +45,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db, settings.api_key_pepper.get_secret_value(), settings.last_used_flush_s
     )
 
+    usage = UsageRecorder(db)
+
+    async def flush_batches() -> None:
+        """Last-used stamps and usage rollups go to the database in batches."""
+        while True:
+            await asyncio.sleep(settings.last_used_flush_s)
+            await keys.flush()
+            await usage.flush()
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await db.open()
-        flusher = asyncio.create_task(keys.run_flusher())
+        flusher = asyncio.create_task(flush_batches())
         yield
         flusher.cancel()
         await keys.flush()
+        await usage.flush()
         await db.close()
 
     app = FastAPI(
@@ -62,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = settings
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, usage=usage)
     _install_error_handlers(app)
     _install_probes(app, db, settings)
     auth = Authenticator(db, settings, verifier, keys)
@@ -75,8 +86,9 @@ class RequestContext:
     """Request id, no-store caching, one JSON log line per request, and a JSON 500 for
     anything unhandled. Plain ASGI: cheaper than Starlette's BaseHTTPMiddleware."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, usage: UsageRecorder) -> None:
         self.app = app
+        self.usage = usage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,6 +128,14 @@ class RequestContext:
                 )
                 await response(scope, receive, send_with_headers)
         finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            key = state.get("api_key")
+            if key:  # merchant API traffic feeds usage analytics
+                route = scope.get("route")
+                endpoint = f"{scope['method']} {getattr(route, 'path', path)}"
+                self.usage.record(
+                    key["merchant_id"], key["api_key_id"], endpoint, status, duration_ms
+                )
             jsonlog.log(
                 logger,
                 logging.INFO,
@@ -123,7 +143,7 @@ class RequestContext:
                 method=scope["method"],
                 path=path,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(duration_ms, 2),
                 request_id=request_id,
                 user_id=state.get("user_id"),
             )
@@ -233,6 +253,7 @@ class Authenticator:
             bucket = f"key:{info['api_key_id']}"
             per_min = info["rate_limit_per_min"]
             request.state.user_id = f"api_key:{info['api_key_id']}"
+            request.state.api_key = info
         else:
             caller = await self.jwts.verify(header)
             request.state.user_id = caller.user_id

@@ -163,6 +163,13 @@ class RegenerateApiKey(Input):
     )
 
 
+class UsageQuery(Input):
+    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    granularity: Literal["minute", "hour", "day"] = "hour"
+
+
 class MerchantRateLimits(Input):
     api_key_per_min: int = Field(ge=1, le=1_000_000)
     user_per_min: int = Field(ge=1, le=1_000_000)
@@ -437,5 +444,13 @@ ROUTES: list[Route] = [
         "Per-merchant rate limits",
         MerchantRateLimits,
         tags=("admin",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/usage",
+        "merchant_usage",
+        "Requests, errors by class, latency, top endpoints and rate-limit status",
+        UsageQuery,
+        tags=("merchant",),
     ),
 ]

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     # How often API-key last-used stamps are written (batched, not one write per request).
     last_used_flush_s: float = 5.0
 
+    # Webhook delivery. The schedule is Svix's (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h),
+    # each delay +/- 20%; tests shorten it. Loopback targets are for development and tests.
+    webhook_timeout_s: float = 15.0
+    webhook_retry_schedule_s: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_disable_after_s: int = 5 * 86400
+    webhook_allow_loopback: bool = False
+
+    def retry_schedule(self) -> list[float]:
+        return [float(x) for x in self.webhook_retry_schedule_s.split(",") if x.strip()]
+
     # Outbound provider checks. provider_base_urls is a JSON object that points providers at
     # another base URL (the local fake provider server in development and tests).
     provider_base_urls: str | None = None

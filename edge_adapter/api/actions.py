@@ -6,11 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from .. import apikeys
 from ..db import Database
 from ..errors import ApiError
 from ..gateways import check_credentials
 from ..settings import Settings
+from ..webhooks.delivery import deliver
 
 
 @dataclass
@@ -113,9 +116,40 @@ async def rotate_api_key(ctx: ActionContext) -> Any:
     return {**result, "key": new.key, "key_shown_once": True}
 
 
+async def webhook_test(ctx: ActionContext) -> Any:
+    """Validate the endpoint, send a signed webhook.test through the delivery client now,
+    record it as an attempt, and report the outcome."""
+    prepared = await ctx.call(
+        "merchant_prepare_webhook_test", {"p_endpoint_id": ctx.args["p_endpoint_id"]}
+    )
+    delivery_id = prepared["delivery_id"]
+    rows = await ctx.db.service_execute("select private.webhook_delivery_job(%s)", (delivery_id,))
+    info = rows[0][0]
+    attempt = await deliver(
+        info["endpoint"]["url"],
+        info["event"],
+        info["secrets"],
+        timeout_s=ctx.settings.webhook_timeout_s,
+        allow_loopback=ctx.settings.webhook_allow_loopback,
+    )
+    await ctx.db.service_execute(
+        "select private.record_webhook_attempt(%s, %s, null, %s)",
+        (delivery_id, Jsonb(attempt.as_dict()), ctx.settings.webhook_disable_after_s),
+    )
+    return {
+        "delivered": attempt.delivered,
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "error": attempt.error,
+        "event_id": info["event"]["id"],
+        "delivery_id": delivery_id,
+    }
+
+
 ACTIONS: dict[str, Callable[[ActionContext], Awaitable[Any]]] = {
     "create_gateway": create_gateway,
     "test_gateway": test_gateway,
     "create_api_key": create_api_key,
     "rotate_api_key": rotate_api_key,
+    "webhook_test": webhook_test,
 }

@@ -319,7 +319,9 @@ def _add_route(
         if idem and route.input and "idempotency_key" in route.input.model_fields:
             args.setdefault("p_idempotency_key", idem)
         for name in path_params:
-            args[f"p_{name}"] = inputs[name]
+            value = inputs[name]
+            # Numeric ids bind to bigint parameters.
+            args[f"p_{name}"] = int(value) if isinstance(value, str) and value.isdigit() else value
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["x-request-id"] = request.state.request_id
 

@@ -170,6 +170,31 @@ class UsageQuery(Input):
     granularity: Literal["minute", "hour", "day"] = "hour"
 
 
+class CreateWebhookEndpoint(Input):
+    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+    url: str = Field(max_length=2000, examples=["https://example.com/webhooks/lightspeedpay"])
+    event_types: list[str] | None = Field(
+        default=None, max_length=100, description="empty or omitted: every event"
+    )
+    description: str | None = Field(default=None, max_length=500)
+
+
+class UpdateWebhookEndpoint(Input):
+    url: str | None = Field(default=None, max_length=2000)
+    event_types: list[str] | None = Field(default=None, max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+
+
+class WebhookEvents(Input):
+    merchant_id: UUID | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class WebhookTest(Input):
+    endpoint_id: UUID
+
+
 class MerchantRateLimits(Input):
     api_key_per_min: int = Field(ge=1, le=1_000_000)
     user_per_min: int = Field(ge=1, le=1_000_000)
@@ -452,5 +477,63 @@ ROUTES: list[Route] = [
         "Requests, errors by class, latency, top endpoints and rate-limit status",
         UsageQuery,
         tags=("merchant",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/webhooks",
+        "merchant_list_webhook_endpoints",
+        "Webhook endpoints with last delivery and success rate",
+        MerchantScope,
+        tags=("webhooks",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/webhooks",
+        "merchant_create_webhook_endpoint",
+        "Register an endpoint; its signing secret is in this response only",
+        CreateWebhookEndpoint,
+        201,
+        tags=("webhooks",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/webhooks/test",
+        "merchant_prepare_webhook_test",
+        "Send a signed webhook.test now and report what happened",
+        WebhookTest,
+        tags=("webhooks",),
+        action="webhook_test",
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/webhooks/events",
+        "merchant_list_webhook_events",
+        "Recent events with every delivery and attempt",
+        WebhookEvents,
+        tags=("webhooks",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/webhooks/deliveries/{delivery_id}/redeliver",
+        "merchant_redeliver_webhook",
+        "Redeliver one delivery now",
+        tags=("webhooks",),
+        path_patterns=(("delivery_id", r"^[0-9]{1,18}$"),),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/merchant/webhooks/{endpoint_id}",
+        "merchant_update_webhook_endpoint",
+        "Change url, event types, description; enable or disable",
+        UpdateWebhookEndpoint,
+        tags=("webhooks",),
+        body_arg="p_changes",
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/webhooks/{endpoint_id}/rotate-secret",
+        "merchant_rotate_webhook_secret",
+        "New signing secret (shown once); the old one keeps signing for 24 h",
+        tags=("webhooks",),
     ),
 ]

@@ -1,9 +1,10 @@
 """Queue name -> handler. Each capability adds its handler here; a queue without a handler
 is not consumed by default."""
 
-from . import gateway_health
+from . import gateway_health, webhook
 from .core import Handler
 
 HANDLERS: dict[str, Handler] = {
     "gateway_health": gateway_health.handle,
+    "webhook": webhook.handle,
 }

@@ -142,6 +142,8 @@ def api(
         "LSP_PROVIDER_BASE_URLS": overrides(fake_providers_server.base),
         "LSP_GATEWAY_CHECK_TIMEOUT_S": "2",
         "LSP_LAST_USED_FLUSH_S": "0.3",
+        "LSP_WEBHOOK_ALLOW_LOOPBACK": "true",
+        "LSP_WEBHOOK_TIMEOUT_S": "3",
     }
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -195,3 +197,59 @@ def bearer(token: str) -> dict[str, str]:
 
 def new_request_id() -> str:
     return f"test-{uuid.uuid4()}"
+
+
+class Receiver:
+    """A merchant's webhook receiver: a real HTTP server on 127.0.0.1 that records every
+    request and answers from a script (status, delay, extra headers) or with 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, float, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+                with receiver.lock:
+                    receiver.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "at": time.monotonic(),
+                        }
+                    )
+                    status, delay, extra = (
+                        receiver.script.pop(0) if receiver.script else (200, 0.0, {})
+                    )
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [r["headers"].get("webhook-id") for r in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()

@@ -1,0 +1,1 @@
+"""Outbound webhooks: Standard Webhooks signatures and an SSRF-safe delivery client."""

@@ -1,0 +1,332 @@
+"""Webhooks end to end: endpoints and secrets, signed delivery verified with the
+standardwebhooks library, retries on the schedule, Retry-After, 410, auto-disable, manual
+redelivery, the webhook test, SSRF refusals, isolation, and a worker killed mid-delivery."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from .test_api_keys import Merchant
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS = "/api/v1/merchant/webhooks"
+
+
+def wait_until(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture
+def start_worker(authenticator_url, tmp_path):
+    procs: list[subprocess.Popen] = []
+
+    def start(schedule: str = "1,1,1") -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "LSP_DATABASE_URL": authenticator_url,
+            "LSP_WEBHOOK_ALLOW_LOOPBACK": "true",
+            "LSP_WEBHOOK_RETRY_SCHEDULE_S": schedule,
+            "LSP_WEBHOOK_TIMEOUT_S": "3",
+        }
+        log = (tmp_path / f"worker{len(procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge_adapter.worker",
+                "--queues",
+                "webhook",
+                "--poll-interval",
+                "0.2",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def merchant(api, world, pg) -> Merchant:
+    return Merchant(api, world, pg)
+
+
+def endpoint(api, merchant, url, **fields) -> dict:
+    response = api.client.post(
+        HOOKS, headers=merchant.headers, json={"merchant_id": merchant.id, "url": url, **fields}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def emit(pg, merchant_id: str, type_: str = "payment.succeeded", data: dict | None = None) -> str:
+    with pg.transaction():
+        pg.execute("set local role service_role")
+        return pg.execute(
+            "select private.emit_event(%s, %s, %s::jsonb)",
+            (merchant_id, type_, json.dumps(data or {"amount": 100})),
+        ).fetchone()[0]
+
+
+def verify(secret: str, request: dict) -> dict:
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    return Webhook(secret).verify(request["body"], headers)
+
+
+def test_endpoint_secret_is_shown_once_and_the_test_event_verifies(api, merchant, receiver, pg):
+    ep = endpoint(api, merchant, receiver.url)
+    secret = ep["secret"]
+    assert secret.startswith("whsec_")
+    listed = api.client.get(
+        HOOKS, headers=merchant.headers, params={"merchant_id": merchant.id}
+    ).text
+    assert secret not in listed and "secret_id" not in listed
+    result = api.client.post(
+        f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": ep["id"]}
+    ).json()
+    assert result["delivered"] is True and result["status_code"] == 200
+    assert result["latency_ms"] >= 0
+    [request] = receiver.requests
+    payload = verify(secret, request)
+    assert payload["type"] == "webhook.test"
+    assert request["headers"]["webhook-id"] == result["event_id"]
+    events = api.client.get(
+        f"{HOOKS}/events", headers=merchant.headers, params={"merchant_id": merchant.id}
+    ).json()["events"]
+    attempt = events[0]["deliveries"][0]["attempt_log"][0]
+    assert attempt["status_code"] == 200 and attempt["response_body"] == "ok"
+
+
+def test_the_worker_delivers_signed_events_and_retries_on_schedule(
+    api, merchant, receiver, pg, start_worker
+):
+    ep = endpoint(api, merchant, receiver.url, event_types=["payment.*"])
+    receiver.script = [(500, 0, {}), (503, 0, {"retry-after": "2"})]
+    start_worker("1,1,1")
+    event_id = emit(pg, merchant.id)
+    emit(pg, merchant.id, "refund.created")  # filtered out by event_types
+    assert wait_until(lambda: len(receiver.requests) >= 3, 20)
+    times = [r["at"] for r in receiver.requests]
+    assert times[1] - times[0] >= 0.7  # 1 s -20%
+    assert times[2] - times[1] >= 1.9  # Retry-After: 2 beats the 1 s schedule
+    assert set(receiver.ids()) == {event_id}
+    for request in receiver.requests:
+        verify(ep["secret"], request)
+    status = wait_until(
+        lambda: (
+            pg.execute(
+                "select status, attempts from public.webhook_deliveries where event_id = %s",
+                (event_id,),
+            ).fetchone()
+            == ("delivered", 3)
+        )
+    )
+    assert status
+    time.sleep(1.5)
+    assert len(receiver.requests) == 3
+
+
+def test_410_disables_the_endpoint(api, merchant, receiver, pg, start_worker):
+    ep = endpoint(api, merchant, receiver.url)
+    receiver.script = [(410, 0, {})]
+    start_worker()
+    emit(pg, merchant.id)
+    assert wait_until(
+        lambda: pg.execute(
+            "select not enabled from public.webhook_endpoints where id = %s", (ep["id"],)
+        ).fetchone()[0]
+    )
+    emit(pg, merchant.id)
+    time.sleep(1.5)
+    assert len(receiver.requests) == 1
+
+
+def test_retries_run_out_and_five_days_of_failure_disable_with_a_notification(
+    api, merchant, receiver, pg, start_worker
+):
+    ep = endpoint(api, merchant, receiver.url)
+    receiver.script = [(500, 0, {})] * 10
+    start_worker("0.5,0.5")
+    event_id = emit(pg, merchant.id)
+    assert wait_until(
+        lambda: pg.execute(
+            "select status = 'failed' and attempts = 3 from public.webhook_deliveries"
+            " where event_id = %s",
+            (event_id,),
+        ).fetchone()[0]
+    )
+    pg.execute(
+        "update public.webhook_endpoints set failing_since = now() - interval '6 days'"
+        " where id = %s",
+        (ep["id"],),
+    )
+    emit(pg, merchant.id)
+    assert wait_until(
+        lambda: pg.execute(
+            "select not enabled from public.webhook_endpoints where id = %s", (ep["id"],)
+        ).fetchone()[0]
+    )
+    note = pg.execute(
+        "select kind from public.notifications where merchant_id = %s"
+        " and kind = 'webhook.endpoint_disabled'",
+        (merchant.id,),
+    ).fetchone()
+    assert note == ("webhook.endpoint_disabled",)
+
+
+def test_manual_redelivery_and_secret_rotation_sign_with_both_secrets(
+    api, merchant, receiver, pg, start_worker
+):
+    ep = endpoint(api, merchant, receiver.url)
+    start_worker()
+    event_id = emit(pg, merchant.id)
+    assert wait_until(lambda: len(receiver.requests) == 1)
+    rotated = api.client.post(f"{HOOKS}/{ep['id']}/rotate-secret", headers=merchant.headers)
+    new_secret = rotated.json()["secret"]
+    assert new_secret != ep["secret"]
+    delivery = pg.execute(
+        "select id from public.webhook_deliveries where event_id = %s", (event_id,)
+    ).fetchone()[0]
+    again = api.client.post(f"{HOOKS}/deliveries/{delivery}/redeliver", headers=merchant.headers)
+    assert again.status_code == 200
+    assert wait_until(lambda: len(receiver.requests) == 2)
+    second = receiver.requests[1]
+    assert second["headers"]["webhook-id"] == event_id
+    assert len(second["headers"]["webhook-signature"].split(" ")) == 2
+    verify(ep["secret"], second)
+    verify(new_secret, second)
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(api, merchant, receiver, pg, start_worker):
+    pg.execute(
+        "update public.queue_controls set visibility_timeout_s = 4 where queue_name = 'webhook'"
+    )
+    try:
+        endpoint(api, merchant, receiver.url)
+        receiver.script = [(200, 1.0, {})] * 5
+        first = start_worker()
+        events = {emit(pg, merchant.id, data={"n": n}) for n in range(12)}
+        assert wait_until(lambda: len(receiver.requests) >= 3)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=5)
+        start_worker()
+        assert wait_until(lambda: set(receiver.ids()) >= events, 30)
+        # Duplicates are possible, but only ever with the event's own webhook-id.
+        assert set(receiver.ids()) == events
+    finally:
+        pg.execute(
+            "update public.queue_controls set visibility_timeout_s = 30"
+            " where queue_name = 'webhook'"
+        )
+
+
+def test_ssrf_refusals_through_the_test_endpoint(api, merchant, receiver, pg):
+    for url in (
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::ffff:10.0.0.1]/x",
+    ):
+        ep = endpoint(api, merchant, url)
+        result = api.client.post(
+            f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": ep["id"]}
+        ).json()
+        assert result["delivered"] is False and result["error"].startswith("refused"), result
+    receiver.script = [(302, 0, {"location": "http://10.0.0.1/internal"})]
+    ep = endpoint(api, merchant, receiver.url)
+    result = api.client.post(
+        f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": ep["id"]}
+    ).json()
+    assert (result["delivered"], result["status_code"]) == (False, 302)
+    assert result["error"] == "redirects are not followed"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"url": "ftp://example.com/x"},
+        {"url": "not a url"},
+        {"url": "https://user:pw@example.com/x"},
+        {"url": "https://example.com/x", "event_types": ["Payment!"]},
+        {"url": "https://example.com/x", "secret": "mine"},
+    ],
+)
+def test_bad_endpoints_are_refused(api, merchant, pg, payload):
+    before = pg.execute("select count(*) from public.webhook_endpoints").fetchone()
+    response = api.client.post(
+        HOOKS, headers=merchant.headers, json={"merchant_id": merchant.id, **payload}
+    )
+    assert response.status_code == 400, response.text
+    assert pg.execute("select count(*) from public.webhook_endpoints").fetchone() == before
+
+
+def test_other_merchants_and_viewers_cannot_touch_endpoints(api, merchant, world, pg, receiver):
+    ep = endpoint(api, merchant, receiver.url)
+    other = Merchant(api, world, pg)
+    viewer = merchant.add(world, "viewer")
+    assert (
+        api.client.get(
+            HOOKS, headers=other.headers, params={"merchant_id": merchant.id}
+        ).status_code
+        == 403
+    )
+    for headers, expected in ((other.headers, 404), (viewer, 403)):
+        assert (
+            api.client.put(
+                f"{HOOKS}/{ep['id']}", headers=headers, json={"enabled": False}
+            ).status_code
+            == expected
+        )
+        assert (
+            api.client.post(
+                f"{HOOKS}/test", headers=headers, json={"endpoint_id": ep["id"]}
+            ).status_code
+            == expected
+        )
+        assert (
+            api.client.post(f"{HOOKS}/{ep['id']}/rotate-secret", headers=headers).status_code
+            == expected
+        )
+    assert (
+        api.client.get(HOOKS, headers=viewer, params={"merchant_id": merchant.id}).status_code
+        == 200
+    )
+    assert receiver.requests == []
+    assert api.client.get(HOOKS).status_code == 401
+
+
+def test_key_rotation_emits_an_api_key_rotated_event(api, merchant, receiver, pg, start_worker):
+    ep = endpoint(api, merchant, receiver.url, event_types=["api_key.rotated"])
+    start_worker()
+    key = merchant.new_key()
+    api.client.post(
+        "/api/v1/merchant/credentials/regenerate",
+        headers=merchant.headers,
+        json={"key_id": key["id"], "grace_seconds": 60},
+    )
+    assert wait_until(lambda: len(receiver.requests) == 1)
+    payload = verify(ep["secret"], receiver.requests[0])
+    assert payload["type"] == "api_key.rotated"
+    assert payload["data"]["api_key_id"] == key["id"]
+    assert uuid.UUID(payload["data"]["replaced_by"])

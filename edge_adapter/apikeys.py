@@ -74,17 +74,25 @@ def check_format(key: str) -> None:
 class ApiKeyVerifier:
     """Verifies keys through the database (service_role) and stamps last use in batches."""
 
-    def __init__(self, db: Database, pepper: str, flush_interval_s: float = 5.0) -> None:
+    def __init__(
+        self, db: Database, pepper: str, flush_interval_s: float = 5.0, burst_fraction: float = 0.1
+    ) -> None:
         self.db = db
         self.pepper = pepper
+        self.burst_fraction = burst_fraction
         self.flush_interval_s = flush_interval_s
         self._last_used: dict[str, datetime] = {}
 
-    async def verify(self, key: str) -> tuple[Caller, dict[str, Any]]:
+    async def verify(self, key: str, limit: bool = True) -> tuple[Caller, dict[str, Any]]:
+        """The caller for a key, and (limit=True) the rate-limit decision in the same
+        statement: info["rate"] = {allowed, remaining, retry_after_ms, reset_ms, limit}."""
         check_format(key)
-        rows = await self.db.service_execute(
-            "select private.authenticate_api_key(%s)", (digest(key, self.pepper),)
-        )
+        if limit:
+            query = "select private.authenticate_and_limit(%s, %s::numeric)"
+            params: tuple[Any, ...] = (digest(key, self.pepper), self.burst_fraction)
+        else:
+            query, params = "select private.authenticate_api_key(%s)", (digest(key, self.pepper),)
+        rows = await self.db.service_execute(query, params)
         info = rows[0][0] if rows else None
         if info is None:
             raise AuthError("unknown_key", "no such API key")

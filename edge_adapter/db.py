@@ -70,11 +70,20 @@ class Database:
             kwargs={"autocommit": service_session, "row_factory": tuple_row},
             reconnect_timeout=0,
         )
+        # The API's trusted lookups (API keys, rate limits, batches) use a small pool whose
+        # sessions are service_role already: one round trip per statement.
+        self._service: Database | None = (
+            None if service_session else Database(settings, min_size=1, service_session=True)
+        )
 
     async def open(self) -> None:
         await self.pool.open(wait=False)
+        if self._service:
+            await self._service.open()
 
     async def close(self) -> None:
+        if self._service:
+            await self._service.close()
         await self.pool.close()
 
     @asynccontextmanager
@@ -146,10 +155,8 @@ class Database:
         self, query: str, params: tuple[Any, ...] = ()
     ) -> list[tuple[Any, ...]]:
         """One statement as service_role, in its own transaction; returns all rows."""
-        if not self.service_session:
-            async with self.as_service() as conn:
-                cur = await conn.execute(query, params)
-                return await cur.fetchall() if cur.description else []
+        if self._service is not None:
+            return await self._service.service_execute(query, params)
         async with self.pool.connection() as conn:
             cur = await conn.execute(query, params)
             return await cur.fetchall() if cur.description else []

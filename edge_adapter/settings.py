@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     api_key_pepper: SecretStr = SecretStr("dev-only-api-key-pepper-change-me-in-production")
     # Token-bucket burst as a fraction of the per-minute limit (at least 10 requests).
     rate_limit_burst_fraction: float = 0.1
+    rate_limit_enabled: bool = True
     # How often API-key last-used stamps are written (batched, not one write per request).
     last_used_flush_s: float = 5.0
 

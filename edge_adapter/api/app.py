@@ -42,7 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings)
     verifier = JwtVerifier(settings)
     keys = ApiKeyVerifier(
-        db, settings.api_key_pepper.get_secret_value(), settings.last_used_flush_s
+        db,
+        settings.api_key_pepper.get_secret_value(),
+        settings.last_used_flush_s,
+        settings.rate_limit_burst_fraction,
     )
 
     usage = UsageRecorder(db)
@@ -249,11 +252,20 @@ class Authenticator:
         per_min: int | None = None
         if token and looks_like_key(token):
             bearer_token(header)  # the scheme must still be Bearer
-            caller, info = await self.keys.verify(token)
-            bucket = f"key:{info['api_key_id']}"
-            per_min = info["rate_limit_per_min"]
+            caller, info = await self.keys.verify(token, limit=self.settings.rate_limit_enabled)
             request.state.user_id = f"api_key:{info['api_key_id']}"
             request.state.api_key = info
+            if "rate" in info:  # decided in the same statement as the key lookup
+                r = info["rate"]
+                self._apply(
+                    request,
+                    r["allowed"],
+                    r["remaining"],
+                    r["retry_after_ms"],
+                    r["reset_ms"],
+                    r["limit"],
+                )
+            return caller
         else:
             caller = await self.jwts.verify(header)
             request.state.user_id = caller.user_id
@@ -266,6 +278,8 @@ class Authenticator:
     async def _limit(
         self, request: Request, bucket: str, per_min: int | None, user_id: str | None
     ) -> None:
+        if not self.settings.rate_limit_enabled:
+            return
         rows = await self.db.service_execute(
             "select r.allowed, r.remaining, r.retry_after_ms, r.reset_ms, l.per_min"
             " from (select coalesce(%s::integer, private.rate_limit_for(null, %s::uuid))"
@@ -274,7 +288,12 @@ class Authenticator:
             " greatest(10, (l.per_min * %s)::integer)) as r",
             (per_min, user_id, bucket, self.settings.rate_limit_burst_fraction),
         )
-        allowed, remaining, retry_ms, reset_ms, limit = rows[0]
+        self._apply(request, *rows[0])
+
+    @staticmethod
+    def _apply(
+        request: Request, allowed: bool, remaining: int, retry_ms: int, reset_ms: int, limit: int
+    ) -> None:
         headers = {
             "ratelimit-limit": str(limit),
             "ratelimit-remaining": str(remaining),

@@ -2,9 +2,11 @@
 
 import json
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -43,6 +45,23 @@ def _retry_after(response: httpx.Response) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+_clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+
+
+def _client_for(hostname: str, timeout_s: float) -> httpx.AsyncClient:
+    """One keep-alive client per destination host name, so a TLS connection set up for one
+    name (and its certificate) is never reused for another name on the same address."""
+    client = _clients.get(hostname)
+    if client is None:
+        client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        _clients[hostname] = client
+        if len(_clients) > 256:
+            _clients.popitem(last=False)  # the evicted client's sockets close when collected
+    else:
+        _clients.move_to_end(hostname)
+    return client
+
+
 async def deliver(
     url: str,
     event: dict[str, Any],
@@ -70,11 +89,11 @@ async def deliver(
 
     try:
         pinned, host, extensions = await resolve_safely(url, allow_loopback)
-        async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as http:
-            response = await http.post(
-                pinned, content=body, headers={**headers, **host}, extensions=extensions
-            )
-            text = response.text
+        http = _client_for(urlsplit(url).hostname or "", timeout_s)
+        response = await http.post(
+            pinned, content=body, headers={**headers, **host}, extensions=extensions
+        )
+        text = response.text
     except BlockedDestination as exc:
         return done(None, None, f"refused: {exc}")
     except httpx.TimeoutException:

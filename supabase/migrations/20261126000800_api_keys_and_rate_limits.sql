@@ -399,6 +399,31 @@ as $$
   where k.key_hash = p_hash
 $$;
 
+-- Key lookup and the rate-limit decision in one statement: one round trip per request.
+create function private.authenticate_and_limit(p_hash bytea, p_burst_fraction numeric)
+returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  info jsonb := private.authenticate_api_key(p_hash);
+  per_min integer;
+  r record;
+begin
+  if info is null or info ->> 'status' <> 'active' then
+    return info;
+  end if;
+  per_min := (info ->> 'rate_limit_per_min')::integer;
+  select * into r from private.rate_limit_take(
+    'key:' || (info ->> 'api_key_id'), per_min, greatest(10, (per_min * p_burst_fraction)::integer)
+  );
+  return info || jsonb_build_object('rate', jsonb_build_object(
+    'allowed', r.allowed, 'remaining', r.remaining, 'retry_after_ms', r.retry_after_ms,
+    'reset_ms', r.reset_ms, 'limit', per_min
+  ));
+end
+$$;
+
 -- Last-used stamps arrive in batches from the adapter, not one write per request.
 create function private.touch_api_keys(p_ids uuid[], p_used_at timestamptz[]) returns integer
 language sql volatile security definer
@@ -491,6 +516,7 @@ private.rotate_api_key(uuid, text, text, bytea, integer), private.revoke_api_key
 private.set_merchant_rate_limits(uuid, integer, integer)
 to authenticated, service_role;
 grant execute on function private.authenticate_api_key(bytea),
+private.authenticate_and_limit(bytea, numeric),
 private.touch_api_keys(uuid[], timestamptz[]), private.rate_limit_take(text, integer, integer),
 private.rate_limit_for(uuid, uuid)
 to service_role;

@@ -429,7 +429,8 @@ declare
   outcome text;
 begin
   select * into d from public.webhook_deliveries as x where x.id = p_delivery_id for update;
-  select * into e from public.webhook_endpoints as x where x.id = d.endpoint_id for update;
+  -- No lock on the endpoint: every delivery to it would queue behind one row.
+  select * into e from public.webhook_endpoints as x where x.id = d.endpoint_id;
   n := d.attempts + 1;
   insert into public.webhook_attempts (
     delivery_id, merchant_id, attempt, started_at, status_code, latency_ms, response_body, error
@@ -440,7 +441,9 @@ begin
   );
   if ok then
     outcome := 'delivered';
-    update public.webhook_endpoints as x set failing_since = null where x.id = e.id;
+    if e.failing_since is not null then
+      update public.webhook_endpoints as x set failing_since = null where x.id = e.id;
+    end if;
   elsif code = 410 then
     outcome := 'disabled';
     update public.webhook_endpoints as x set enabled = false, disabled_at = now(),
@@ -459,14 +462,14 @@ begin
     where m.merchant_id = e.merchant_id and m.role in ('owner', 'developer');
   elsif p_retry_in_s is not null then
     outcome := 'retrying';
-    update public.webhook_endpoints as x set failing_since = coalesce(x.failing_since, now())
-    where x.id = e.id;
+    update public.webhook_endpoints as x set failing_since = now()
+    where x.id = e.id and x.failing_since is null;
     perform private.enqueue('webhook', jsonb_build_object('delivery_id', d.id), p_retry_in_s,
       'delivery:' || d.id || ':' || (n + 1));
   else
     outcome := 'failed';
-    update public.webhook_endpoints as x set failing_since = coalesce(x.failing_since, now())
-    where x.id = e.id;
+    update public.webhook_endpoints as x set failing_since = now()
+    where x.id = e.id and x.failing_since is null;
   end if;
   update public.webhook_deliveries as x set
     attempts = n, last_status_code = code,

@@ -98,7 +98,8 @@ def test_admin_creates_a_merchant_idempotently_and_the_audit_log_shows_it(api, w
     owner = world.user("owner")
     headers = {**bearer(hs_token(admin)), "Idempotency-Key": str(uuid.uuid4())}
     request_id = new_request_id()
-    body = {"name": "Audit Trail Ltd", "owner_user_id": owner, "country": "IN"}
+    name = f"Audit Trail {uuid.uuid4().hex[:8]} Ltd"
+    body = {"name": name, "owner_user_id": owner, "country": "IN"}
     first = api.client.post(
         "/api/v1/admin/merchants", json=body, headers={**headers, "x-request-id": request_id}
     )
@@ -106,9 +107,7 @@ def test_admin_creates_a_merchant_idempotently_and_the_audit_log_shows_it(api, w
     assert first.headers["x-request-id"] == request_id
     again = api.client.post("/api/v1/admin/merchants", json=body, headers=headers)
     assert again.json()["id"] == first.json()["id"]
-    count = pg.execute(
-        "select count(*) from public.merchants where name = 'Audit Trail Ltd'"
-    ).fetchone()
+    count = pg.execute("select count(*) from public.merchants where name = %s", (name,)).fetchone()
     assert count == (1,)
 
     logs = api.client.get(

@@ -84,25 +84,47 @@ class ApiKeyVerifier:
         self._last_used: dict[str, datetime] = {}
 
     async def verify(self, key: str, limit: bool = True) -> tuple[Caller, dict[str, Any]]:
-        """The caller for a key, and (limit=True) the rate-limit decision in the same
+        """The caller for a key, and (limit=True) the rate-limit decision made in the same
         statement: info["rate"] = {allowed, remaining, retry_after_ms, reset_ms, limit}."""
         check_format(key)
+        hashed = digest(key, self.pepper)
         if limit:
-            query = "select private.authenticate_and_limit(%s, %s::numeric)"
-            params: tuple[Any, ...] = (digest(key, self.pepper), self.burst_fraction)
+            rows = await self.db.service_execute(
+                "select api_key_id::text, merchant_id::text, mode, status, per_min, allowed,"
+                " remaining, retry_after_ms, reset_ms"
+                " from private.authenticate_and_limit(%s, %s::numeric)",
+                (hashed, self.burst_fraction),
+            )
+            if not rows:
+                raise AuthError("unknown_key", "no such API key")
+            key_id, merchant_id, mode, status, per_min, allowed, remaining, retry, reset = rows[0]
+            info: dict[str, Any] = {
+                "api_key_id": key_id,
+                "merchant_id": merchant_id,
+                "mode": mode,
+                "status": status,
+                "rate_limit_per_min": per_min,
+            }
+            if status == "active":
+                info["rate"] = {
+                    "allowed": allowed,
+                    "remaining": remaining,
+                    "retry_after_ms": retry,
+                    "reset_ms": reset,
+                    "limit": per_min,
+                }
         else:
-            query, params = "select private.authenticate_api_key(%s)", (digest(key, self.pepper),)
-        rows = await self.db.service_execute(query, params)
-        info = rows[0][0] if rows else None
-        if info is None:
-            raise AuthError("unknown_key", "no such API key")
+            rows = await self.db.service_execute(
+                "select private.authenticate_api_key(%s)", (hashed,)
+            )
+            info = rows[0][0] if rows else None
+            if info is None:
+                raise AuthError("unknown_key", "no such API key")
         status = info["status"]
         if status != "active":
-            reason = status if status in ("revoked", "expired") else "merchant_inactive"
-            raise AuthError(
-                f"{reason}_key" if reason != "merchant_inactive" else reason,
-                f"this API key is {status.replace('_', ' ')}",
-            )
+            if status in ("revoked", "expired"):
+                raise AuthError(f"{status}_key", f"this API key is {status}")
+            raise AuthError("merchant_inactive", f"this API key's merchant is {status[9:]}")
         self._last_used[info["api_key_id"]] = datetime.now(UTC)
         claims = {
             "role": "authenticated",

@@ -121,6 +121,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=2,
+        help="webhook worker processes (one per core on the 2-core machine)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     url = os.environ["LSP_TEST_DATABASE_URL"]
@@ -177,21 +183,24 @@ def main() -> None:
         "LSP_WEBHOOK_ALLOW_LOOPBACK": "true",
         "LSP_POOL_MAX_SIZE": "20",
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge_adapter.worker",
-            "--queues",
-            "webhook",
-            "--poll-interval",
-            "0.5",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge_adapter.worker",
+                "--queues",
+                "webhook",
+                "--poll-interval",
+                "0.5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(args.worker_processes)
+    ]
     delivered = "select count(*) from public.webhook_deliveries where status = 'delivered'"
     try:
         time.sleep(2)
@@ -228,8 +237,10 @@ def main() -> None:
         ms = sorted(float(r[0]) for r in rows)
         q = statistics.quantiles(ms, n=100)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
         receiver.kill()
 
     result = {
@@ -242,6 +253,7 @@ def main() -> None:
         },
         "webhooks": {
             "burst_events": args.events,
+            "worker_processes": args.worker_processes,
             "deliveries_per_s": round(deliveries_per_s, 1),
             "target_deliveries_per_s": 500,
             "steady_rate": args.rate,

@@ -100,6 +100,9 @@ port = ${port}
 unix_socket_directories = '${data}'
 shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
+CONF
+  cluster_conf "$data"
+  cat >>"$data/postgresql.conf" <<CONF
 wal_level = logical
 max_connections = 200
 fsync = ${PG_FSYNC:-on}
@@ -107,8 +110,19 @@ log_min_messages = warning
 CONF
 }
 
+# Settings added after a cluster was first made: appended once, so older clusters catch up.
+cluster_conf() { # cluster_conf PGDATA
+  local data="$1"
+  # pg_cron runs jobs in background workers: no libpq login (host auth needs a password).
+  grep -q '^cron.use_background_workers' "$data/postgresql.conf" || cat >>"$data/postgresql.conf" <<CONF
+cron.use_background_workers = on
+max_worker_processes = 32
+CONF
+}
+
 cluster_start() { # cluster_start PGDATA
   local data="$1"
+  cluster_conf "$data"
   as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null
 }
 

@@ -212,6 +212,7 @@ def main() -> None:
         "LSP_POOL_MIN_SIZE": str(args.clients),
         "LSP_POOL_MAX_SIZE": str(args.clients),
         "LSP_LOG_LEVEL": "WARNING",
+        "LSP_RATE_LIMIT_ENABLED": "false",  # pgbench has no limiter either
     }
     api = subprocess.Popen(
         [

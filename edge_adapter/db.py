@@ -67,7 +67,8 @@ class Database:
             # extra round trip: it retries failed calls anyway.
             check=None if service_session else AsyncConnectionPool.check_connection,
             configure=_service_session if service_session else None,
-            kwargs={"autocommit": service_session, "row_factory": tuple_row},
+            # Autocommit: transactions are explicit (call_rpc sends its own BEGIN ... COMMIT).
+            kwargs={"autocommit": True, "row_factory": tuple_row},
             reconnect_timeout=0,
         )
         # The API's trusted lookups (API keys, rate limits, batches) use a small pool whose
@@ -139,17 +140,54 @@ class Database:
             ),
             sql.SQL("::text" if raw else ""),
         )
-        try:
-            async with self.as_caller(
-                role, claims, headers, read_only=read_only, method=method, path=path
-            ) as conn:
-                cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
-                row = await cur.fetchone()
-                if dry_run:
+        if dry_run:
+            try:
+                async with self.as_caller(
+                    role, claims, headers, read_only=read_only, method=method, path=path
+                ) as conn:
+                    cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
+                    row = await cur.fetchone()
                     raise _DryRun(row[0] if row else None)
-                return row[0] if row else None
-        except _DryRun as done:
-            return done.value
+            except _DryRun as done:
+                return done.value
+        if role not in DB_ROLES:
+            raise ValueError(f"refusing to run as database role {role!r}")
+        # One round trip: begin, the caller's settings, the call and commit go as one
+        # simple-protocol batch with every value quoted by psycopg (sql.Literal).
+        settings = sql.SQL(
+            "select set_config('role', {}, true), set_config('request.jwt.claims', {}, true),"
+            " set_config('request.headers', {}, true), set_config('request.method', {}, true),"
+            " set_config('request.path', {}, true)"
+        ).format(
+            sql.Literal(role),
+            sql.Literal(json.dumps(dict(claims))),
+            sql.Literal(json.dumps(dict(headers or {}))),
+            sql.Literal(method),
+            sql.Literal(path),
+        )
+        call = sql.SQL("select {}.{}({}){}").format(
+            sql.Identifier("public"),
+            sql.Identifier(function),
+            sql.SQL(", ").join(
+                sql.SQL("{} => {}").format(sql.Identifier(name), sql.Literal(_adapt(value)))
+                for name, value in args.items()
+            ),
+            sql.SQL("::text" if raw else ""),
+        )
+        batch = sql.SQL("{}; {}; {}; commit").format(
+            sql.SQL("begin read only" if read_only else "begin"), settings, call
+        )
+        async with self.pool.connection() as conn:
+            try:
+                cur = await conn.execute(batch)
+            except psycopg.Error:
+                if not conn.closed and not conn.broken:
+                    await conn.execute("rollback")
+                raise
+            cur.nextset()  # begin -> set_config
+            cur.nextset()  # -> the call
+            row = await cur.fetchone()
+            return row[0] if row else None
 
     async def service_execute(
         self, query: str, params: tuple[Any, ...] = ()

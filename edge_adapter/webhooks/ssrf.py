@@ -66,12 +66,15 @@ async def resolve_safely(url: str, allow_loopback: bool) -> tuple[str, dict[str,
         raise BlockedDestination("URLs with credentials are refused")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port, type=socket.SOCK_STREAM
-        )
-    except socket.gaierror as exc:
-        raise BlockedDestination(f"{parts.hostname} does not resolve") from exc
-    addresses = {info[4][0] for info in infos}
+        addresses = {str(ipaddress.ip_address(parts.hostname))}  # an address: nothing to resolve
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                parts.hostname, port, type=socket.SOCK_STREAM
+            )
+        except socket.gaierror as exc:
+            raise BlockedDestination(f"{parts.hostname} does not resolve") from exc
+        addresses = {info[4][0] for info in infos}
     checked = [check_address(a, allow_loopback) for a in sorted(addresses)]  # every one must pass
     ip = checked[0]
     host_literal = f"[{ip}]" if ip.version == 6 else str(ip)

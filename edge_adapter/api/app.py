@@ -234,6 +234,17 @@ def _install_probes(app: FastAPI, db: Database, settings: Settings) -> None:
         return JSONResponse(body, status_code=200 if ready else 503)
 
 
+def _has_nul(value: Any) -> bool:
+    """Postgres text cannot hold NUL: refuse it as bad input rather than fail later."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Authenticator:
     """Who is calling (a Supabase JWT or a merchant API key), then the rate limit for them:
     one GCRA statement per request, keyed by API key or by user."""
@@ -341,6 +352,8 @@ def _add_route(
             value = inputs[name]
             # Numeric ids bind to bigint parameters.
             args[f"p_{name}"] = int(value) if isinstance(value, str) and value.isdigit() else value
+        if _has_nul(args):
+            raise ApiError(400, "invalid_request", "text must not contain NUL (\\u0000) characters")
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["x-request-id"] = request.state.request_id
 

@@ -153,6 +153,9 @@ def test_audit_logs_paginate_with_a_cursor(api, world):
         ("POST", "/api/v1/admin/merchants", {"name": "X", "is_admin": True}),
         ("POST", "/api/v1/admin/merchants", [1, 2]),
         ("POST", "/api/v1/admin/merchants", "{not json"),
+        ("POST", "/api/v1/admin/merchants", '{"name": "a\\u0000b"}'),
+        ("POST", "/api/v1/admin/merchants", '{"name": "x", "idempotency_key": "k\\u0000"}'),
+        ("GET", "/api/v1/admin/audit-logs?table=a%00b", None),
         ("PUT", f"/api/v1/admin/merchants/{uuid.uuid4()}/status", {"status": "gone"}),
         ("PUT", "/api/v1/admin/merchants/123/status", {"status": "active"}),
         (

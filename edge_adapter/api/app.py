@@ -234,15 +234,21 @@ def _install_probes(app: FastAPI, db: Database, settings: Settings) -> None:
         return JSONResponse(body, status_code=200 if ready else 503)
 
 
-def _has_nul(value: Any) -> bool:
-    """Postgres text cannot hold NUL: refuse it as bad input rather than fail later."""
+INT64 = 2**63
+
+
+def _unstorable(value: Any) -> str | None:
+    """Input Postgres cannot take (NUL in text, integers beyond bigint) is bad input: say so
+    with a 400 instead of failing later."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "text must not contain NUL (\\u0000) characters" if "\x00" in value else None
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+        return "a number is out of range"
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        value = [*value.keys(), *value.values()]
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+        return next((p for p in map(_unstorable, value) if p), None)
+    return None
 
 
 class Authenticator:
@@ -352,8 +358,8 @@ def _add_route(
             value = inputs[name]
             # Numeric ids bind to bigint parameters.
             args[f"p_{name}"] = int(value) if isinstance(value, str) and value.isdigit() else value
-        if _has_nul(args):
-            raise ApiError(400, "invalid_request", "text must not contain NUL (\\u0000) characters")
+        if problem := _unstorable(args):
+            raise ApiError(400, "invalid_request", problem)
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["x-request-id"] = request.state.request_id
 

@@ -156,6 +156,11 @@ def test_audit_logs_paginate_with_a_cursor(api, world):
         ("POST", "/api/v1/admin/merchants", '{"name": "a\\u0000b"}'),
         ("POST", "/api/v1/admin/merchants", '{"name": "x", "idempotency_key": "k\\u0000"}'),
         ("GET", "/api/v1/admin/audit-logs?table=a%00b", None),
+        (
+            "POST",
+            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
+            {"currency": "INR", "amount": 10**30, "kind": "adjustment"},
+        ),
         ("PUT", f"/api/v1/admin/merchants/{uuid.uuid4()}/status", {"status": "gone"}),
         ("PUT", "/api/v1/admin/merchants/123/status", {"status": "active"}),
         (

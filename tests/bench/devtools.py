@@ -55,13 +55,13 @@ def wait_http(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def api_process(url: str, port: int, limiter: bool) -> subprocess.Popen:
+def api_process(url: str, port: int, limiter: bool, pool: int = 8) -> subprocess.Popen:
     env = {
         **os.environ,
         "LSP_DATABASE_URL": authenticator(url),
         "LSP_JWT_SECRET": SECRET,
-        "LSP_POOL_MIN_SIZE": "8",
-        "LSP_POOL_MAX_SIZE": "8",
+        "LSP_POOL_MIN_SIZE": str(pool),
+        "LSP_POOL_MAX_SIZE": str(pool),
         "LSP_LOG_LEVEL": "WARNING",
         "LSP_RATE_LIMIT_ENABLED": "true" if limiter else "false",
     }

@@ -11,10 +11,8 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,11 +23,11 @@ import psycopg
 
 from edge_adapter.devtoken import mint
 
+from .devtools import SECRET, api_process, wrk
 from .queues import authenticator
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "00000000-0000-4000-8000-00000000a001"
-SECRET = "bench-jwt-secret-that-is-long-enough-for-hs256"
 
 
 def load(conn: psycopg.Connection, gateways: int, transactions: int) -> None:
@@ -205,61 +203,13 @@ def main() -> None:
     direct_tps, _ = pgbench(auth_url, direct_script, args.clients, args.seconds)
 
     port = 18000 + os.getpid() % 1000
-    env = {
-        **os.environ,
-        "LSP_DATABASE_URL": auth_url,
-        "LSP_JWT_SECRET": SECRET,
-        "LSP_POOL_MIN_SIZE": str(args.clients),
-        "LSP_POOL_MAX_SIZE": str(args.clients),
-        "LSP_LOG_LEVEL": "WARNING",
-        "LSP_RATE_LIMIT_ENABLED": "false",  # pgbench has no limiter either
-    }
-    api = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "edge_adapter.api:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # pgbench has no limiter either, so the adapter runs without it.
+    api = api_process(url, port, limiter=False, pool=args.clients)
     base = f"http://127.0.0.1:{port}"
     token = mint("admin", ttl=3600, secret=SECRET)
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        wrk = shutil.which("wrk")
-        out = subprocess.run(
-            [
-                wrk,
-                "-t2",
-                f"-c{args.clients}",
-                f"-d{args.seconds}s",
-                "-H",
-                f"Authorization: Bearer {token}",
-                f"{base}/api/v1/admin/gateways",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        adapter_rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        assert not non_2xx, out
-        list_ms, _list_errors = asyncio.run(steady(base, token, 200, args.seconds))
+        adapter_rps = wrk(f"{base}/api/v1/admin/gateways", token, args.seconds, args.clients)
+        list_ms, list_errors = asyncio.run(steady(base, token, 200, args.seconds))
     finally:
         api.terminate()
         api.wait(timeout=20)
@@ -285,6 +235,7 @@ def main() -> None:
             "target_ratio": 0.6,
             "at_200_rps": {
                 "requests": len(list_ms),
+                "errors": list_errors,
                 "p50_ms": percentile(list_ms, 50),
                 "p99_ms": percentile(list_ms, 99),
                 "target_p99_ms": 25,

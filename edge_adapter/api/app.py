@@ -26,6 +26,7 @@ from ..db import Database
 from ..errors import ApiError, error_response, from_database
 from ..settings import Settings, get_settings
 from ..usage import UsageRecorder
+from ..webhooks.delivery import close_sessions
 from .actions import ACTIONS, ActionContext
 from .routes import ROUTES, Route
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flusher.cancel()
         await keys.flush()
         await usage.flush()
+        await close_sessions()
         await db.close()
 
     app = FastAPI(

@@ -1,15 +1,18 @@
 """SSRF-safe outbound HTTP for merchant-supplied URLs.
 
-Resolve the host, refuse private, loopback, link-local, CGNAT, unique-local, multicast,
-reserved and metadata addresses (IPv4-mapped IPv6 included), then connect to the address
-that was checked (the Host header and TLS SNI keep the name), and follow no redirects.
-A development/test setting admits loopback, and only loopback.
+Refuse private, loopback, link-local, CGNAT, unique-local, multicast, reserved and metadata
+addresses (IPv4-mapped IPv6 included). Address literals are checked before the request; names
+are resolved by `SafeResolver`, which hands the HTTP client only addresses that passed, so the
+connection goes to a checked address while the Host header and TLS keep the name. Redirects are
+not followed. A development/test setting admits loopback, and only loopback.
 """
 
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 BLOCKED = [
     ipaddress.ip_network(n)
@@ -57,30 +60,52 @@ def check_address(
     return ip
 
 
-async def resolve_safely(url: str, allow_loopback: bool) -> tuple[str, dict[str, str], dict]:
-    """The URL rewritten to the checked address, the Host header, and httpx extensions."""
+def check_url(url: str, allow_loopback: bool) -> None:
+    """Refuse what no webhook may target before any connection: odd schemes, credentials in
+    the URL, and address literals outside the policy (the client never resolves those)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BlockedDestination("only absolute http(s) URLs can receive webhooks")
     if parts.username or parts.password:
         raise BlockedDestination("URLs with credentials are refused")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = {str(ipaddress.ip_address(parts.hostname))}  # an address: nothing to resolve
+        literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
+        return  # a name: SafeResolver checks what it resolves to
+    check_address(str(literal), allow_loopback)
+
+
+class SafeResolver(AbstractResolver):
+    """Name resolution for the webhook client: every address a name resolves to must pass
+    (a name with one private address among public ones is refused outright)."""
+
+    def __init__(self, allow_loopback: bool) -> None:
+        self.allow_loopback = allow_loopback
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
-                parts.hostname, port, type=socket.SOCK_STREAM
+                host, port, family=family, type=socket.SOCK_STREAM
             )
-        except socket.gaierror as exc:
-            raise BlockedDestination(f"{parts.hostname} does not resolve") from exc
-        addresses = {info[4][0] for info in infos}
-    checked = [check_address(a, allow_loopback) for a in sorted(addresses)]  # every one must pass
-    ip = checked[0]
-    host_literal = f"[{ip}]" if ip.version == 6 else str(ip)
-    pinned = urlunsplit(
-        (parts.scheme, f"{host_literal}:{port}", parts.path or "/", parts.query, "")
-    )
-    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
-    return pinned, {"host": host_header}, extensions
+        except (socket.gaierror, UnicodeError) as exc:
+            raise BlockedDestination(f"{host} does not resolve") from exc
+        if not infos:
+            raise BlockedDestination(f"{host} does not resolve")
+        for info in infos:
+            check_address(info[4][0], self.allow_loopback)
+        return [
+            ResolveResult(
+                hostname=host,
+                host=info[4][0],
+                port=port,
+                family=info[0],
+                proto=info[2],
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for info in infos
+        ]
+
+    async def close(self) -> None:
+        pass

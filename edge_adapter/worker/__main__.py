@@ -17,6 +17,7 @@ import signal
 from .. import jsonlog
 from ..db import Database
 from ..settings import get_settings
+from ..webhooks.delivery import close_sessions
 from .core import Handler, Worker
 from .handlers import HANDLERS
 
@@ -56,6 +57,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         await worker.run(stop)
     finally:
+        await close_sessions()
         await db.close()
 
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from edge_adapter.webhooks.ssrf import BlockedDestination, check_address, resolve_safely
+from edge_adapter.webhooks.ssrf import BlockedDestination, SafeResolver, check_address, check_url
 
 
 @pytest.mark.parametrize(
@@ -41,44 +41,48 @@ def test_public_addresses_pass_and_loopback_only_when_allowed():
         check_address("10.0.0.1", allow_loopback=True)  # the dev setting admits loopback only
 
 
-def fake_dns(monkeypatch, answers: list[str]) -> None:
+def fake_dns(monkeypatch, answers: list[str]) -> asyncio.AbstractEventLoop:
     async def getaddrinfo(host, port, **kwargs):
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers]
 
     loop = asyncio.new_event_loop()
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
-    asyncio.set_event_loop(loop)
     return loop
 
 
 def test_a_name_resolving_to_a_private_address_is_refused(monkeypatch):
     loop = fake_dns(monkeypatch, ["10.1.2.3"])
     with pytest.raises(BlockedDestination):
-        loop.run_until_complete(resolve_safely("https://hooks.example.com/x", False))
+        loop.run_until_complete(SafeResolver(False).resolve("hooks.example.com", 443))
     loop.close()
 
 
 def test_every_resolved_address_must_pass(monkeypatch):
     loop = fake_dns(monkeypatch, ["93.184.216.34", "169.254.169.254"])
     with pytest.raises(BlockedDestination):
-        loop.run_until_complete(resolve_safely("https://hooks.example.com/x", False))
+        loop.run_until_complete(SafeResolver(False).resolve("hooks.example.com", 443))
     loop.close()
 
 
-def test_the_request_is_pinned_to_the_checked_address(monkeypatch):
+def test_the_client_gets_only_the_checked_addresses(monkeypatch):
     loop = fake_dns(monkeypatch, ["93.184.216.34"])
-    url, headers, extensions = loop.run_until_complete(
-        resolve_safely("https://hooks.example.com:8443/in?x=1", False)
-    )
+    results = loop.run_until_complete(SafeResolver(False).resolve("hooks.example.com", 8443))
     loop.close()
-    assert url == "https://93.184.216.34:8443/in?x=1"
-    assert headers == {"host": "hooks.example.com:8443"}
-    assert extensions == {"sni_hostname": "hooks.example.com"}
+    assert [(r["hostname"], r["host"], r["port"]) for r in results] == [
+        ("hooks.example.com", "93.184.216.34", 8443)
+    ]
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.com/x", "https://user:pw@example.com/x", "example.com/x"]
+    "url",
+    [
+        "ftp://example.com/x",
+        "https://user:pw@example.com/x",
+        "example.com/x",
+        "http://10.0.0.1/x",
+        "http://[::ffff:169.254.169.254]/x",
+    ],
 )
-def test_odd_urls_are_refused(url):
+def test_odd_urls_and_private_literals_are_refused(url):
     with pytest.raises(BlockedDestination):
-        asyncio.run(resolve_safely(url, False))
+        check_url(url, allow_loopback=False)

@@ -11,6 +11,7 @@ so an RPC behaves the same from supabase-js and from this REST API.
 """
 
 import json
+import select
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,6 +41,18 @@ def _adapt(value: Any) -> Any:
     return value
 
 
+async def _still_open(conn: psycopg.AsyncConnection) -> None:
+    """Pool check without a round trip. An idle connection has nothing to read, so a readable
+    socket means the server closed it or sent a FATAL (a restart, a terminated backend): drop
+    it instead of handing it to a request."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await conn.close()  # closed, so the pool discards it rather than lending it again
+        raise psycopg.OperationalError("the server closed this connection")
+
+
 async def _service_session(conn: psycopg.AsyncConnection) -> None:
     await conn.execute(
         "select set_config('role', 'service_role', false),"
@@ -62,10 +75,8 @@ class Database:
             max_size=settings.pool_max_size,
             timeout=settings.pool_timeout_s,
             open=False,
-            # The API checks a connection before lending it, so one that died with a
-            # database restart is dropped, not handed to a request. The worker skips the
-            # extra round trip: it retries failed calls anyway.
-            check=None if service_session else AsyncConnectionPool.check_connection,
+            # A connection that died with a database restart is dropped before it is lent.
+            check=_still_open,
             configure=_service_session if service_session else None,
             # Autocommit: transactions are explicit (call_rpc sends its own BEGIN ... COMMIT).
             kwargs={"autocommit": True, "row_factory": tuple_row},

@@ -1,12 +1,16 @@
-"""/readyz follows the database: ready, then 503 while it is down, then ready again.
+"""/readyz follows the database: ready, then 503 while it is down, then ready again; and
+once it is back, no request is handed a connection that died with the old server.
 Named to run last: it stops and restarts the throwaway cluster."""
 
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+
+from .conftest import bearer, hs_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +34,19 @@ def wait_for(api, status: int, timeout: float = 30) -> httpx.Response:
         time.sleep(0.2)
 
 
-def test_readyz_fails_while_the_database_is_down_and_recovers(api):
+def parallel_gets(api, headers: dict[str, str], n: int = 16) -> list[int]:
+    def one(_: int) -> int:
+        return httpx.get(f"{api.base_url}/api/v1/admin/queues", headers=headers).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_readyz_fails_while_the_database_is_down_and_recovers(api, world):
+    # Several requests at once, so the pool holds several connections (two admins: each
+    # user has their own rate-limit bucket).
+    before, after = (bearer(hs_token(world.admin())) for _ in range(2))
+    assert set(parallel_gets(api, before)) == {200}
     ready = wait_for(api, 200)
     assert ready.status_code == 200
     assert ready.json()["applied_migration"] == ready.json()["expected_migration"]
@@ -47,3 +63,5 @@ def test_readyz_fails_while_the_database_is_down_and_recovers(api):
     recovered = wait_for(api, 200)
     assert recovered.status_code == 200
     assert recovered.json()["status"] == "ready"
+    # Every pooled connection died with the old server: none of them may reach a request.
+    assert set(parallel_gets(api, after)) == {200}

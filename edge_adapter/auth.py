@@ -4,6 +4,8 @@ The adapter only establishes *who* is calling; what they may do is decided in Po
 """
 
 import asyncio
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,15 @@ class Caller:
 
 
 class JwtVerifier:
+    """Verifies bearer JWTs. A token that verified is remembered (as PostgREST's JWT cache
+    does) until it expires or for CACHE_TTL_S at most, so a dashboard polling with the same
+    token is not re-verified on every request; the expiry is still checked on every use."""
+
+    CACHE_TTL_S = 60.0
+    CACHE_SIZE = 4096
+
     def __init__(self, settings: Settings) -> None:
+        self._cache: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
         self._secret = settings.jwt_secret.get_secret_value()
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
@@ -51,6 +61,20 @@ class JwtVerifier:
 
     async def verify(self, authorization: str | None) -> Caller:
         token = bearer_token(authorization)
+        cached = self._cache.get(token)
+        if cached is not None:
+            caller, good_until = cached
+            if time.time() < good_until:
+                return caller
+            del self._cache[token]  # expired or stale: verify again (and report why)
+        caller = await self._verify(token)
+        exp = float(caller.claims["exp"]) + self._leeway
+        self._cache[token] = (caller, min(exp, time.time() + self.CACHE_TTL_S))
+        if len(self._cache) > self.CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return caller
+
+    async def _verify(self, token: str) -> Caller:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:

@@ -1,3 +1,4 @@
+import asyncio
 import time
 
 import jwt
@@ -109,3 +110,21 @@ async def test_asymmetric_tokens_without_a_jwks_url_are_refused(verifier):
         algorithm="RS256",
     )
     assert await reason(verifier, f"Bearer {rs}") == "unsupported_algorithm"
+
+
+async def test_a_remembered_token_still_expires():
+    verifier = JwtVerifier(Settings(jwt_secret=SECRET, jwt_leeway_s=0))
+    short = token(exp=int(time.time()) + 1)
+    assert (await verifier.verify(f"Bearer {short}")).role == "authenticated"
+    assert (await verifier.verify(f"Bearer {short}")).role == "authenticated"  # from memory
+    await asyncio.sleep(2.1)
+    assert await reason(verifier, f"Bearer {short}") == "token_expired"
+
+
+async def test_only_the_exact_token_that_verified_is_remembered(verifier):
+    good = token()
+    await verifier.verify(f"Bearer {good}")
+    head, _, signature = good.split(".")
+    # The remembered token's signature on an elevated payload does not verify.
+    elevated = token(role="service_role").split(".")[1]
+    assert await reason(verifier, f"Bearer {head}.{elevated}.{signature}") == "bad_signature"

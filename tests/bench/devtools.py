@@ -55,13 +55,16 @@ def wait_http(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def api_process(url: str, port: int, limiter: bool, pool: int = 8) -> subprocess.Popen:
+def api_process(
+    url: str, port: int, limiter: bool, pool: int = 8, workers: int = 1
+) -> subprocess.Popen:
+    """The API as deployed: uvicorn with `workers` processes, each with its own pool."""
     env = {
         **os.environ,
         "LSP_DATABASE_URL": authenticator(url),
         "LSP_JWT_SECRET": SECRET,
-        "LSP_POOL_MIN_SIZE": str(pool),
-        "LSP_POOL_MAX_SIZE": str(pool),
+        "LSP_POOL_MIN_SIZE": str(-(-pool // workers)),
+        "LSP_POOL_MAX_SIZE": str(-(-pool // workers)),
         "LSP_LOG_LEVEL": "WARNING",
         "LSP_RATE_LIMIT_ENABLED": "true" if limiter else "false",
     }
@@ -76,6 +79,8 @@ def api_process(url: str, port: int, limiter: bool, pool: int = 8) -> subprocess
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         env=env,

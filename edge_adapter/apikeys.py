@@ -8,17 +8,22 @@ with the pepper held by the adapter, never in the database.
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
 import zlib
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 from . import jsonlog
 from .auth import AuthError, Caller
-from .db import Database
+from .db import Database, Gate
 
 logger = logging.getLogger("edge_adapter.apikeys")
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -71,8 +76,36 @@ def check_format(key: str) -> None:
         raise AuthError("invalid_checksum", "the API key has a typo (checksum mismatch)")
 
 
+# SQLSTATEs the API-key gate refuses with (PostgREST's PTxxx convention for HTTP statuses).
+GATE_REFUSALS = {"PT401", "PT429"}
+
+
+def refused(status: str) -> AuthError:
+    """The 401 for a key the database says cannot be used."""
+    if status in ("revoked", "expired"):
+        return AuthError(f"{status}_key", f"this API key is {status}")
+    if status == "unknown_key":
+        return AuthError("unknown_key", "no such API key")
+    return AuthError("merchant_inactive", f"this API key's merchant is {status[9:]}")
+
+
+@dataclass
+class KeyGate(Gate):
+    """The gate for one key (its digest), in the call's batch or on its own."""
+
+    digest: bytes = b""
+
+
 class ApiKeyVerifier:
-    """Verifies keys through the database (service_role) and stamps last use in batches."""
+    """Admits API keys through the database gate (service_role) and stamps last use and
+    rate-limit breaches in batches.
+
+    Every request with a key runs `private.api_key_gate`: its status and rate limit are the
+    database's decision each time. Once a process has seen a key admitted, the gate travels
+    in the same round trip as the call; what is remembered between requests is only what
+    never changes for a key (its id, merchant and mode)."""
+
+    KNOWN_SIZE = 10_000
 
     def __init__(
         self, db: Database, pepper: str, flush_interval_s: float = 5.0, burst_fraction: float = 0.1
@@ -82,50 +115,50 @@ class ApiKeyVerifier:
         self.burst_fraction = burst_fraction
         self.flush_interval_s = flush_interval_s
         self._last_used: dict[str, datetime] = {}
+        self._known: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._breaches: Counter[tuple[str, datetime]] = Counter()
 
-    async def verify(self, key: str, limit: bool = True) -> tuple[Caller, dict[str, Any]]:
-        """The caller for a key, and (limit=True) the rate-limit decision made in the same
-        statement: info["rate"] = {allowed, remaining, retry_after_ms, reset_ms, limit}."""
+    def gate(self, key: str, limit: bool) -> tuple[KeyGate, dict[str, Any] | None]:
+        """The gate for a key that passed the format and checksum checks, and the key's
+        identity if this process has seen it admitted before."""
         check_format(key)
-        hashed = digest(key, self.pepper)
-        if limit:
-            rows = await self.db.service_execute(
-                "select api_key_id::text, merchant_id::text, mode, status, per_min, allowed,"
-                " remaining, retry_after_ms, reset_ms"
-                " from private.authenticate_and_limit(%s, %s::numeric)",
-                (hashed, self.burst_fraction),
-            )
-            if not rows:
-                raise AuthError("unknown_key", "no such API key")
-            key_id, merchant_id, mode, status, per_min, allowed, remaining, retry, reset = rows[0]
-            info: dict[str, Any] = {
-                "api_key_id": key_id,
-                "merchant_id": merchant_id,
-                "mode": mode,
-                "status": status,
-                "rate_limit_per_min": per_min,
-            }
-            if status == "active":
-                info["rate"] = {
-                    "allowed": allowed,
-                    "remaining": remaining,
-                    "retry_after_ms": retry,
-                    "reset_ms": reset,
-                    "limit": per_min,
-                }
-        else:
-            rows = await self.db.service_execute(
-                "select private.authenticate_api_key(%s)", (hashed,)
-            )
-            info = rows[0][0] if rows else None
-            if info is None:
-                raise AuthError("unknown_key", "no such API key")
-        status = info["status"]
-        if status != "active":
-            if status in ("revoked", "expired"):
-                raise AuthError(f"{status}_key", f"this API key is {status}")
-            raise AuthError("merchant_inactive", f"this API key's merchant is {status[9:]}")
+        digest_ = digest(key, self.pepper)
+        # A hex digest and two plain values: nothing here needs quoting machinery.
+        query = sql.SQL(
+            f"select api_key_id::text, merchant_id::text, mode, per_min, remaining, reset_ms"
+            f" from private.api_key_gate('\\x{digest_.hex()}'::bytea,"
+            f" {float(self.burst_fraction)!r}, {bool(limit)})"
+        )
+        return KeyGate(query, digest=digest_), self._known.get(digest_)
+
+    def admitted(self, gate: KeyGate) -> dict[str, Any]:
+        """The key's identity from the gate's answer; remembered, and its use stamped."""
+        key_id, merchant_id, mode, *_ = gate.row or ()
+        info = {"api_key_id": key_id, "merchant_id": merchant_id, "mode": mode}
+        self._known[gate.digest] = info
+        if len(self._known) > self.KNOWN_SIZE:
+            self._known.popitem(last=False)
+        self.used(info)
+        return info
+
+    def used(self, info: dict[str, Any]) -> None:
+        """An active key was presented (admitted or rate limited): stamp it, in a batch."""
         self._last_used[info["api_key_id"]] = datetime.now(UTC)
+
+    def refusal(self, exc: psycopg.Error) -> AuthError | dict[str, Any]:
+        """What a gate refusal means: a 401, or (PT429) the key and the limiter's figures,
+        counted as a breach (the gate's own count was rolled back with its raise)."""
+        detail = exc.diag.message_detail or ""
+        if exc.sqlstate == "PT401":
+            return refused(detail)
+        figures = json.loads(detail)
+        self.used(figures)
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        self._breaches[(f"key:{figures['api_key_id']}", minute)] += 1
+        return figures
+
+    @staticmethod
+    def caller(info: dict[str, Any]) -> Caller:
         claims = {
             "role": "authenticated",
             "aud": "authenticated",
@@ -133,9 +166,10 @@ class ApiKeyVerifier:
             "api_key_id": info["api_key_id"],
             "key_mode": info["mode"],
         }
-        return Caller(role="authenticated", claims=claims), info
+        return Caller(role="authenticated", claims=claims)
 
     async def flush(self) -> None:
+        await self._flush_breaches()
         if not self._last_used:
             return
         batch, self._last_used = self._last_used, {}
@@ -148,6 +182,21 @@ class ApiKeyVerifier:
             for key_id, used in batch.items():
                 self._last_used.setdefault(key_id, used)
             jsonlog.log(logger, logging.WARNING, "last-used flush failed", error=type(exc).__name__)
+
+    async def _flush_breaches(self) -> None:
+        if not self._breaches:
+            return
+        batch, self._breaches = self._breaches, Counter()
+        try:
+            await self.db.service_execute(
+                "select private.add_rate_limit_breaches(%s::text[], %s::timestamptz[], %s::int[])",
+                ([b for b, _ in batch], [m for _, m in batch], list(batch.values())),
+            )
+        except Exception as exc:  # keep them for the next round
+            self._breaches.update(batch)
+            jsonlog.log(
+                logger, logging.WARNING, "breach count flush failed", error=type(exc).__name__
+            )
 
     async def run_flusher(self) -> None:
         while True:

@@ -14,6 +14,7 @@ import json
 import select
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -25,6 +26,16 @@ from psycopg_pool import AsyncConnectionPool
 from .settings import Settings
 
 DB_ROLES = {"anon", "authenticated", "service_role"}
+
+
+@dataclass
+class Gate:
+    """A statement that admits a call (the API-key gate): it runs as service_role in its own
+    transaction ahead of the call, in the same round trip, and if it raises the call never
+    runs. `row` holds its answer once the batch has run."""
+
+    query: sql.Composable
+    row: tuple[Any, ...] | None = None
 
 
 class _DryRun(Exception):
@@ -138,10 +149,12 @@ class Database:
         path: str = "",
         dry_run: bool = False,
         raw: bool = False,
+        gate: Gate | None = None,
     ) -> Any:
         """Call public.<function> with named arguments, as the caller; returns its value.
         dry_run: run it (validation, role checks, writes) and roll everything back.
-        raw: return the JSON text as Postgres rendered it (no parse and re-serialise)."""
+        raw: return the JSON text as Postgres rendered it (no parse and re-serialise).
+        gate: a statement that must admit the call first (committed on its own)."""
         query = sql.SQL("select {}.{}({}){}").format(
             sql.Identifier("public"),
             sql.Identifier(function),
@@ -152,6 +165,8 @@ class Database:
             sql.SQL("::text" if raw else ""),
         )
         if dry_run:
+            if gate is not None:
+                raise ValueError("settle the gate before a dry run")
             try:
                 async with self.as_caller(
                     role, claims, headers, read_only=read_only, method=method, path=path
@@ -188,6 +203,12 @@ class Database:
         batch = sql.SQL("{}; {}; {}; commit").format(
             sql.SQL("begin read only" if read_only else "begin"), settings, call
         )
+        if gate is not None:
+            # The gate's implicit transaction ends at its own commit: what it spends stays
+            # spent whatever the call does; if it raises, nothing after it runs.
+            batch = sql.SQL(
+                "select set_config('role', 'service_role', true); {}; commit; {}"
+            ).format(gate.query, batch)
         async with self.pool.connection() as conn:
             try:
                 cur = await conn.execute(batch)
@@ -195,13 +216,18 @@ class Database:
                 if not conn.closed and not conn.broken:
                     await conn.execute("rollback")
                 raise
+            if gate is not None:
+                cur.nextset()  # set_config -> the gate
+                gate.row = await cur.fetchone()
+                cur.nextset()  # -> its commit
+                cur.nextset()  # -> begin
             cur.nextset()  # begin -> set_config
             cur.nextset()  # -> the call
             row = await cur.fetchone()
             return row[0] if row else None
 
     async def service_execute(
-        self, query: str, params: tuple[Any, ...] = ()
+        self, query: str | sql.Composable, params: tuple[Any, ...] = ()
     ) -> list[tuple[Any, ...]]:
         """One statement as service_role, in its own transaction; returns all rows."""
         if self._service is not None:

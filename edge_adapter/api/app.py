@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import jsonlog
-from ..apikeys import ApiKeyVerifier, looks_like_key
+from ..apikeys import GATE_REFUSALS, ApiKeyVerifier, KeyGate, looks_like_key
 from ..auth import AuthError, Caller, JwtVerifier, bearer_token
 from ..db import Database
 from ..errors import ApiError, error_response, from_database
@@ -79,9 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = settings
     app.add_middleware(RequestContext, usage=usage)
-    _install_error_handlers(app)
-    _install_probes(app, db, settings)
     auth = Authenticator(db, settings, verifier, keys)
+    _install_error_handlers(app, auth)
+    _install_probes(app, db, settings)
     for route in ROUTES:
         _add_route(app, route, db, auth, settings)
     return app
@@ -154,7 +154,7 @@ class RequestContext:
             )
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, auth: "Authenticator") -> None:
     def rid(request: Request) -> str | None:
         return getattr(request.state, "request_id", None)
 
@@ -175,6 +175,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:
+            await auth.settle(request)  # a bad or limited key is a 401 or 429 before a 400
+        except AuthError as refused:
+            return await auth_error(request, refused)
+        except ApiError as limited:
+            return error_response(limited, rid(request))
         details = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("body", "query")),
@@ -255,7 +261,12 @@ def _unstorable(value: Any) -> str | None:
 
 class Authenticator:
     """Who is calling (a Supabase JWT or a merchant API key), then the rate limit for them:
-    one GCRA statement per request, keyed by API key or by user."""
+    one GCRA statement per request, keyed by API key or by user.
+
+    A key this process has seen before is admitted by the gate statement sent in the same
+    round trip as the call (`request.state.key_gate`); paths that send no call of their own
+    (a 400 before any call, an action) settle the gate on its own first, so a bad or limited
+    key is still a 401 or 429 before anything else."""
 
     def __init__(
         self, db: Database, settings: Settings, jwts: JwtVerifier, keys: ApiKeyVerifier
@@ -268,66 +279,106 @@ class Authenticator:
     async def __call__(self, request: Request) -> Caller:
         header = request.headers.get("authorization")
         token = header.partition(" ")[2].strip() if header else ""
-        per_min: int | None = None
         if token and looks_like_key(token):
             bearer_token(header)  # the scheme must still be Bearer
-            caller, info = await self.keys.verify(token, limit=self.settings.rate_limit_enabled)
-            request.state.user_id = f"api_key:{info['api_key_id']}"
-            request.state.api_key = info
-            if "rate" in info:  # decided in the same statement as the key lookup
-                r = info["rate"]
-                self._apply(
-                    request,
-                    r["allowed"],
-                    r["remaining"],
-                    r["retry_after_ms"],
-                    r["reset_ms"],
-                    r["limit"],
-                )
-            return caller
-        else:
-            caller = await self.jwts.verify(header)
-            request.state.user_id = caller.user_id
-            if caller.role == "service_role":
-                return caller  # trusted servers are not rate limited
-            bucket = f"user:{caller.user_id}"
-        await self._limit(request, bucket, per_min, caller.user_id)
+            gate, known = self.keys.gate(token, self.settings.rate_limit_enabled)
+            request.state.key_gate = gate
+            if known is None:
+                await self.settle(request)  # first sighting here: admitted on its own
+                known = request.state.api_key
+            request.state.api_key = known
+            request.state.user_id = f"api_key:{known['api_key_id']}"
+            return self.keys.caller(known)
+        caller = await self.jwts.verify(header)
+        request.state.user_id = caller.user_id
+        if caller.role == "service_role":
+            return caller  # trusted servers are not rate limited
+        await self._limit(request, f"user:{caller.user_id}", caller.user_id)
         return caller
 
-    async def _limit(
-        self, request: Request, bucket: str, per_min: int | None, user_id: str | None
-    ) -> None:
+    @staticmethod
+    def take_gate(request: Request) -> KeyGate | None:
+        """The request's pending key gate, handed out once."""
+        gate = getattr(request.state, "key_gate", None)
+        request.state.key_gate = None
+        return gate
+
+    def gate_passed(self, request: Request, gate: KeyGate) -> None:
+        request.state.api_key = self.keys.admitted(gate)
+        *_, per_min, remaining, reset_ms = gate.row or ()
+        if remaining is not None:  # None when the limiter is switched off
+            self._apply(request, True, remaining, 0, reset_ms, per_min)
+
+    def gate_refused(self, request: Request, exc: psycopg.Error) -> Exception:
+        refusal = self.keys.refusal(exc)
+        if isinstance(refusal, AuthError):
+            request.state.api_key = None  # unknown to usage analytics, as a bad key always is
+            return refusal
+        request.state.api_key = refusal  # a 429 counts in the key's usage
+        return self._rate_limited(
+            request, refusal["retry_after_ms"], refusal["reset_ms"], refusal["limit"]
+        )
+
+    async def settle(self, request: Request) -> None:
+        """Run a pending key gate on its own (raises the 401 or 429)."""
+        gate = self.take_gate(request)
+        if gate is None:
+            return
+        try:
+            rows = await self.db.service_execute(gate.query)
+        except psycopg.Error as exc:
+            if exc.sqlstate in GATE_REFUSALS:
+                raise self.gate_refused(request, exc) from None
+            raise
+        gate.row = rows[0]
+        self.gate_passed(request, gate)
+
+    async def _limit(self, request: Request, bucket: str, user_id: str | None) -> None:
         if not self.settings.rate_limit_enabled:
             return
         rows = await self.db.service_execute(
             "select r.allowed, r.remaining, r.retry_after_ms, r.reset_ms, l.per_min"
-            " from (select coalesce(%s::integer, private.rate_limit_for(null, %s::uuid))"
-            " as per_min) as l,"
+            " from (select private.rate_limit_for(null, %s::uuid) as per_min) as l,"
             " lateral private.rate_limit_take(%s, l.per_min,"
             " greatest(10, (l.per_min * %s)::integer)) as r",
-            (per_min, user_id, bucket, self.settings.rate_limit_burst_fraction),
+            (user_id, bucket, self.settings.rate_limit_burst_fraction),
         )
         self._apply(request, *rows[0])
 
-    @staticmethod
+    @classmethod
     def _apply(
-        request: Request, allowed: bool, remaining: int, retry_ms: int, reset_ms: int, limit: int
+        cls,
+        request: Request,
+        allowed: bool,
+        remaining: int,
+        retry_ms: int,
+        reset_ms: int,
+        limit: int,
     ) -> None:
-        headers = {
+        """RateLimit-* headers on the response; a 429 when not allowed."""
+        if not allowed:
+            raise cls._rate_limited(request, retry_ms, reset_ms, limit)
+        request.state.rate_headers = {
             "ratelimit-limit": str(limit),
             "ratelimit-remaining": str(remaining),
             "ratelimit-reset": str(max(1, -(-reset_ms // 1000))),
         }
+
+    @staticmethod
+    def _rate_limited(request: Request, retry_ms: int, reset_ms: int, limit: int) -> ApiError:
+        headers = {
+            "ratelimit-limit": str(limit),
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": str(max(1, -(-reset_ms // 1000))),
+        }
         request.state.rate_headers = headers
-        if not allowed:
-            retry_after = str(max(1, -(-retry_ms // 1000)))
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"too many requests: the limit is {limit} per minute",
-                {"retry_after_ms": retry_ms},
-                {**headers, "retry-after": retry_after},
-            )
+        return ApiError(
+            429,
+            "rate_limited",
+            f"too many requests: the limit is {limit} per minute",
+            {"retry_after_ms": retry_ms},
+            {**headers, "retry-after": str(max(1, -(-retry_ms // 1000)))},
+        )
 
 
 def _add_route(
@@ -361,6 +412,7 @@ def _add_route(
             # Numeric ids bind to bigint parameters.
             args[f"p_{name}"] = int(value) if isinstance(value, str) and value.isdigit() else value
         if problem := _unstorable(args):
+            await authenticate.settle(request)  # a bad key is a 401 (or 429) before a 400
             raise ApiError(400, "invalid_request", problem)
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["x-request-id"] = request.state.request_id
@@ -373,20 +425,31 @@ def _add_route(
             dry_run: bool = False,
             raw: bool = False,
         ) -> Any:
-            return await db.call_rpc(
-                caller.role,
-                caller.claims,
-                rpc,
-                rpc_args,
-                headers,
-                read_only=read_only,
-                method=route.method,
-                path=request.url.path,
-                dry_run=dry_run,
-                raw=raw,
-            )
+            gate = authenticate.take_gate(request)
+            try:
+                result = await db.call_rpc(
+                    caller.role,
+                    caller.claims,
+                    rpc,
+                    rpc_args,
+                    headers,
+                    read_only=read_only,
+                    method=route.method,
+                    path=request.url.path,
+                    dry_run=dry_run,
+                    raw=raw,
+                    gate=gate,
+                )
+            except psycopg.Error as exc:
+                if gate is not None and exc.sqlstate in GATE_REFUSALS:
+                    raise authenticate.gate_refused(request, exc) from None
+                raise
+            if gate is not None:
+                authenticate.gate_passed(request, gate)
+            return result
 
         if route.action:
+            await authenticate.settle(request)  # actions make several calls: admit first
             ctx = ActionContext(db=db, settings=settings, args=args, call=call)
             result = await ACTIONS[route.action](ctx)
             return JSONResponse(result, status_code=route.status)

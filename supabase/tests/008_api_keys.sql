@@ -2,7 +2,7 @@
 -- key digest; API-key callers act for one merchant and cannot manage keys.
 begin;
 \ir _helpers.psql
-select plan(14);
+select plan(19);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -39,8 +39,12 @@ select throws_ok(
   'clients cannot touch limiter buckets'
 );
 select throws_ok(
-  'select private.authenticate_api_key(''\x00''::bytea)', '42501', null,
-  'clients cannot probe key digests'
+  'select * from private.api_key_gate(''\x00''::bytea, 0.1, true)', '42501', null,
+  'clients cannot run the API-key gate (nor probe key digests)'
+);
+select throws_ok(
+  'select private.add_rate_limit_breaches(''{x}'', array[now()], ''{1}'')', '42501', null,
+  'clients cannot add rate-limit breaches'
 );
 
 -- An API-key caller of merchant A, as the adapter sets it up.
@@ -63,6 +67,40 @@ select throws_ok(
   format('select public.merchant_list_api_keys(%L)', tests.w('merchant_b')), '42501', null,
   'an API key cannot read another merchant'
 );
+
+-- The gate the adapter sends ahead of an API-key call (as service_role).
+select tests.clear_authentication();
+insert into public.merchant_rate_limits (merchant_id, api_key_per_min)
+values (tests.w('merchant_a'), 60)
+on conflict (merchant_id) do update set api_key_per_min = excluded.api_key_per_min;
+set local role service_role;
+select throws_ok(
+  'select * from private.api_key_gate(''\x00''::bytea, 0.1, true)', 'PT401', 'no such API key',
+  'an unknown digest is refused with PT401'
+);
+select results_eq(
+  $$select per_min, remaining from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true)$$,
+  $$values (60, 9)$$,
+  'an active key is admitted with the limiter''s figures (burst 10, one spent)'
+);
+do $$
+begin
+  for i in 1..9 loop
+    perform private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true);
+  end loop;
+end
+$$;
+select throws_ok(
+  $$select * from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true)$$,
+  'PT429', 'too many requests', 'past the burst the gate refuses with PT429'
+);
+update public.api_keys set revoked_at = now()
+where name = 'a key';
+select throws_ok(
+  $$select * from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, false)$$,
+  'PT401', 'this API key cannot be used', 'a revoked key is refused even without the limiter'
+);
+reset role;
 
 select tests.as_anon();
 select throws_ok('select 1 from public.api_keys', '42501', null, 'anon: keys');

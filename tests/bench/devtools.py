@@ -2,8 +2,9 @@
 
 1. Merchant API throughput: GET /api/v1/merchant/credentials with an API key (key lookup
    + GCRA limiter statement on every request) vs the same endpoint with the owner's JWT and
-   the limiter switched off; wrk, same connections, same API process settings.
-2. Webhook delivery: N events to one endpoint on a local receiver, drained by one worker:
+   the limiter switched off; wrk, same connections, same API process settings (one uvicorn
+   process per core). The two APIs run side by side and take turns, medians of the rounds.
+2. Webhook delivery: N events to one endpoint on a local receiver, drained by the workers:
    deliveries/s; then a steady 100 events/s and each event's time from emission to the
    receiver's answer on the first attempt (p50/p99).
 """
@@ -122,7 +123,9 @@ def emit_many(conn: psycopg.Connection, n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per side")
+    parser.add_argument("--steady-seconds", type=int, default=10, help="webhooks at --rate")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rate", type=int, default=100)
@@ -131,6 +134,12 @@ def main() -> None:
         type=int,
         default=2,
         help="webhook worker processes (one per core on the 2-core machine)",
+    )
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=2,
+        help="uvicorn worker processes for the API (one per core on the 2-core machine)",
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -146,7 +155,13 @@ def main() -> None:
         " set api_key_per_min = excluded.api_key_per_min",
         (MERCHANT,),
     )
-    api = api_process(url, port, limiter=True)
+    # Both APIs run side by side and take turns under wrk (the order flips every round), so
+    # drift in the shared machine's speed falls on both sides alike; medians of the rounds.
+    plain_port = port + 2
+    limited = api_process(url, port, limiter=True, workers=args.api_workers)
+    unlimited = api_process(url, plain_port, limiter=False, workers=args.api_workers)
+    keyed_runs: list[float] = []
+    plain_runs: list[float] = []
     try:
         owner = mint("owner", secret=SECRET)
         created = httpx.post(
@@ -154,16 +169,17 @@ def main() -> None:
             headers={"authorization": f"Bearer {owner}"},
             json={"merchant_id": MERCHANT, "name": "bench"},
         ).json()
-        keyed = wrk(endpoint, created["key"], args.seconds, args.connections)
+        plain_endpoint = endpoint.replace(f":{port}/", f":{plain_port}/")
+        sides = [(keyed_runs, endpoint, created["key"]), (plain_runs, plain_endpoint, owner)]
+        for r in range(args.rounds):
+            for runs, target, token in sides if r % 2 == 0 else sides[::-1]:
+                runs.append(wrk(target, token, args.seconds, args.connections))
     finally:
-        api.terminate()
-        api.wait(timeout=20)
-    api = api_process(url, port, limiter=False)
-    try:
-        plain = wrk(endpoint, owner, args.seconds, args.connections)
-    finally:
-        api.terminate()
-        api.wait(timeout=20)
+        for api in (limited, unlimited):
+            api.terminate()
+            api.wait(timeout=20)
+    keyed = statistics.median(keyed_runs)
+    plain = statistics.median(plain_runs)
 
     # 2. Webhook deliveries ---------------------------------------------------------------------
     receiver_port = port + 1
@@ -221,7 +237,7 @@ def main() -> None:
         start_id = conn.execute(
             "select coalesce(max(id), 0) from public.webhook_attempts"
         ).fetchone()[0]
-        total = args.rate * args.seconds
+        total = args.rate * args.steady_seconds
         t0 = time.perf_counter()
         for i in range(total):
             time.sleep(max(0.0, t0 + i / args.rate - time.perf_counter()))
@@ -253,9 +269,14 @@ def main() -> None:
     result = {
         "merchant_api": {
             "connections": args.connections,
+            "api_workers": args.api_workers,
             "api_key_and_limiter_rps": round(keyed, 1),
             "jwt_without_limiter_rps": round(plain, 1),
             "auth_and_limiter_cost": round(1 - keyed / plain, 3),
+            "rounds": {
+                "api_key_and_limiter_rps": keyed_runs,
+                "jwt_without_limiter_rps": plain_runs,
+            },
             "target_cost_at_most": 0.15,
         },
         "webhooks": {

@@ -82,7 +82,8 @@ grant execute on function private.api_key_gate(bytea, numeric, boolean),
 private.add_rate_limit_breaches(text[], timestamptz[], integer[]) to service_role;
 
 -- RateLimit-Remaining was one short: after k of a burst of B requests, B - k remain (the
--- backlog may reach tau = (B - 1) * t before a request is refused). Otherwise unchanged.
+-- backlog may reach tau = (B - 1) * t before a request is refused); and never more than
+-- B - 1 after an admission. Otherwise unchanged.
 create or replace function private.rate_limit_take(p_bucket text, p_per_min integer, p_burst integer)
 returns table (allowed boolean, remaining integer, retry_after_ms integer, reset_ms integer)
 language plpgsql volatile security definer
@@ -101,9 +102,11 @@ begin
   where greatest(r.tat, clock_timestamp()) - clock_timestamp() <= tau
   returning r.tat into new_tat;
   if new_tat is not null then
+    -- At most burst - 1 remain after an admission (the clock moved on since the update;
+    -- at very high limits that drift alone would be worth a few tokens).
     return query select true,
-      greatest(floor(extract(epoch from tau - (new_tat - clock_timestamp()))
-        / extract(epoch from t))::integer + 1, 0),
+      least(greatest(floor(extract(epoch from tau - (new_tat - clock_timestamp()))
+        / extract(epoch from t))::integer + 1, 0), greatest(p_burst, 1) - 1),
       0,
       ceil(extract(epoch from new_tat - clock_timestamp()) * 1000)::integer;
     return;

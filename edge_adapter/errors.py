@@ -62,8 +62,11 @@ def from_database(exc: psycopg.Error) -> ApiError:
     if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
         return ApiError(503, "database_unavailable", "the database is unavailable, retry shortly")
     state = exc.sqlstate or ""
-    if state in SQLSTATE_MAP:
-        status, code = SQLSTATE_MAP[state]
+    # Any other data exception (class 22: a date Postgres cannot hold, an offset out of
+    # range, ...) is the input's fault, as PostgREST treats it.
+    mapped = SQLSTATE_MAP.get(state) or ((400, "invalid_parameter") if state[:2] == "22" else None)
+    if mapped:
+        status, code = mapped
         diag = exc.diag
         message = diag.message_primary or code
         if state == "42501" and message.startswith("permission denied"):

@@ -5,7 +5,6 @@ The checksum rejects typos before any lookup. At rest only HMAC-SHA256(pepper, k
 with the pepper held by the adapter, never in the database.
 """
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -107,13 +106,10 @@ class ApiKeyVerifier:
 
     KNOWN_SIZE = 10_000
 
-    def __init__(
-        self, db: Database, pepper: str, flush_interval_s: float = 5.0, burst_fraction: float = 0.1
-    ) -> None:
+    def __init__(self, db: Database, pepper: str, burst_fraction: float = 0.1) -> None:
         self.db = db
         self.pepper = pepper
         self.burst_fraction = burst_fraction
-        self.flush_interval_s = flush_interval_s
         self._last_used: dict[str, datetime] = {}
         self._known: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
         self._breaches: Counter[tuple[str, datetime]] = Counter()
@@ -132,12 +128,14 @@ class ApiKeyVerifier:
         return KeyGate(query, digest=digest_), self._known.get(digest_)
 
     def admitted(self, gate: KeyGate) -> dict[str, Any]:
-        """The key's identity from the gate's answer; remembered, and its use stamped."""
-        key_id, merchant_id, mode, *_ = gate.row or ()
-        info = {"api_key_id": key_id, "merchant_id": merchant_id, "mode": mode}
-        self._known[gate.digest] = info
-        if len(self._known) > self.KNOWN_SIZE:
-            self._known.popitem(last=False)
+        """The key's identity (from the gate's answer the first time); its use stamped."""
+        info = self._known.get(gate.digest)
+        if info is None:
+            key_id, merchant_id, mode, *_ = gate.row or ()
+            info = {"api_key_id": key_id, "merchant_id": merchant_id, "mode": mode}
+            self._known[gate.digest] = info
+            if len(self._known) > self.KNOWN_SIZE:
+                self._known.popitem(last=False)
         self.used(info)
         return info
 
@@ -197,8 +195,3 @@ class ApiKeyVerifier:
             jsonlog.log(
                 logger, logging.WARNING, "breach count flush failed", error=type(exc).__name__
             )
-
-    async def run_flusher(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval_s)
-            await self.flush()

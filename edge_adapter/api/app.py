@@ -43,10 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings)
     verifier = JwtVerifier(settings)
     keys = ApiKeyVerifier(
-        db,
-        settings.api_key_pepper.get_secret_value(),
-        settings.last_used_flush_s,
-        settings.rate_limit_burst_fraction,
+        db, settings.api_key_pepper.get_secret_value(), settings.rate_limit_burst_fraction
     )
 
     usage = UsageRecorder(db)
@@ -286,7 +283,8 @@ class Authenticator:
             if known is None:
                 await self.settle(request)  # first sighting here: admitted on its own
                 known = request.state.api_key
-            request.state.api_key = known
+            else:
+                request.state.api_key = known
             request.state.user_id = f"api_key:{known['api_key_id']}"
             return self.keys.caller(known)
         caller = await self.jwts.verify(header)

@@ -56,6 +56,15 @@ def wait_http(url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
+def add_api_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=2,
+        help="uvicorn worker processes for the API (one per core on the 2-core machine)",
+    )
+
+
 def api_process(
     url: str, port: int, limiter: bool, pool: int = 8, workers: int = 1
 ) -> subprocess.Popen:
@@ -135,12 +144,7 @@ def main() -> None:
         default=2,
         help="webhook worker processes (one per core on the 2-core machine)",
     )
-    parser.add_argument(
-        "--api-workers",
-        type=int,
-        default=2,
-        help="uvicorn worker processes for the API (one per core on the 2-core machine)",
-    )
+    add_api_workers_option(parser)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     url = os.environ["LSP_TEST_DATABASE_URL"]

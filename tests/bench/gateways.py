@@ -25,7 +25,7 @@ import psycopg
 
 from edge_adapter.devtoken import mint
 
-from .devtools import SECRET, api_process, wrk
+from .devtools import SECRET, add_api_workers_option, api_process, wrk
 from .queues import authenticator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,12 +180,7 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument(
-        "--api-workers",
-        type=int,
-        default=2,
-        help="uvicorn worker processes for the API (one per core on the 2-core machine)",
-    )
+    add_api_workers_option(parser)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     url = os.environ["LSP_TEST_DATABASE_URL"]

@@ -356,20 +356,11 @@ class Authenticator:
         """RateLimit-* headers on the response; a 429 when not allowed."""
         if not allowed:
             raise cls._rate_limited(request, retry_ms, reset_ms, limit)
-        request.state.rate_headers = {
-            "ratelimit-limit": str(limit),
-            "ratelimit-remaining": str(remaining),
-            "ratelimit-reset": str(max(1, -(-reset_ms // 1000))),
-        }
+        request.state.rate_headers = _rate_headers(limit, remaining, reset_ms)
 
     @staticmethod
     def _rate_limited(request: Request, retry_ms: int, reset_ms: int, limit: int) -> ApiError:
-        headers = {
-            "ratelimit-limit": str(limit),
-            "ratelimit-remaining": "0",
-            "ratelimit-reset": str(max(1, -(-reset_ms // 1000))),
-        }
-        request.state.rate_headers = headers
+        headers = request.state.rate_headers = _rate_headers(limit, 0, reset_ms)
         return ApiError(
             429,
             "rate_limited",
@@ -377,6 +368,14 @@ class Authenticator:
             {"retry_after_ms": retry_ms},
             {**headers, "retry-after": str(max(1, -(-retry_ms // 1000)))},
         )
+
+
+def _rate_headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
+    return {
+        "ratelimit-limit": str(limit),
+        "ratelimit-remaining": str(remaining),
+        "ratelimit-reset": str(max(1, -(-reset_ms // 1000))),  # whole seconds, rounded up
+    }
 
 
 def _add_route(

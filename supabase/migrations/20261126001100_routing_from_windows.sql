@@ -3,8 +3,9 @@
 -- summing up to 60 minute buckets per gateway on every decision. Same answer, a fraction of
 -- the rows. Signature, grants and ordering are unchanged.
 -- Not a call to private.gateway_figures, which holds the same rule: that also computes
--- percentiles and the 24 h window, and on this per-payment path it cost routing p99
--- 1.61-1.84 ms against 1.40-1.55 ms for these few lines (target 2 ms).
+-- percentiles and the 24 h window, and on this per-payment path a decision over 50 gateways
+-- took 0.89-0.95 ms through it against 0.64-0.67 ms with these few lines (same data,
+-- alternating pgbench runs).
 create or replace function private.route_gateways(
   p_amount bigint, p_currency text, p_method text, p_region text
 ) returns table (

@@ -11,6 +11,7 @@ so an RPC behaves the same from supabase-js and from this REST API.
 """
 
 import json
+import logging
 import select
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -23,7 +24,10 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from . import jsonlog
 from .settings import Settings
+
+logger = logging.getLogger("edge_adapter.db")
 
 DB_ROLES = {"anon", "authenticated", "service_role"}
 
@@ -64,7 +68,25 @@ async def _still_open(conn: psycopg.AsyncConnection) -> None:
         raise psycopg.OperationalError("the server closed this connection")
 
 
+def _log_notice(notice: psycopg.errors.Diagnostic) -> None:
+    """Server notices and warnings reach our logs: none is expected on a hot path, and one
+    sent mid-batch costs a flush and a wakeup per request."""
+    jsonlog.log(
+        logger,
+        logging.WARNING,
+        "database notice",
+        severity=notice.severity_nonlocalized,
+        sqlstate=notice.sqlstate,
+        message=notice.message_primary,
+    )
+
+
+async def _configure(conn: psycopg.AsyncConnection) -> None:
+    conn.add_notice_handler(_log_notice)
+
+
 async def _service_session(conn: psycopg.AsyncConnection) -> None:
+    await _configure(conn)
     await conn.execute(
         "select set_config('role', 'service_role', false),"
         " set_config('request.jwt.claims', '{\"role\": \"service_role\"}', false)"
@@ -88,7 +110,7 @@ class Database:
             open=False,
             # A connection that died with a database restart is dropped before it is lent.
             check=_still_open,
-            configure=_service_session if service_session else None,
+            configure=_service_session if service_session else _configure,
             # Autocommit: transactions are explicit (call_rpc sends its own BEGIN ... COMMIT).
             kwargs={"autocommit": True, "row_factory": tuple_row},
             reconnect_timeout=0,
@@ -204,10 +226,12 @@ class Database:
             sql.SQL("begin read only" if read_only else "begin"), settings, call
         )
         if gate is not None:
-            # The gate's implicit transaction ends at its own commit: what it spends stays
-            # spent whatever the call does; if it raises, nothing after it runs.
+            # The gate is its own transaction: what it spends stays spent whatever the call
+            # does; if it raises, nothing after it runs. Its BEGIN is explicit: a COMMIT that
+            # ends an implicit block draws a WARNING, which the server logs and flushes to
+            # us mid-batch (a log line and an extra wakeup on every request).
             batch = sql.SQL(
-                "select set_config('role', 'service_role', true); {}; commit; {}"
+                "begin; select set_config('role', 'service_role', true); {}; commit; {}"
             ).format(gate.query, batch)
         async with self.pool.connection() as conn:
             try:
@@ -217,7 +241,8 @@ class Database:
                     await conn.execute("rollback")
                 raise
             if gate is not None:
-                cur.nextset()  # set_config -> the gate
+                cur.nextset()  # begin -> set_config
+                cur.nextset()  # -> the gate
                 gate.row = await cur.fetchone()
                 cur.nextset()  # -> its commit
                 cur.nextset()  # -> begin

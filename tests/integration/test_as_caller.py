@@ -1,11 +1,13 @@
 """Database.as_caller / call_rpc against the real test cluster, logged in as authenticator."""
 
 import json
+import logging
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from edge_adapter.db import Database
+from edge_adapter.db import Database, Gate
 from edge_adapter.settings import Settings
 
 
@@ -92,3 +94,31 @@ async def test_authenticator_cannot_do_anything_without_switching_role(authentic
     with psycopg.connect(authenticator_url) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from public.merchants")
+
+
+async def test_a_gated_call_draws_no_server_notice(
+    authenticator_url: str, world, caplog: pytest.LogCaptureFixture
+):
+    # One connection, so the notice handler under test is on the one the batch uses.
+    db = Database(Settings(database_url=authenticator_url, pool_max_size=1), min_size=1)
+    await db.open()
+    try:
+        admin = world.admin()
+        claims = {"sub": admin, "role": "authenticated"}
+        gate = Gate(sql.SQL("select current_user::text"))
+        caplog.set_level(logging.WARNING, logger="edge_adapter.db")
+        result = await db.call_rpc(
+            "authenticated", claims, "create_merchant", {"p_name": "Gated Ltd"}, gate=gate
+        )
+        assert result["name"] == "Gated Ltd"
+        assert gate.row is not None and gate.row[0] == "service_role"
+        # A COMMIT closing an implicit block draws "there is no transaction in progress".
+        assert [r.getMessage() for r in caplog.records] == []
+
+        # The handler does report what the server says (so the check above can fail).
+        async with db.as_service() as conn:
+            await conn.execute("do $$ begin raise warning 'look here'; end $$")
+        notices = [r for r in caplog.records if r.getMessage() == "database notice"]
+        assert [r.fields["message"] for r in notices] == ["look here"]  # type: ignore[attr-defined]
+    finally:
+        await db.close()

@@ -2,7 +2,7 @@
 -- key digest; API-key callers act for one merchant and cannot manage keys.
 begin;
 \ir _helpers.psql
-select plan(19);
+select plan(24);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -100,7 +100,31 @@ select throws_ok(
   $$select * from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, false)$$,
   'PT401', 'this API key cannot be used', 'a revoked key is refused even without the limiter'
 );
+
+-- The limiter step on its own: 1 per minute, a burst of 3.
+select results_eq(
+  $$select allowed, remaining from private.rate_limit_take('tap:gcra', 1, 3)$$,
+  $$values (true, 2)$$, 'a new bucket admits its first request (2 of a burst of 3 left)'
+);
+select results_eq(
+  $$select allowed, remaining from private.rate_limit_take('tap:gcra', 1, 3)$$,
+  $$values (true, 1)$$, 'an existing bucket moves on'
+);
+select results_eq(
+  $$select allowed, remaining from private.rate_limit_take('tap:gcra', 1, 3)$$,
+  $$values (true, 0)$$, 'the last of the burst'
+);
+select results_eq(
+  $$select allowed, remaining, retry_after_ms between 59000 and 60000, reset_ms > 179000
+    from private.rate_limit_take('tap:gcra', 1, 3)$$,
+  $$values (false, 0, true, true)$$,
+  'past the burst: refused, the next token a minute away, the bucket full for three'
+);
 reset role;
+select results_eq(
+  $$select breaches from private.rate_limit_breaches where bucket = 'tap:gcra'$$,
+  array[1], 'the refusal is counted'
+);
 
 select tests.as_anon();
 select throws_ok('select 1 from public.api_keys', '42501', null, 'anon: keys');

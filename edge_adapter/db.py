@@ -231,7 +231,7 @@ class Database:
             # ends an implicit block draws a WARNING, which the server logs and flushes to
             # us mid-batch (a log line and an extra wakeup on every request).
             batch = sql.SQL(
-                "begin; select set_config('role', 'service_role', true); {}; commit; {}"
+                "begin; set local role service_role; {}; commit; {}"
             ).format(gate.query, batch)
         async with self.pool.connection() as conn:
             try:
@@ -241,7 +241,7 @@ class Database:
                     await conn.execute("rollback")
                 raise
             if gate is not None:
-                cur.nextset()  # begin -> set_config
+                cur.nextset()  # begin -> set role
                 cur.nextset()  # -> the gate
                 gate.row = await cur.fetchone()
                 cur.nextset()  # -> its commit

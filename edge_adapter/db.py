@@ -230,9 +230,9 @@ class Database:
             # does; if it raises, nothing after it runs. Its BEGIN is explicit: a COMMIT that
             # ends an implicit block draws a WARNING, which the server logs and flushes to
             # us mid-batch (a log line and an extra wakeup on every request).
-            batch = sql.SQL(
-                "begin; set local role service_role; {}; commit; {}"
-            ).format(gate.query, batch)
+            batch = sql.SQL("begin; set local role service_role; {}; commit; {}").format(
+                gate.query, batch
+            )
         async with self.pool.connection() as conn:
             try:
                 cur = await conn.execute(batch)

@@ -3,10 +3,12 @@
 1. Merchant API throughput: GET /api/v1/merchant/credentials with an API key (key lookup
    + GCRA limiter statement on every request) vs the same endpoint with the owner's JWT and
    the limiter switched off; wrk, same connections, same API process settings (one uvicorn
-   process per core). The two APIs run side by side: a warm-up run each, then rounds of two
+   process per core). The two APIs run side by side: a warm-up run each, then rounds of
    back-to-back runs (the order flips every round). The cost is the median of the rounds'
    ratios: each ratio compares runs seconds apart, so the shared machine's drift (its speed
-   swings 20-40% from minute to minute) mostly cancels within a round.
+   swings 20-40% from minute to minute) mostly cancels within a round. A third side, the key
+   on the API without the limiter (the gate only looks the key up), splits the cost into
+   lookup and limiter.
 2. Webhook delivery: N events to one endpoint on a local receiver, drained by the workers:
    deliveries/s; then a steady 100 events/s and each event's time from emission to the
    receiver's answer on the first attempt (p50/p99).
@@ -167,6 +169,7 @@ def main() -> None:
     limited = api_process(url, port, limiter=True, workers=args.api_workers)
     unlimited = api_process(url, plain_port, limiter=False, workers=args.api_workers)
     keyed_runs: list[float] = []
+    lookup_runs: list[float] = []
     plain_runs: list[float] = []
     try:
         owner = mint("owner", secret=SECRET)
@@ -176,7 +179,11 @@ def main() -> None:
             json={"merchant_id": MERCHANT, "name": "bench"},
         ).json()
         plain_endpoint = endpoint.replace(f":{port}/", f":{plain_port}/")
-        sides = [(keyed_runs, endpoint, created["key"]), (plain_runs, plain_endpoint, owner)]
+        sides = [
+            (keyed_runs, endpoint, created["key"]),
+            (lookup_runs, plain_endpoint, created["key"]),
+            (plain_runs, plain_endpoint, owner),
+        ]
         for _, target, token in sides:  # warm-up: pools, plan caches, first-sighting gates
             wrk(target, token, 2, args.connections)
         for r in range(args.rounds):
@@ -189,6 +196,7 @@ def main() -> None:
     keyed = statistics.median(keyed_runs)
     plain = statistics.median(plain_runs)
     cost = statistics.median(1 - k / p for k, p in zip(keyed_runs, plain_runs, strict=True))
+    lookup_cost = statistics.median(1 - k / p for k, p in zip(lookup_runs, plain_runs, strict=True))
 
     # 2. Webhook deliveries ---------------------------------------------------------------------
     receiver_port = port + 1
@@ -283,8 +291,11 @@ def main() -> None:
             "jwt_without_limiter_rps": round(plain, 1),
             "auth_and_limiter_cost": round(cost, 3),
             "cost_of_the_medians": round(1 - keyed / plain, 3),
+            "api_key_without_limiter_rps": round(statistics.median(lookup_runs), 1),
+            "key_lookup_cost_alone": round(lookup_cost, 3),
             "rounds": {
                 "api_key_and_limiter_rps": keyed_runs,
+                "api_key_without_limiter_rps": lookup_runs,
                 "jwt_without_limiter_rps": plain_runs,
             },
             "target_cost_at_most": 0.15,

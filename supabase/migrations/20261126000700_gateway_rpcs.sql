@@ -283,20 +283,22 @@ $$;
 -- when there is no snapshot yet). Windows therefore span 60-61 minutes and 24-25 hours.
 create function private.gateway_figures(p_ids uuid[])
 returns table (
-  gateway_id uuid, succeeded_1h bigint, total_1h bigint, p50_ms integer, p95_ms integer,
-  succeeded_24h bigint, total_24h bigint, reserved bigint
+  gateway_id uuid, succeeded_1h bigint, total_1h bigint, hist bigint[], succeeded_24h bigint,
+  total_24h bigint, reserved bigint
 )
 language plpgsql stable
 set search_path = ''
 as $$
 begin
-  -- plpgsql keeps this plan across calls on a connection (a SQL function would re-plan);
-  -- percentiles are computed here, set-based, rather than by a function call per gateway.
+  -- plpgsql keeps this plan across calls on a connection (a SQL function would re-plan).
   return query
   select g.id,
     coalesce(w.succeeded_1h, 0) + coalesce(lm.succeeded, 0),
     coalesce(w.total_1h, 0) + coalesce(lm.total, 0),
-    pct.p50, pct.p95,
+    array(
+      select coalesce(a, 0) + coalesce(b, 0)
+      from unnest(w.hist_1h, lm.hist) with ordinality as x (a, b, i) order by i
+    ),
     coalesce(w.succeeded_24h, 0) + coalesce(lh.succeeded, 0),
     coalesce(w.total_24h, 0) + coalesce(lh.total, 0),
     u.reserved
@@ -309,19 +311,6 @@ begin
     where s.gateway_id = g.id
       and s.minute >= coalesce(w.through_minute, date_trunc('minute', now()) - interval '1 hour')
   ) as lm on true
-  left join lateral (
-    select
-      min(x.bound) filter (where x.running >= ceil(x.total * 0.5)) as p50,
-      min(x.bound) filter (where x.running >= ceil(x.total * 0.95)) as p95
-    from (
-      select b.bound,
-        sum(coalesce(h.a, 0) + coalesce(h.b, 0)) over (order by h.i) as running,
-        sum(coalesce(h.a, 0) + coalesce(h.b, 0)) over () as total
-      from unnest(w.hist_1h, lm.hist) with ordinality as h (a, b, i)
-      join unnest(private.latency_bounds()) with ordinality as b (bound, i) on b.i = h.i
-    ) as x
-    where x.total > 0
-  ) as pct on true
   left join lateral (
     select sum(s.succeeded) as succeeded, sum(s.succeeded + s.failed) as total
     from public.gateway_stats_hour as s
@@ -338,38 +327,40 @@ $$;
 -- credentials masked. Never the Vault reference.
 -- No SET clause: lets the planner inline this hot-path helper (names are qualified).
 create function private.gateway_json(
-  g public.gateways, succeeded_1h bigint, total_1h bigint, p50_ms integer, p95_ms integer,
+  g public.gateways, succeeded_1h bigint, total_1h bigint, hist bigint[],
   succeeded_24h bigint, total_24h bigint, reserved bigint
-) returns json
+) returns jsonb
 language sql stable
 as $$
-  select json_build_object(
+  select jsonb_build_object(
     'id', g.id, 'provider', g.provider, 'display_name', g.display_name,
     'environment', g.environment, 'status', g.status, 'priority', g.priority,
     'min_amount', g.min_amount, 'max_amount', g.max_amount, 'daily_limit', g.daily_limit,
     'currencies', g.currencies, 'methods', g.methods, 'regions', g.regions, 'config', g.config,
     'credentials', g.credentials_masked, 'credentials_rotated_at', g.credentials_rotated_at,
-    'today', json_build_object(
+    'today', jsonb_build_object(
       'day', private.india_day(now()),
       'volume', coalesce(reserved, 0),
       'daily_limit', g.daily_limit,
       'remaining', case when g.daily_limit is not null
         then greatest(g.daily_limit - coalesce(reserved, 0), 0) end
     ),
-    'success_rate', json_build_object(
+    'success_rate', jsonb_build_object(
       '1h', case when total_1h > 0 then round(succeeded_1h::numeric / total_1h, 4) end,
       '24h', case when total_24h > 0 then round(succeeded_24h::numeric / total_24h, 4) end
     ),
-    'transactions', json_build_object(
-      '1h', json_build_object(
+    'transactions', jsonb_build_object(
+      '1h', jsonb_build_object(
         'succeeded', coalesce(succeeded_1h, 0), 'failed', coalesce(total_1h - succeeded_1h, 0)
       ),
-      '24h', json_build_object(
+      '24h', jsonb_build_object(
         'succeeded', coalesce(succeeded_24h, 0), 'failed', coalesce(total_24h - succeeded_24h, 0)
       )
     ),
-    'latency_ms', json_build_object('p50', p50_ms, 'p95', p95_ms),
-    'health', json_build_object(
+    'latency_ms', jsonb_build_object(
+      'p50', private.hist_percentile(hist, 0.5), 'p95', private.hist_percentile(hist, 0.95)
+    ),
+    'health', jsonb_build_object(
       'state', g.health_state, 'changed_at', g.health_changed_at,
       'consecutive_failures', g.consecutive_failures, 'last_probe', g.last_probe
     ),
@@ -383,8 +374,8 @@ create function private.gateway_view(g public.gateways) returns jsonb
 language sql stable
 as $$
   select private.gateway_json(
-    g, f.succeeded_1h, f.total_1h, f.p50_ms, f.p95_ms, f.succeeded_24h, f.total_24h, f.reserved
-  )::jsonb
+    g, f.succeeded_1h, f.total_1h, f.hist, f.succeeded_24h, f.total_24h, f.reserved
+  )
   from private.gateway_figures(array[g.id]) as f
 $$;
 
@@ -405,17 +396,17 @@ begin
 end
 $$;
 
-create function private.list_gateways(p_include_archived boolean) returns json
+create function private.list_gateways(p_include_archived boolean) returns jsonb
 language plpgsql stable security definer
 set search_path = ''
 as $$
 begin
   perform private.require_admin();
-  return json_build_object(
+  return jsonb_build_object(
     'gateways', coalesce((
-      select json_agg(
+      select jsonb_agg(
         private.gateway_json(
-          g, f.succeeded_1h, f.total_1h, f.p50_ms, f.p95_ms, f.succeeded_24h, f.total_24h, f.reserved
+          g, f.succeeded_1h, f.total_1h, f.hist, f.succeeded_24h, f.total_24h, f.reserved
         ) order by g.status = 'archived', g.priority, g.created_at
       )
       from public.gateways as g
@@ -423,7 +414,7 @@ begin
         select x.id from public.gateways as x
         where coalesce(p_include_archived, false) or x.status <> 'archived'
       )) as f on f.gateway_id = g.id
-    ), '[]'::json),
+    ), '[]'::jsonb),
     'generated_at', now()
   );
 end
@@ -777,7 +768,7 @@ begin
         select x.id from public.gateways as x where x.status <> 'archived'
       )) as f on f.gateway_id = g.id
       cross join lateral private.gateway_json(
-        g, f.succeeded_1h, f.total_1h, f.p50_ms, f.p95_ms, f.succeeded_24h, f.total_24h, f.reserved
+        g, f.succeeded_1h, f.total_1h, f.hist, f.succeeded_24h, f.total_24h, f.reserved
       ) as v
     ), '[]'::jsonb),
     'regions', coalesce((
@@ -903,7 +894,7 @@ set search_path = ''
 as $$ select private.gateway_catalog() $$;
 
 create function public.admin_list_gateways(p_include_archived boolean default false)
-returns json
+returns jsonb
 language sql stable
 set search_path = ''
 as $$ select private.list_gateways(p_include_archived) $$;

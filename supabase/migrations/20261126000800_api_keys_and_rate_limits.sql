@@ -282,26 +282,6 @@ begin
 end
 $$;
 
--- One check for RPCs that act on a merchant's row by id: a row the caller cannot see does
--- not exist for them (P0002, so ids of other merchants leak nothing); a member without one
--- of p_roles is refused (42501).
-create function private.check_row_access(
-  p_found boolean, p_merchant_id uuid, p_roles text[], p_what text, p_id text
-) returns void
-language plpgsql stable security definer
-set search_path = ''
-as $$
-begin
-  if not p_found or not (private.is_admin() or private.has_merchant_role(p_merchant_id)) then
-    raise exception '% % does not exist', p_what, p_id using errcode = 'P0002';
-  end if;
-  if not (private.is_admin() or private.has_merchant_role(p_merchant_id, p_roles)) then
-    raise exception 'only the merchant''s % can do this to a %', array_to_string(p_roles, ' and '),
-      p_what using errcode = '42501';
-  end if;
-end
-$$;
-
 -- Regenerate: a new key replaces the old, which stops working at once or at the end of a
 -- grace window of at most 24 h; the merchant's owners are notified.
 create function private.rotate_api_key(
@@ -315,9 +295,15 @@ declare
   k public.api_keys;
 begin
   select * into old from public.api_keys as x where x.id = p_key_id for update;
-  perform private.check_row_access(
-    found, old.merchant_id, '{owner,developer}', 'API key', p_key_id::text
-  );
+  if not found or not (
+    private.is_admin() or private.has_merchant_role(old.merchant_id, '{owner,developer}')
+  ) then
+    if found and private.has_merchant_role(old.merchant_id) then
+      raise exception 'only the merchant''s owners and developers manage API keys'
+        using errcode = '42501';
+    end if;
+    raise exception 'API key % does not exist', p_key_id using errcode = 'P0002';
+  end if;
   if p_grace_seconds is null or p_grace_seconds not between 0 and 86400 then
     raise exception 'grace_seconds must be between 0 and 86400 (24 h)' using errcode = '22023';
   end if;
@@ -360,9 +346,15 @@ declare
   k public.api_keys;
 begin
   select * into k from public.api_keys as x where x.id = p_key_id for update;
-  perform private.check_row_access(
-    found, k.merchant_id, '{owner,developer}', 'API key', p_key_id::text
-  );
+  if not found or not (
+    private.is_admin() or private.has_merchant_role(k.merchant_id, '{owner,developer}')
+  ) then
+    if found and private.has_merchant_role(k.merchant_id) then
+      raise exception 'only the merchant''s owners and developers manage API keys'
+        using errcode = '42501';
+    end if;
+    raise exception 'API key % does not exist', p_key_id using errcode = 'P0002';
+  end if;
   update public.api_keys as x set
     revoked_at = least(coalesce(x.revoked_at, now()), now()),
     revoked_reason = coalesce(x.revoked_reason, 'revoked')

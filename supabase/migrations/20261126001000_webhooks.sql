@@ -252,9 +252,10 @@ declare
   k text;
 begin
   select * into e from public.webhook_endpoints as x where x.id = p_endpoint_id for update;
-  perform private.check_row_access(
-    found, e.merchant_id, '{owner,developer}', 'webhook endpoint', p_endpoint_id::text
-  );
+  if not found or not private.has_merchant_role(e.merchant_id) and not private.is_admin() then
+    raise exception 'webhook endpoint % does not exist', p_endpoint_id using errcode = 'P0002';
+  end if;
+  perform private.webhook_manager(e.merchant_id);
   if p_changes is null or jsonb_typeof(p_changes) <> 'object' or p_changes = '{}'::jsonb then
     raise exception 'send the fields to change' using errcode = '22023';
   end if;
@@ -300,9 +301,10 @@ declare
   s record;
 begin
   select * into e from public.webhook_endpoints as x where x.id = p_endpoint_id for update;
-  perform private.check_row_access(
-    found, e.merchant_id, '{owner,developer}', 'webhook endpoint', p_endpoint_id::text
-  );
+  if not found or not private.has_merchant_role(e.merchant_id) and not private.is_admin() then
+    raise exception 'webhook endpoint % does not exist', p_endpoint_id using errcode = 'P0002';
+  end if;
+  perform private.webhook_manager(e.merchant_id);
   if e.previous_secret_id is not null then
     delete from vault.secrets where id = e.previous_secret_id;
   end if;
@@ -375,9 +377,10 @@ declare
   d public.webhook_deliveries;
 begin
   select * into d from public.webhook_deliveries as x where x.id = p_delivery_id for update;
-  perform private.check_row_access(
-    found, d.merchant_id, '{owner,developer}', 'delivery', p_delivery_id::text
-  );
+  if not found or not private.has_merchant_role(d.merchant_id) and not private.is_admin() then
+    raise exception 'delivery % does not exist', p_delivery_id using errcode = 'P0002';
+  end if;
+  perform private.webhook_manager(d.merchant_id);
   update public.webhook_deliveries as x set status = 'pending', next_attempt_at = now()
   where x.id = d.id;
   perform private.enqueue('webhook', jsonb_build_object('delivery_id', d.id, 'manual', true), 0,
@@ -491,9 +494,10 @@ declare
   d public.webhook_deliveries;
 begin
   select * into e from public.webhook_endpoints as x where x.id = p_endpoint_id;
-  perform private.check_row_access(
-    found, e.merchant_id, '{owner,developer}', 'webhook endpoint', p_endpoint_id::text
-  );
+  if not found or not private.has_merchant_role(e.merchant_id) and not private.is_admin() then
+    raise exception 'webhook endpoint % does not exist', p_endpoint_id using errcode = 'P0002';
+  end if;
+  perform private.webhook_manager(e.merchant_id);
   insert into public.webhook_events (merchant_id, type, payload)
   values (e.merchant_id, 'webhook.test', jsonb_build_object(
     'endpoint_id', e.id, 'message', 'This is a test event from LightSpeedPay'))

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import secrets
+import time
 import zlib
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class NewKey:
 
 
 def digest(key: str, pepper: str) -> bytes:
-    return hmac.new(pepper.encode(), key.encode(), hashlib.sha256).digest()
+    return hmac.digest(pepper.encode(), key.encode(), hashlib.sha256)
 
 
 def generate(mode: str, pepper: str) -> NewKey:
@@ -102,30 +103,38 @@ class ApiKeyVerifier:
     Every request with a key runs `private.api_key_gate`: its status and rate limit are the
     database's decision each time. Once a process has seen a key admitted, the gate travels
     in the same round trip as the call; what is remembered between requests is only what
-    never changes for a key (its id, merchant and mode)."""
+    never changes for a key (its id, merchant and mode) and its gate statement, keyed by the
+    key's digest (never the key itself)."""
 
     KNOWN_SIZE = 10_000
 
     def __init__(self, db: Database, pepper: str, burst_fraction: float = 0.1) -> None:
         self.db = db
-        self.pepper = pepper
+        self._pepper = pepper.encode()
         self.burst_fraction = burst_fraction
-        self._last_used: dict[str, datetime] = {}
+        self._last_used: dict[str, float] = {}
         self._known: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+        self._statements: dict[tuple[bytes, bool], sql.SQL] = {}
         self._breaches: Counter[tuple[str, datetime]] = Counter()
 
     def gate(self, key: str, limit: bool) -> tuple[KeyGate, dict[str, Any] | None]:
-        """The gate for a key that passed the format and checksum checks, and the key's
-        identity if this process has seen it admitted before."""
-        check_format(key)
-        digest_ = digest(key, self.pepper)
-        # A hex digest and two plain values: nothing here needs quoting machinery.
-        query = sql.SQL(
-            f"select api_key_id::text, merchant_id::text, mode, per_min, remaining, reset_ms"
-            f" from private.api_key_gate('\\x{digest_.hex()}'::bytea,"
-            f" {float(self.burst_fraction)!r}, {bool(limit)})"
-        )
-        return KeyGate(query, digest=digest_), self._known.get(digest_)
+        """The gate for a key, and the key's identity if this process has seen it admitted
+        before. The format and checksum are checked before any database work; a digest this
+        process has already seen admitted belongs to a key that passed them."""
+        digest_ = hmac.digest(self._pepper, key.encode(), hashlib.sha256)
+        known = self._known.get(digest_)
+        query = self._statements.get((digest_, limit)) if known is not None else None
+        if query is None:
+            check_format(key)
+            # A hex digest and two plain values: nothing here needs quoting machinery.
+            query = sql.SQL(
+                f"select api_key_id::text, merchant_id::text, mode, per_min, remaining, reset_ms"
+                f" from private.api_key_gate('\\x{digest_.hex()}'::bytea,"
+                f" {float(self.burst_fraction)!r}, {bool(limit)})"
+            )
+            if known is not None:
+                self._statements[(digest_, limit)] = query
+        return KeyGate(query, digest=digest_), known
 
     def admitted(self, gate: KeyGate) -> dict[str, Any]:
         """The key's identity (from the gate's answer the first time); its use stamped."""
@@ -135,13 +144,15 @@ class ApiKeyVerifier:
             info = {"api_key_id": key_id, "merchant_id": merchant_id, "mode": mode}
             self._known[gate.digest] = info
             if len(self._known) > self.KNOWN_SIZE:
-                self._known.popitem(last=False)
+                forgotten, _ = self._known.popitem(last=False)
+                self._statements.pop((forgotten, True), None)
+                self._statements.pop((forgotten, False), None)
         self.used(info)
         return info
 
     def used(self, info: dict[str, Any]) -> None:
         """An active key was presented (admitted or rate limited): stamp it, in a batch."""
-        self._last_used[info["api_key_id"]] = datetime.now(UTC)
+        self._last_used[info["api_key_id"]] = time.time()
 
     def refusal(self, exc: psycopg.Error) -> AuthError | dict[str, Any]:
         """What a gate refusal means: a 401, or (PT429) the key and the limiter's figures,
@@ -174,7 +185,7 @@ class ApiKeyVerifier:
         try:
             await self.db.service_execute(
                 "select private.touch_api_keys(%s::uuid[], %s::timestamptz[])",
-                (list(batch), list(batch.values())),
+                (list(batch), [datetime.fromtimestamp(t, UTC) for t in batch.values()]),
             )
         except Exception as exc:  # keep the stamps for the next round
             for key_id, used in batch.items():

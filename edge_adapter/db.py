@@ -30,6 +30,10 @@ from .settings import Settings
 logger = logging.getLogger("edge_adapter.db")
 
 DB_ROLES = {"anon", "authenticated", "service_role"}
+# The fixed pieces of a call's batch (see Database.call_rpc).
+_BEGIN, _BEGIN_READ_ONLY = sql.SQL("begin; "), sql.SQL("begin read only; ")
+_NEXT, _COMMIT = sql.SQL("; "), sql.SQL("; commit")
+_GATE_OPEN, _GATE_CLOSE = sql.SQL("begin; set local role service_role; "), sql.SQL("; commit; ")
 
 
 @dataclass
@@ -222,17 +226,14 @@ class Database:
             ),
             sql.SQL("::text" if raw else ""),
         )
-        batch = sql.SQL("{}; {}; {}; commit").format(
-            sql.SQL("begin read only" if read_only else "begin"), settings, call
-        )
+        parts = [_BEGIN_READ_ONLY if read_only else _BEGIN, settings, _NEXT, call, _COMMIT]
         if gate is not None:
             # The gate is its own transaction: what it spends stays spent whatever the call
             # does; if it raises, nothing after it runs. Its BEGIN is explicit: a COMMIT that
             # ends an implicit block draws a WARNING, which the server logs and flushes to
             # us mid-batch (a log line and an extra wakeup on every request).
-            batch = sql.SQL("begin; set local role service_role; {}; commit; {}").format(
-                gate.query, batch
-            )
+            parts[:0] = [_GATE_OPEN, gate.query, _GATE_CLOSE]
+        batch = sql.Composed(parts)
         async with self.pool.connection() as conn:
             try:
                 cur = await conn.execute(batch)

@@ -2,6 +2,7 @@
 (private.record_api_usage), never a write per request."""
 
 import logging
+import time
 from bisect import bisect_left
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +21,21 @@ class UsageRecorder:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._minute_start = 0
+        self._minute_label = ""
+
+    def _minute(self) -> str:
+        """The current minute as an ISO timestamp, formatted once per minute."""
+        start = int(time.time()) // 60 * 60
+        if start != self._minute_start:
+            self._minute_start = start
+            self._minute_label = datetime.fromtimestamp(start, UTC).isoformat()
+        return self._minute_label
 
     def record(
         self, merchant_id: str, api_key_id: str, endpoint: str, status: int, latency_ms: float
     ) -> None:
-        minute = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
+        minute = self._minute()
         key = (merchant_id, api_key_id, minute, endpoint)
         row = self._rows.get(key)
         if row is None:

@@ -95,6 +95,11 @@ class KeyGate(Gate):
 
     digest: bytes = b""
 
+    def answer(self) -> dict[str, Any]:
+        """The gate's json answer: the key (api_key_id, merchant_id, mode) and the limiter's
+        figures (per_min, remaining, reset_ms; the last two null with the limiter off)."""
+        return self.row[0] if self.row else {}
+
 
 class ApiKeyVerifier:
     """Admits API keys through the database gate (service_role) and stamps last use and
@@ -128,8 +133,7 @@ class ApiKeyVerifier:
             check_format(key)
             # A hex digest and two plain values: nothing here needs quoting machinery.
             query = sql.SQL(
-                f"select api_key_id::text, merchant_id::text, mode, per_min, remaining, reset_ms"
-                f" from private.api_key_gate('\\x{digest_.hex()}'::bytea,"
+                f"select private.api_key_gate('\\x{digest_.hex()}'::bytea,"
                 f" {float(self.burst_fraction)!r}, {bool(limit)})"
             )
             if known is not None:
@@ -140,8 +144,8 @@ class ApiKeyVerifier:
         """The key's identity (from the gate's answer the first time); its use stamped."""
         info = self._known.get(gate.digest)
         if info is None:
-            key_id, merchant_id, mode, *_ = gate.row or ()
-            info = {"api_key_id": key_id, "merchant_id": merchant_id, "mode": mode}
+            answer = gate.answer()
+            info = {k: answer[k] for k in ("api_key_id", "merchant_id", "mode")}
             self._known[gate.digest] = info
             if len(self._known) > self.KNOWN_SIZE:
                 forgotten, _ = self._known.popitem(last=False)

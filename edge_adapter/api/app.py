@@ -303,9 +303,11 @@ class Authenticator:
 
     def gate_passed(self, request: Request, gate: KeyGate) -> None:
         request.state.api_key = self.keys.admitted(gate)
-        *_, per_min, remaining, reset_ms = gate.row or ()
-        if remaining is not None:  # None when the limiter is switched off
-            self._apply(request, True, remaining, 0, reset_ms, per_min)
+        answer = gate.answer()
+        if answer["remaining"] is not None:  # None when the limiter is switched off
+            self._apply(
+                request, True, answer["remaining"], 0, answer["reset_ms"], answer["per_min"]
+            )
 
     def gate_refused(self, request: Request, exc: psycopg.Error) -> Exception:
         refusal = self.keys.refusal(exc)

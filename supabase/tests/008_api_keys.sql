@@ -2,7 +2,7 @@
 -- key digest; API-key callers act for one merchant and cannot manage keys.
 begin;
 \ir _helpers.psql
-select plan(24);
+select plan(25);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -39,7 +39,7 @@ select throws_ok(
   'clients cannot touch limiter buckets'
 );
 select throws_ok(
-  'select * from private.api_key_gate(''\x00''::bytea, 0.1, true)', '42501', null,
+  'select private.api_key_gate(''\x00''::bytea, 0.1, true)', '42501', null,
   'clients cannot run the API-key gate (nor probe key digests)'
 );
 select throws_ok(
@@ -75,12 +75,13 @@ values (tests.w('merchant_a'), 60)
 on conflict (merchant_id) do update set api_key_per_min = excluded.api_key_per_min;
 set local role service_role;
 select throws_ok(
-  'select * from private.api_key_gate(''\x00''::bytea, 0.1, true)', 'PT401', 'no such API key',
+  'select private.api_key_gate(''\x00''::bytea, 0.1, true)', 'PT401', 'no such API key',
   'an unknown digest is refused with PT401'
 );
 select results_eq(
-  $$select per_min, remaining from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true)$$,
-  $$values (60, 9)$$,
+  $$select g->>'mode', (g->>'per_min')::int, (g->>'remaining')::int
+    from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true) as g$$,
+  $$values ('test', 60, 9)$$,
   'an active key is admitted with the limiter''s figures (burst 10, one spent)'
 );
 do $$
@@ -91,13 +92,19 @@ begin
 end
 $$;
 select throws_ok(
-  $$select * from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true)$$,
+  $$select private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, true)$$,
   'PT429', 'too many requests', 'past the burst the gate refuses with PT429'
+);
+select results_eq(
+  $$select g->>'api_key_id' is not null, json_typeof(g->'remaining'), json_typeof(g->'reset_ms')
+    from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, false) as g$$,
+  $$values (true, 'null', 'null')$$,
+  'with the limiter off the gate still admits the key and spends nothing (no figures)'
 );
 update public.api_keys set revoked_at = now()
 where name = 'a key';
 select throws_ok(
-  $$select * from private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, false)$$,
+  $$select private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, false)$$,
   'PT401', 'this API key cannot be used', 'a revoked key is refused even without the limiter'
 );
 

@@ -138,7 +138,7 @@ def emit_many(conn: psycopg.Connection, n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=3, help="per wrk run")
-    parser.add_argument("--rounds", type=int, default=8, help="wrk runs per side")
+    parser.add_argument("--rounds", type=int, default=12, help="wrk runs per side")
     parser.add_argument("--steady-seconds", type=int, default=10, help="webhooks at --rate")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--events", type=int, default=3000)

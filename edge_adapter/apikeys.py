@@ -98,7 +98,8 @@ class KeyGate(Gate):
     def answer(self) -> dict[str, Any]:
         """The gate's json answer: the key (api_key_id, merchant_id, mode) and the limiter's
         figures (per_min, remaining, reset_ms; the last two null with the limiter off)."""
-        return self.row[0] if self.row else {}
+        assert self.row is not None, "the gate has not run"
+        return self.row[0]
 
 
 class ApiKeyVerifier:
@@ -108,36 +109,32 @@ class ApiKeyVerifier:
     Every request with a key runs `private.api_key_gate`: its status and rate limit are the
     database's decision each time. Once a process has seen a key admitted, the gate travels
     in the same round trip as the call; what is remembered between requests is only what
-    never changes for a key (its id, merchant and mode) and its gate statement, keyed by the
-    key's digest (never the key itself)."""
+    never changes for a key (its id, merchant and mode), keyed by the key's digest (never the
+    key itself)."""
 
     KNOWN_SIZE = 10_000
 
     def __init__(self, db: Database, pepper: str, burst_fraction: float = 0.1) -> None:
         self.db = db
-        self._pepper = pepper.encode()
+        self.pepper = pepper
         self.burst_fraction = burst_fraction
         self._last_used: dict[str, float] = {}
         self._known: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
-        self._statements: dict[tuple[bytes, bool], sql.SQL] = {}
         self._breaches: Counter[tuple[str, datetime]] = Counter()
 
     def gate(self, key: str, limit: bool) -> tuple[KeyGate, dict[str, Any] | None]:
         """The gate for a key, and the key's identity if this process has seen it admitted
         before. The format and checksum are checked before any database work; a digest this
         process has already seen admitted belongs to a key that passed them."""
-        digest_ = hmac.digest(self._pepper, key.encode(), hashlib.sha256)
+        digest_ = digest(key, self.pepper)
         known = self._known.get(digest_)
-        query = self._statements.get((digest_, limit)) if known is not None else None
-        if query is None:
+        if known is None:
             check_format(key)
-            # A hex digest and two plain values: nothing here needs quoting machinery.
-            query = sql.SQL(
-                f"select private.api_key_gate('\\x{digest_.hex()}'::bytea,"
-                f" {float(self.burst_fraction)!r}, {bool(limit)})"
-            )
-            if known is not None:
-                self._statements[(digest_, limit)] = query
+        # A hex digest and two plain values: nothing here needs quoting machinery.
+        query = sql.SQL(
+            f"select private.api_key_gate('\\x{digest_.hex()}'::bytea,"
+            f" {float(self.burst_fraction)!r}, {bool(limit)})"
+        )
         return KeyGate(query, digest=digest_), known
 
     def admitted(self, gate: KeyGate) -> dict[str, Any]:
@@ -148,9 +145,7 @@ class ApiKeyVerifier:
             info = {k: answer[k] for k in ("api_key_id", "merchant_id", "mode")}
             self._known[gate.digest] = info
             if len(self._known) > self.KNOWN_SIZE:
-                forgotten, _ = self._known.popitem(last=False)
-                self._statements.pop((forgotten, True), None)
-                self._statements.pop((forgotten, False), None)
+                self._known.popitem(last=False)
         self.used(info)
         return info
 

@@ -2,7 +2,7 @@
 -- key digest; API-key callers act for one merchant and cannot manage keys.
 begin;
 \ir _helpers.psql
-select plan(25);
+select plan(35);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -106,6 +106,89 @@ where name = 'a key';
 select throws_ok(
   $$select private.api_key_gate(extensions.digest('a', 'sha256'), 0.1, false)$$,
   'PT401', 'this API key cannot be used', 'a revoked key is refused even without the limiter'
+);
+
+-- Admission rows (private.key_admissions): built on a key's first admission, forgotten by
+-- any change to the key, its merchant or the merchant's limits, so a change applies at once.
+reset role;
+insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
+values (
+  tests.w('merchant_a'), 'c key', 'live', 'lsp_live_CCCC', 'cccc', extensions.digest('c', 'sha256')
+);
+-- The gate's outcome as one line: 'admitted <per_min> <remaining>' or '<SQLSTATE> <detail>'.
+create function pg_temp.gate(p_key text, p_fraction numeric default 0.1) returns text
+language plpgsql as $$
+declare
+  answer json;
+  detail text;
+begin
+  answer := private.api_key_gate(extensions.digest(p_key, 'sha256'), p_fraction, true);
+  return format('admitted %s %s', answer->>'per_min', answer->>'remaining');
+exception when sqlstate 'PT401' or sqlstate 'PT429' then
+  get stacked diagnostics detail = pg_exception_detail;
+  return format('%s %s', sqlstate, detail);
+end
+$$;
+set local role service_role;
+select is(pg_temp.gate('c'), 'admitted 60 9', 'a key''s first admission (60 a minute, burst 10)');
+select throws_ok(
+  'select 1 from private.key_admissions', '42501', null, 'admission rows are the gate''s alone'
+);
+reset role;
+select results_eq(
+  $$select a.per_min, a.burst, a.mode from private.key_admissions as a
+    join public.api_keys as k on k.id = a.api_key_id where k.name = 'c key'$$,
+  $$values (60, 10, 'live')$$,
+  'the first admission built the key''s row'
+);
+insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
+values (
+  tests.w('merchant_a'), 'd key', 'test', 'lsp_test_DDDD', 'dddd', extensions.digest('d', 'sha256')
+);
+update public.api_keys set revoked_at = now()
+where name = 'd key';
+select results_eq(
+  $$select a.usable_until from private.key_admissions as a
+    join public.api_keys as k on k.id = a.api_key_id where k.name = 'c key'$$,
+  array[null::timestamptz],
+  'revoking another key leaves this key''s row (and bucket) alone'
+);
+update public.merchant_rate_limits set api_key_per_min = 120
+where merchant_id = tests.w('merchant_a');
+select results_eq(
+  format(
+    'select distinct usable_until from private.key_admissions where merchant_id = %L',
+    tests.w('merchant_a')
+  ),
+  array['-infinity'::timestamptz],
+  'a new merchant limit marks the merchant''s admission rows stale'
+);
+set local role service_role;
+select is(
+  pg_temp.gate('c'), 'admitted 120 9',
+  'the next admission has the new limit and the same bucket (1.5 of 6 s used)'
+);
+select is(
+  pg_temp.gate('c', 0.2), 'admitted 120 20',
+  'another burst fraction rebuilds the row too (2 of 12 s used)'
+);
+reset role;
+update public.merchants set status = 'suspended'
+where id = tests.w('merchant_a');
+set local role service_role;
+select is(
+  pg_temp.gate('c'), 'PT401 merchant_suspended', 'a suspended merchant''s key is refused at once'
+);
+reset role;
+update public.merchants set status = 'active'
+where id = tests.w('merchant_a');
+update public.api_keys set revoked_at = clock_timestamp() + interval '300 milliseconds'
+where name = 'c key';
+set local role service_role;
+select matches(pg_temp.gate('c'), '^admitted 120 ', 'a key in its grace window still works');
+select pg_sleep(0.35);
+select is(
+  pg_temp.gate('c'), 'PT401 revoked', 'and stops at the end of it, with no change to any row'
 );
 
 -- The limiter step on its own: 1 per minute, a burst of 3.

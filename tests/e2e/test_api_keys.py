@@ -327,6 +327,87 @@ def test_the_limiter_is_exact_under_concurrency_in_the_database(super_url):
     assert results.count(True) == 5  # burst 5; the next token is 10 s away
 
 
+GATE = "select private.api_key_gate(%s, 0.1, true)"
+
+
+def gate_outcome(url: str, digest: bytes) -> str:
+    """One gate in its own transaction: 'admitted' or the refusal's SQLSTATE and detail."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(GATE, (digest,))
+            return "admitted"
+        except psycopg.Error as exc:
+            return f"{exc.sqlstate} {exc.diag.message_detail}"
+
+
+def key_row(world, pg, per_min: int) -> tuple[str, bytes]:
+    """A key written straight to the table (digest of a random secret) and its merchant's
+    limit: the gate's own tests need no API."""
+    merchant = world.merchant()
+    digest = uuid.uuid4().bytes * 2
+    pg.execute(
+        "insert into public.merchant_rate_limits (merchant_id, api_key_per_min) values (%s, %s)",
+        (merchant, per_min),
+    )
+    pg.execute(
+        "insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)"
+        " values (%s, 'gate', 'test', 'lsp_test_GATE', 'gate', %s)",
+        (merchant, digest),
+    )
+    return merchant, digest
+
+
+def test_the_gate_is_exact_under_concurrency_from_a_cold_start(super_url, world, pg):
+    """Fifty parallel gates for a key nobody has used: several build its admission row at
+    once, and still exactly the burst is admitted."""
+    _, digest = key_row(world, pg, per_min=6)  # burst 10, the next token 10 s away
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(lambda _: gate_outcome(super_url, digest), range(50)))
+    assert outcomes.count("admitted") == 10, outcomes
+    assert all(o == "admitted" or o.startswith("PT429 ") for o in outcomes), outcomes
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_a_revocation_racing_a_gate_applies_from_its_commit(super_url, world, pg, warm):
+    """A revocation in flight makes a concurrent gate wait for its commit, then refuse; a gate
+    in flight makes the revocation wait, and the row it built is forgotten."""
+    _, digest = key_row(world, pg, per_min=600)
+    if warm:
+        assert gate_outcome(super_url, digest) == "admitted"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # The revocation first, open: the gate waits for it.
+        with psycopg.connect(super_url) as admin:
+            admin.execute(
+                "update public.api_keys set revoked_at = now() where key_hash = %s", (digest,)
+            )
+            waiting = pool.submit(gate_outcome, super_url, digest)
+            time.sleep(0.3)
+            assert not waiting.done()
+            admin.commit()
+        assert waiting.result(timeout=10) == "PT401 revoked"
+
+    _, digest = key_row(world, pg, per_min=600)
+    if warm:
+        assert gate_outcome(super_url, digest) == "admitted"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # A rebuild first, open: the revocation waits for it, then forgets its row.
+        with psycopg.connect(super_url) as gate:
+            if warm:  # a stale row (another burst fraction) makes the gate rebuild it
+                gate.execute("select private.api_key_gate(%s, 0.2, true)", (digest,))
+            else:
+                gate.execute(GATE, (digest,))
+            revoking = pool.submit(
+                pg.execute,
+                "update public.api_keys set revoked_at = now() where key_hash = %s",
+                (digest,),
+            )
+            time.sleep(0.3)
+            assert not revoking.done()
+            gate.commit()
+        revoking.result(timeout=10)
+    assert gate_outcome(super_url, digest) == "PT401 revoked"
+
+
 def test_dashboard_users_are_limited_per_user(api, merchant, world):
     admin = bearer(hs_token(world.admin()))
     api.client.put(

@@ -2,7 +2,7 @@
 -- key digest; API-key callers act for one merchant and cannot manage keys.
 begin;
 \ir _helpers.psql
-select plan(35);
+select plan(37);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -214,6 +214,26 @@ reset role;
 select results_eq(
   $$select breaches from private.rate_limit_breaches where bucket = 'tap:gcra'$$,
   array[1], 'the refusal is counted'
+);
+
+-- Retention: idle buckets (full, as good as absent) and old breach counts go.
+insert into private.rate_limits (bucket, tat)
+values ('tap:idle', now() - interval '2 hours'), ('tap:busy', now() + interval '1 minute');
+insert into private.rate_limit_breaches (bucket, minute, breaches)
+values ('tap:idle', now() - interval '40 days', 1);
+update private.key_admissions set tat = now() - interval '2 hours';
+select private.rate_limit_retention();
+select results_eq(
+  $$select
+      (select count(*)::int from private.rate_limits where bucket like 'tap:%'),
+      (select count(*)::int from private.rate_limit_breaches where bucket like 'tap:%'),
+      (select count(*)::int from private.key_admissions)$$,
+  $$values (2, 1, 0)$$,
+  'retention keeps live buckets (tap:gcra, tap:busy) and recent breaches, drops idle ones'
+);
+select tests.authenticate_as(tests.w('user_a'));
+select throws_ok(
+  'select private.rate_limit_retention()', '42501', null, 'clients cannot run the retention'
 );
 
 select tests.as_anon();

@@ -8,7 +8,12 @@ import psycopg
 
 def test_scheduled_jobs_run_and_succeed(pg: psycopg.Connection):
     jobs = dict(pg.execute("select jobname, jobid from cron.job").fetchall())
-    assert {"lsp-gateway-probes", "lsp-gateway-windows", "lsp-queue-retention"} <= set(jobs)
+    assert {
+        "lsp-gateway-probes",
+        "lsp-gateway-windows",
+        "lsp-queue-retention",
+        "lsp-rate-limit-retention",
+    } <= set(jobs)
     query = (
         "select status, return_message from cron.job_run_details"
         " where jobid = %s order by runid desc limit 1"

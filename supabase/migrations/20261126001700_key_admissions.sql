@@ -115,7 +115,9 @@ begin
   join public.merchants as m on m.id = k.merchant_id
   left join public.merchant_rate_limits as l on l.merchant_id = k.merchant_id
   where k.key_hash = p_hash;
-  if r.state <> 'active' then
+  if r.state is null then  -- deleted since the first look
+    raise exception 'no such API key' using errcode = 'PT401', detail = 'unknown_key';
+  elsif r.state <> 'active' then
     raise exception 'this API key cannot be used' using errcode = 'PT401', detail = r.state;
   end if;
   burst := greatest(10, (r.per_min * p_burst_fraction)::integer);

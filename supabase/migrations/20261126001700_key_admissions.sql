@@ -17,7 +17,9 @@
 -- median 0.150 over 14 runs before; 0.082, 0.114, 0.102, 0.084 after.
 create unlogged table private.key_admissions (
   key_hash bytea primary key,
-  api_key_id uuid not null unique,
+  -- Not unique: ON CONFLICT arbitrates on key_hash only, and a second unique index would
+  -- fail concurrent first admissions of one key with 23505 instead of merging them.
+  api_key_id uuid not null,
   merchant_id uuid not null,
   mode text not null,
   per_min integer not null,
@@ -31,6 +33,7 @@ create unlogged table private.key_admissions (
   created_at timestamptz not null default now()
 );
 create index key_admissions_merchant on private.key_admissions (merchant_id);
+create index key_admissions_key on private.key_admissions (api_key_id);
 alter table private.key_admissions enable row level security;
 revoke all on private.key_admissions from public, anon, authenticated, service_role;
 -- Key buckets now live with their admissions.
@@ -142,10 +145,11 @@ from public, anon, authenticated, service_role;
 -- The gate: the same answers and refusals as before (json with api_key_id, merchant_id,
 -- mode, per_min, remaining, reset_ms; PT401 with the key's state; PT429 with the limiter's
 -- figures). With the limiter on, an admission is one GCRA step on the key's row when the
--- row is current and the bucket has room; a current row without room is a refusal; a
--- missing or stale row is rebuilt and the step tried once more. Exact under concurrency:
--- the UPDATE waits on a concurrent admission's row lock and re-checks its WHERE against
--- the new TAT (READ COMMITTED).
+-- row is current and the bucket has room. Otherwise the row is read again: missing or
+-- stale, it is rebuilt and the step tried again; current and without room, the request is
+-- refused; current with room (a concurrent first request built it after the step looked),
+-- the step is tried again. Exact under concurrency: the UPDATE waits on a concurrent
+-- admission's row lock and re-checks its WHERE against the new TAT (READ COMMITTED).
 drop function private.api_key_gate(bytea, numeric, boolean);
 create function private.api_key_gate(p_hash bytea, p_burst_fraction numeric, p_limit boolean)
 returns json
@@ -157,7 +161,9 @@ declare
   answer json;
   a private.key_admissions;
 begin
-  for attempt in 1..2 loop
+  -- Three tries: one rebuild, one row built concurrently, one decision; each needs a
+  -- concurrent change to the key's row to be followed by another.
+  for attempt in 1..3 loop
     if p_limit then
       update private.key_admissions as k set tat = greatest(k.tat, now_ts) + k.emission
       where k.key_hash = p_hash and k.burst_fraction = p_burst_fraction
@@ -183,8 +189,10 @@ begin
       return answer;
     end if;
     select * into a from private.key_admissions as k where k.key_hash = p_hash;
-    if found and p_limit and a.burst_fraction = p_burst_fraction
-      and (a.usable_until is null or a.usable_until > now_ts) then
+    if not found or a.usable_until <= now_ts
+      or (p_limit and a.burst_fraction <> p_burst_fraction) then
+      perform private.build_key_admission(p_hash, p_burst_fraction, now_ts);  -- or PT401
+    elsif p_limit and greatest(a.tat, now_ts) - now_ts > a.tolerance then
       raise exception 'too many requests' using errcode = 'PT429', detail = json_build_object(
         'api_key_id', a.api_key_id, 'merchant_id', a.merchant_id, 'mode', a.mode,
         'limit', a.per_min,
@@ -193,8 +201,6 @@ begin
         'reset_ms', ceil(extract(epoch from a.tat - now_ts) * 1000)::integer
       )::text;
     end if;
-    exit when attempt = 2;
-    perform private.build_key_admission(p_hash, p_burst_fraction, now_ts);  -- or PT401
   end loop;
   raise exception 'the admission row for this key did not take' using errcode = 'XX000';
 end

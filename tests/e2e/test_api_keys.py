@@ -409,7 +409,7 @@ def test_a_cold_key_under_parallel_first_requests_is_only_admitted(world, pg, te
 @pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
 def test_a_revocation_racing_a_gate_applies_from_its_commit(super_url, world, pg, warm):
     """A revocation in flight makes a concurrent gate wait for its commit, then refuse; a gate
-    in flight makes the revocation wait, and the row it built is forgotten."""
+    in flight makes the revocation wait, and the row it built is then marked stale."""
     _, digest = key_row(world, pg, per_min=600)
     if warm:
         assert gate_outcome(super_url, digest) == "admitted"
@@ -429,7 +429,7 @@ def test_a_revocation_racing_a_gate_applies_from_its_commit(super_url, world, pg
     if warm:
         assert gate_outcome(super_url, digest) == "admitted"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        # A rebuild first, open: the revocation waits for it, then forgets its row.
+        # A rebuild first, open: the revocation waits for it, then marks its row stale.
         with psycopg.connect(super_url) as gate:
             if warm:  # a stale row (another burst fraction) makes the gate rebuild it
                 gate.execute("select private.api_key_gate(%s, 0.2, true)", (digest,))

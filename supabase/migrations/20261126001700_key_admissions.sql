@@ -14,7 +14,7 @@
 --
 -- pgbench, 8 clients on 2 cores, begin; set role; gate; commit: 171 -> 130 us of CPU per
 -- gate. scripts/bench devtools (API key + limiter against JWT, the issue's 15% budget):
--- median 0.150 over 14 runs before; after, 13 runs from 0.082 to 0.182, median 0.114, 11
+-- median 0.150 over 14 runs before; after, 16 runs from 0.082 to 0.182, median 0.114, 13
 -- at or under 0.15.
 create unlogged table private.key_admissions (
   key_hash bytea primary key,

@@ -16,6 +16,42 @@
 -- gate. scripts/bench devtools (API key + limiter against JWT, the issue's 15% budget):
 -- median 0.150 over 14 runs before; after, 16 runs from 0.082 to 0.182, median 0.114, 13
 -- at or under 0.15.
+-- GCRA's arithmetic, once, for the key gate and private.rate_limit_take alike. Plain SQL
+-- expressions (no SET clause, not security definer) so the planner inlines them into the
+-- statements that call them: no function call on the hot path.
+create function private.gcra_emission(p_per_min integer) returns interval
+language sql immutable
+as $$ select interval '1 minute' / greatest(p_per_min, 1) $$;
+-- How far ahead of now the TAT may run: a burst of B is B - 1 emissions.
+create function private.gcra_tolerance(p_per_min integer, p_burst integer) returns interval
+language sql immutable
+as $$ select (interval '1 minute' / greatest(p_per_min, 1)) * (greatest(p_burst, 1) - 1) $$;
+-- After k of a burst of B, B - k remain; never more than B - 1 after an admission.
+create function private.gcra_remaining(
+  p_tat timestamptz, p_now timestamptz, p_emission interval, p_tolerance interval,
+  p_burst integer
+) returns integer
+language sql immutable
+as $$
+  select least(greatest(floor(extract(epoch from p_tolerance - (p_tat - p_now))
+    / extract(epoch from p_emission))::integer + 1, 0), greatest(p_burst, 1) - 1)
+$$;
+-- A refusal: when the next request would be admitted (at least 1 ms away).
+create function private.gcra_retry_after_ms(
+  p_tat timestamptz, p_now timestamptz, p_tolerance interval
+) returns integer
+language sql immutable
+as $$ select greatest(ceil(extract(epoch from (p_tat - p_tolerance) - p_now) * 1000), 1)::integer $$;
+-- When the bucket is full again.
+create function private.gcra_reset_ms(p_tat timestamptz, p_now timestamptz) returns integer
+language sql immutable
+as $$ select ceil(extract(epoch from p_tat - p_now) * 1000)::integer $$;
+revoke all on function private.gcra_emission(integer), private.gcra_tolerance(integer, integer),
+private.gcra_remaining(timestamptz, timestamptz, interval, interval, integer),
+private.gcra_retry_after_ms(timestamptz, timestamptz, interval),
+private.gcra_reset_ms(timestamptz, timestamptz)
+from public, anon, authenticated;
+
 create unlogged table private.key_admissions (
   key_hash bytea primary key,
   -- Not unique: ON CONFLICT arbitrates on key_hash only, and a second unique index would
@@ -98,7 +134,6 @@ declare
   merchant uuid;
   r record;
   burst integer;
-  emission interval;
 begin
   select k.merchant_id into merchant from public.api_keys as k where k.key_hash = p_hash;
   if not found then
@@ -112,12 +147,11 @@ begin
       when m.status <> 'active' then 'merchant_' || m.status
       else 'active'
     end as state,
-    coalesce(k.rate_limit_per_min, l.api_key_per_min, 600) as per_min,
+    private.rate_limit_for(k.id, null) as per_min,
     least(k.revoked_at, k.expires_at) as usable_until
   into r
   from public.api_keys as k
   join public.merchants as m on m.id = k.merchant_id
-  left join public.merchant_rate_limits as l on l.merchant_id = k.merchant_id
   where k.key_hash = p_hash;
   if r.state is null then  -- deleted since the first look
     raise exception 'no such API key' using errcode = 'PT401', detail = 'unknown_key';
@@ -125,13 +159,13 @@ begin
     raise exception 'this API key cannot be used' using errcode = 'PT401', detail = r.state;
   end if;
   burst := greatest(10, (r.per_min * p_burst_fraction)::integer);
-  emission := interval '1 minute' / greatest(r.per_min, 1);
   insert into private.key_admissions as a (
     key_hash, api_key_id, merchant_id, mode, per_min, burst_fraction, burst, emission,
     tolerance, usable_until, tat
   ) values (
-    p_hash, r.id, merchant, r.mode, r.per_min, p_burst_fraction, burst, emission,
-    emission * (burst - 1), r.usable_until, p_now
+    p_hash, r.id, merchant, r.mode, r.per_min, p_burst_fraction, burst,
+    private.gcra_emission(r.per_min), private.gcra_tolerance(r.per_min, burst), r.usable_until,
+    p_now
   )
   on conflict (key_hash) do update set
     api_key_id = excluded.api_key_id, merchant_id = excluded.merchant_id,
@@ -173,10 +207,8 @@ begin
       returning json_build_object(
         'api_key_id', k.api_key_id, 'merchant_id', k.merchant_id, 'mode', k.mode,
         'per_min', k.per_min,
-        -- After k of a burst of B, B - k remain; never more than B - 1 after an admission.
-        'remaining', least(greatest(floor(extract(epoch from k.tolerance - (k.tat - now_ts))
-          / extract(epoch from k.emission))::integer + 1, 0), k.burst - 1),
-        'reset_ms', ceil(extract(epoch from k.tat - now_ts) * 1000)::integer
+        'remaining', private.gcra_remaining(k.tat, now_ts, k.emission, k.tolerance, k.burst),
+        'reset_ms', private.gcra_reset_ms(k.tat, now_ts)
       ) into answer;
     else
       select json_build_object(
@@ -197,9 +229,8 @@ begin
       raise exception 'too many requests' using errcode = 'PT429', detail = json_build_object(
         'api_key_id', a.api_key_id, 'merchant_id', a.merchant_id, 'mode', a.mode,
         'limit', a.per_min,
-        'retry_after_ms', greatest(ceil(extract(epoch from (a.tat - a.tolerance) - now_ts)
-          * 1000), 1)::integer,
-        'reset_ms', ceil(extract(epoch from a.tat - now_ts) * 1000)::integer
+        'retry_after_ms', private.gcra_retry_after_ms(a.tat, now_ts, a.tolerance),
+        'reset_ms', private.gcra_reset_ms(a.tat, now_ts)
       )::text;
     end if;
   end loop;
@@ -208,6 +239,45 @@ end
 $$;
 revoke all on function private.api_key_gate(bytea, numeric, boolean) from public, anon;
 grant execute on function private.api_key_gate(bytea, numeric, boolean) to service_role;
+
+-- The user limiter's step on the same GCRA helpers (same decisions and figures as 001400).
+create or replace function private.rate_limit_take(
+  p_bucket text, p_per_min integer, p_burst integer,
+  out allowed boolean, out remaining integer, out retry_after_ms integer, out reset_ms integer
+)
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  now_ts timestamptz := clock_timestamp();
+  t interval := private.gcra_emission(p_per_min);
+  tau interval := private.gcra_tolerance(p_per_min, p_burst);
+  tat timestamptz;
+begin
+  update private.rate_limits as r set tat = greatest(r.tat, now_ts) + t
+  where r.bucket = p_bucket and greatest(r.tat, now_ts) - now_ts <= tau
+  returning r.tat into tat;
+  if tat is null then  -- a new bucket, or a refusal (decided again, under the row lock)
+    insert into private.rate_limits as r (bucket, tat) values (p_bucket, now_ts + t)
+    on conflict (bucket) do update set tat = greatest(r.tat, now_ts) + t
+    where greatest(r.tat, now_ts) - now_ts <= tau
+    returning r.tat into tat;
+  end if;
+  allowed := tat is not null;
+  if allowed then
+    remaining := private.gcra_remaining(tat, now_ts, t, tau, p_burst);
+    retry_after_ms := 0;
+  else
+    select r.tat into tat from private.rate_limits as r where r.bucket = p_bucket;
+    insert into private.rate_limit_breaches as b (bucket, minute, breaches)
+    values (p_bucket, date_trunc('minute', now()), 1)
+    on conflict (bucket, minute) do update set breaches = b.breaches + 1;
+    remaining := 0;
+    retry_after_ms := private.gcra_retry_after_ms(tat, now_ts, tau);
+  end if;
+  reset_ms := private.gcra_reset_ms(tat, now_ts);
+end
+$$;
 
 -- Usage's rate-limit status reads the key's bucket where it now lives (throttled: the next
 -- request would be refused).

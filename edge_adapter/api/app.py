@@ -340,7 +340,7 @@ class Authenticator:
             "select r.allowed, r.remaining, r.retry_after_ms, r.reset_ms, l.per_min"
             " from (select private.rate_limit_for(null, %s::uuid) as per_min) as l,"
             " lateral private.rate_limit_take(%s, l.per_min,"
-            " greatest(10, (l.per_min * %s)::integer)) as r",
+            " private.gcra_burst(l.per_min, %s::numeric)) as r",
             (user_id, bucket, self.settings.rate_limit_burst_fraction),
         )
         self._apply(request, *rows[0])

@@ -14,7 +14,7 @@
 --
 -- pgbench, 8 clients on 2 cores, begin; set role; gate; commit: 171 -> 130 us of CPU per
 -- gate. scripts/bench devtools (API key + limiter against JWT, the issue's 15% budget):
--- median 0.150 over 14 runs before; after, 16 runs from 0.082 to 0.182, median 0.114, 13
+-- median 0.150 over 14 runs before; after, 18 runs from 0.082 to 0.182, median 0.114, 15
 -- at or under 0.15.
 -- GCRA's arithmetic, once, for the key gate, private.rate_limit_take and the adapter's
 -- per-user statement. Plain SQL expressions (no SET clause, not security definer) so the

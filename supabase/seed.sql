@@ -32,7 +32,7 @@ insert into public.merchant_members (merchant_id, user_id, role) values
 on conflict (merchant_id, user_id) do nothing;
 
 -- The sandbox's credentials are the ones the local fake provider server accepts
--- (edge_adapter/gateways/fake_server.py); they still go through Vault like real ones.
+-- (edge_adapter/fake_providers/credentials.py); they still go through Vault like real ones.
 do $$
 begin
   if not exists (

@@ -93,11 +93,11 @@ class FakeProviders:
 
 @pytest.fixture(scope="session")
 def fake_providers_server(tmp_path_factory) -> Iterator[FakeProviders]:
-    """The fake provider server (edge_adapter/gateways/fake_server.py) in its own process."""
+    """The fake provider server (edge_adapter/fake_providers) in its own process."""
     port = free_port()
     log = (tmp_path_factory.mktemp("fake") / "fake.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge_adapter.gateways.fake_server", "--port", str(port)],
+        [sys.executable, "-m", "edge_adapter.fake_providers", "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -129,7 +129,7 @@ def fake_providers(fake_providers_server: FakeProviders) -> Iterator[FakeProvide
 def api(
     authenticator_url: str, jwks_url: str, fake_providers_server: FakeProviders, tmp_path_factory
 ) -> Iterator[Api]:
-    from edge_adapter.gateways.fake_server import overrides
+    from edge_adapter.fake_providers import overrides
 
     port = free_port()
     log_path = tmp_path_factory.mktemp("api") / "api.log"

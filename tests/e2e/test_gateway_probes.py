@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from edge_adapter.gateways.fake_server import FAKE_CREDENTIALS, overrides
+from edge_adapter.fake_providers import FAKE_CREDENTIALS, overrides
 
 from .conftest import bearer, hs_token
 

@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from edge_adapter.gateways.fake_server import FAKE_CREDENTIALS
+from edge_adapter.fake_providers import FAKE_CREDENTIALS
 
 from .conftest import bearer, hs_token
 

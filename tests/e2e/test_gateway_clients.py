@@ -5,9 +5,9 @@ import asyncio
 
 import pytest
 
+from edge_adapter.fake_providers import FAKE_CREDENTIALS
 from edge_adapter.gateways import CHECKS
 from edge_adapter.gateways.base import run_check
-from edge_adapter.fake_providers import FAKE_CREDENTIALS
 from edge_adapter.gateways.paytm import generate_signature, verify_signature
 
 from .conftest import free_port

@@ -1,13 +1,21 @@
 """The fake providers' app: every provider's router, plus the control endpoints tests use.
 
-POST /_control {"provider", "mode": "ok|error|hang|rate_limit", "latency_ms"} changes a
-provider's behaviour; GET /_calls counts requests per provider; POST /_reset restores
-defaults.
+POST /_control  {"provider", "mode", "latency_ms"}   behaviour of one provider; modes:
+                ok | error (503) | hang | rate_limit (429) | error_after_commit (acts,
+                then 500) | hang_after_commit (acts, then never answers)
+POST /_webhooks {"provider", "url"}    where that provider's webhooks go (its dashboard)
+POST /_hosted/{provider}/{order_id}/complete {"outcome": "success" | "failure"}
+                the customer finishes the hosted page / approves the UPI request
+GET  /_hosted/{provider}/{order_id}    the hosted page itself (a small HTML form)
+GET  /_calls    requests per provider       GET /_captures  captures per payment id
+GET  /_webhooks/sent   every webhook sent   POST /_reset    back to defaults
 """
 
+from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from . import cashfree, paytm, payu, phonepe, razorpay, sandbox, state, stripe
 
@@ -26,6 +34,50 @@ async def control(request: Request) -> dict[str, Any]:
     return {"modes": state.modes}
 
 
+@app.post("/_webhooks")
+async def webhook_target(request: Request) -> dict[str, Any]:
+    body = await request.json()
+    state.webhook_targets[body["provider"]] = body["url"]
+    return {"webhook_targets": state.webhook_targets}
+
+
+@app.get("/_webhooks/sent")
+async def webhooks_sent() -> list[dict[str, Any]]:
+    return state.sent_webhooks
+
+
+def _order(provider: str, order_id: str) -> dict[str, Any] | None:
+    return state.orders.get((provider, order_id))
+
+
+@app.get("/_hosted/{provider}/{order_id}")
+async def hosted_page(provider: str, order_id: str) -> Response:
+    order = _order(provider, order_id)
+    if order is None:
+        return HTMLResponse("<h1>No such order</h1>", 404)
+    action = f"/_hosted/{escape(provider)}/{escape(order_id)}/complete"
+    return HTMLResponse(
+        f"<h1>{escape(provider)} test checkout</h1>"
+        f"<p>Order {escape(order_id)}: {order.get('amount')} {escape(str(order.get('currency')))}"
+        f"</p><form method=post action='{action}?outcome=success'><button>Pay</button></form>"
+        f"<form method=post action='{action}?outcome=failure'><button>Fail</button></form>"
+    )
+
+
+@app.post("/_hosted/{provider}/{order_id}/complete")
+async def complete(provider: str, order_id: str, request: Request) -> Response:
+    order = _order(provider, order_id)
+    if order is None or provider not in state.completers:
+        return JSONResponse({"error": "no such order"}, 404)
+    outcome = request.query_params.get("outcome")
+    if outcome is None and request.headers.get("content-type", "").startswith("application/json"):
+        outcome = (await request.json()).get("outcome")
+    if outcome not in ("success", "failure"):
+        return JSONResponse({"error": "outcome must be success or failure"}, 400)
+    await state.completers[provider](order, outcome)
+    return JSONResponse({"order": order_id, "outcome": outcome})
+
+
 @app.post("/_reset")
 async def reset() -> dict[str, Any]:
     state.reset()
@@ -35,3 +87,8 @@ async def reset() -> dict[str, Any]:
 @app.get("/_calls")
 async def call_counts() -> dict[str, int]:
     return dict(state.calls)
+
+
+@app.get("/_captures")
+async def capture_counts() -> dict[str, int]:
+    return dict(state.captures)

@@ -5,9 +5,11 @@ import asyncio
 import base64
 import secrets
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
@@ -21,6 +23,7 @@ calls: Counter[str] = Counter()
 def reset() -> None:
     modes.clear()
     calls.clear()
+    reset_payments()
 
 
 def good(provider: str, **given: str) -> bool:
@@ -61,3 +64,78 @@ def basic_auth(request: Request) -> tuple[str, str]:
     except ValueError:
         return "", ""
     return user, password
+
+
+# -- payments ------------------------------------------------------------------------------
+# What the fake providers have done, so tests can prove "charged once": every order or
+# payment a provider module creates is kept here, keyed by (provider, its own id), and each
+# capture is counted per our payment id (which every client sends in the provider's
+# free-form fields: notes, udf, metadata).
+orders: dict[tuple[str, str], dict[str, Any]] = {}
+refunds: dict[tuple[str, str], dict[str, Any]] = {}
+captures: Counter[str] = Counter()  # our payment id -> successful captures
+# provider -> the URL its webhooks go to (a real provider's dashboard setting); a request
+# that names its own notify URL (where the real API has one) overrides it.
+webhook_targets: dict[str, str] = {}
+# provider -> fn(order, outcome) completing a hosted page or a pending payment: it updates
+# the order, counts the capture and sends the provider's webhook (see complete_order).
+completers: dict[str, Callable[[dict[str, Any], str], Awaitable[None]]] = {}
+sent_webhooks: list[dict[str, Any]] = []
+
+
+def reset_payments() -> None:
+    orders.clear()
+    refunds.clear()
+    captures.clear()
+    webhook_targets.clear()
+    sent_webhooks.clear()
+
+
+def capture(payment_id: str | None) -> None:
+    """Count one successful capture for our payment id."""
+    if payment_id:
+        captures[payment_id] += 1
+
+
+async def after_commit(provider: str) -> Response | None:
+    """Fault modes that strike *after* the provider has acted (the order exists, the
+    charge may be captured): `error_after_commit` answers 500, `hang_after_commit` never
+    answers. They make the ambiguous outcomes a client must resolve by looking up."""
+    match modes.get(provider, {}).get("mode"):
+        case "error_after_commit":
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        case "hang_after_commit":
+            await asyncio.sleep(3600)
+    return None
+
+
+async def send_webhook(
+    provider: str, body: bytes, headers: dict[str, str], url: str | None = None
+) -> int | None:
+    """POST a provider webhook (already signed by the caller) to its target; returns the
+    receiver's status, or None when no target is set or it cannot be reached. Every send is
+    kept in `sent_webhooks` so tests can replay one."""
+    target = url or webhook_targets.get(provider)
+    record = {"provider": provider, "url": target, "body": body.decode(), "headers": headers}
+    sent_webhooks.append(record)
+    if not target:
+        return None
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.post(target, content=body, headers=headers)
+    except httpx.HTTPError:
+        record["status"] = None
+        return None
+    record["status"] = response.status_code
+    return response.status_code
+
+
+def later(coro: Awaitable[Any]) -> None:
+    """Run a coroutine in the background (asynchronous completion, webhooks after the
+    answer), keeping a reference so it is not garbage collected mid-flight."""
+    task = asyncio.ensure_future(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Future[Any]] = set()

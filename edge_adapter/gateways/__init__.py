@@ -1,4 +1,5 @@
-"""Payment-gateway clients, one module per provider behind one interface (base.Check)."""
+"""Payment-gateway clients, one module per provider behind one interface: the credential
+check (base.Check) and the payment methods (payments.Provider, exposed as `client`)."""
 
 import json
 from typing import Any
@@ -6,15 +7,20 @@ from typing import Any
 from ..settings import Settings
 from . import cashfree, paytm, payu, phonepe, razorpay, sandbox, stripe
 from .base import Check, CheckResult, run_check
+from .payments import Provider
 
-CHECKS: dict[str, Check] = {
-    "sandbox": sandbox.check,
-    "razorpay": razorpay.check,
-    "cashfree": cashfree.check,
-    "payu": payu.check,
-    "phonepe": phonepe.check,
-    "paytm": paytm.check,
-    "stripe": stripe.check,
+MODULES = {
+    "sandbox": sandbox,
+    "razorpay": razorpay,
+    "cashfree": cashfree,
+    "payu": payu,
+    "phonepe": phonepe,
+    "paytm": paytm,
+    "stripe": stripe,
+}
+CHECKS: dict[str, Check] = {name: module.check for name, module in MODULES.items()}
+PROVIDERS: dict[str, Provider] = {
+    name: module.client for name, module in MODULES.items() if hasattr(module, "client")
 }
 
 

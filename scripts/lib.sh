@@ -140,9 +140,30 @@ psql_url() { # psql_url URL [psql args...]
 }
 
 # Everything hosted Supabase gives a project, then our migrations via the real CLI, then seed.
-db_build() { # db_build URL [--no-seed]
-  local url="$1" seed=1
-  [ "${2:-}" = "--no-seed" ] && seed=0
+#   --no-seed        stop after the migrations
+#   --baseline FILE  dump the platform-only schema to FILE before the migrations run
+#                    (scripts/schema.py uses it to tell our changes from the platform's)
+#   --project DIR    push the migrations of another project dir (the upgrade check)
+db_build() { # db_build URL [--no-seed] [--baseline FILE] [--project DIR]
+  local url="$1" seed=1 baseline="" project="$ROOT"
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --no-seed) seed=0 ;;
+      --baseline) baseline="$2"; shift ;;
+      --project) project="$2"; shift ;;
+      *) die "db_build: unknown option $1" ;;
+    esac
+    shift
+  done
+  db_platform "$url"
+  [ -z "$baseline" ] || (cd "$ROOT" && uv run --frozen --quiet python scripts/schema.py baseline "$url" "$baseline")
+  db_push "$url" "$project"
+  if [ "$seed" -eq 1 ]; then db_seed "$url"; fi
+}
+
+db_platform() { # db_platform URL: the hosted-Supabase stand-ins
+  local url="$1"
   log "applying sql/platform (hosted-Supabase stand-ins)"
   for f in "$ROOT"/sql/platform/*.sql; do
     psql_url "$url" -f "$f" >/dev/null
@@ -151,11 +172,28 @@ db_build() { # db_build URL [--no-seed]
       (cd "$ROOT" && uv run --frozen --quiet python scripts/install_pgmq.py "$url")
     fi
   done
-  log "applying supabase/migrations with the Supabase CLI"
-  (cd "$ROOT" && supabase db push --db-url "$url" --include-all --yes >/dev/null 2>"$ROOT/.local/db-push.log") ||
+}
+
+db_push() { # db_push URL [PROJECT_DIR]: apply a project's migrations with the Supabase CLI
+  local url="$1" project="${2:-$ROOT}"
+  log "applying $( [ "$project" = "$ROOT" ] && echo supabase/migrations || echo "$project/supabase/migrations") with the Supabase CLI"
+  (cd "$project" && supabase db push --db-url "$url" --include-all --yes >/dev/null 2>"$ROOT/.local/db-push.log") ||
     { cat "$ROOT/.local/db-push.log" >&2; die "supabase db push failed"; }
-  if [ "$seed" -eq 1 ]; then
-    log "loading supabase/seed.sql"
-    psql_url "$url" -f "$ROOT/supabase/seed.sql" >/dev/null
-  fi
+}
+
+db_seed() { # db_seed URL
+  log "loading supabase/seed.sql"
+  psql_url "$1" -f "$ROOT/supabase/seed.sql" >/dev/null
+}
+
+# A throwaway cluster on a free port for one command: sets TMP_PGDATA, TMP_PORT, TMP_URL
+# and stops and removes it when the calling script exits.
+tmp_cluster() {
+  TMP_PGDATA="$(mktemp -d /tmp/lsp-tmp-pg.XXXXXX)"
+  TMP_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  TMP_URL="$(db_url "$TMP_PORT")"
+  # shellcheck disable=SC2064
+  trap "cluster_stop '$TMP_PGDATA' immediate; rm -rf '$TMP_PGDATA'" EXIT
+  PG_FSYNC=off cluster_init "$TMP_PGDATA" "$TMP_PORT"
+  cluster_start "$TMP_PGDATA"
 }

@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from . import jsonlog
+from . import jsonlog, queries
 from .auth import AuthError, Caller
 from .db import Database, Gate
 
@@ -130,11 +129,7 @@ class ApiKeyVerifier:
         known = self._known.get(digest_)
         if known is None:
             check_format(key)
-        # A hex digest and two plain values: nothing here needs quoting machinery.
-        query = sql.SQL(
-            f"select private.api_key_gate('\\x{digest_.hex()}'::bytea,"
-            f" {float(self.burst_fraction)!r}, {bool(limit)})"
-        )
+        query = queries.api_key_gate(digest_, self.burst_fraction, limit)
         return KeyGate(query, digest=digest_), known
 
     def admitted(self, gate: KeyGate) -> dict[str, Any]:
@@ -182,9 +177,8 @@ class ApiKeyVerifier:
             return
         batch, self._last_used = self._last_used, {}
         try:
-            await self.db.service_execute(
-                "select private.touch_api_keys(%s::uuid[], %s::timestamptz[])",
-                (list(batch), [datetime.fromtimestamp(t, UTC) for t in batch.values()]),
+            await queries.touch_api_keys(
+                self.db, list(batch), [datetime.fromtimestamp(t, UTC) for t in batch.values()]
             )
         except Exception as exc:  # keep the stamps for the next round
             for key_id, used in batch.items():
@@ -196,9 +190,8 @@ class ApiKeyVerifier:
             return
         batch, self._breaches = self._breaches, Counter()
         try:
-            await self.db.service_execute(
-                "select private.add_rate_limit_breaches(%s::text[], %s::timestamptz[], %s::int[])",
-                ([b for b, _ in batch], [m for _, m in batch], list(batch.values())),
+            await queries.add_rate_limit_breaches(
+                self.db, [b for b, _ in batch], [m for _, m in batch], list(batch.values())
             )
         except Exception as exc:  # keep them for the next round
             self._breaches.update(batch)

@@ -265,10 +265,3 @@ class Database:
     def as_service(self, *, read_only: bool = False):  # type: ignore[no-untyped-def]
         """A transaction as service_role: what the worker and trusted server code use."""
         return self.as_caller("service_role", {"role": "service_role"}, read_only=read_only)
-
-    async def migration_version(self) -> str | None:
-        """Newest applied migration, read as service_role (raises if the database is down)."""
-        async with self.as_service(read_only=True) as conn:
-            cur = await conn.execute("select private.migration_version()")
-            row = await cur.fetchone()
-            return row[0] if row else None

@@ -7,9 +7,7 @@ from bisect import bisect_left
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from . import jsonlog
+from . import jsonlog, queries
 from .db import Database
 
 logger = logging.getLogger("edge_adapter.usage")
@@ -64,9 +62,7 @@ class UsageRecorder:
             return
         batch, self._rows = self._rows, {}
         try:
-            await self.db.service_execute(
-                "select private.record_api_usage(%s)", (Jsonb(list(batch.values())),)
-            )
+            await queries.record_api_usage(self.db, list(batch.values()))
         except Exception as exc:  # merge back; the next flush retries
             for key, row in batch.items():
                 mine = self._rows.setdefault(

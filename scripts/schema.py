@@ -30,7 +30,6 @@ import difflib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -197,8 +196,12 @@ def generate(url: str, baseline_file: Path | None) -> dict[str, str]:
 
 
 def write(files: dict[str, str], out: Path) -> None:
-    if out.exists():
-        shutil.rmtree(out)
+    """Replace the generated files (README.md, written by hand, stays)."""
+    for old in read(out):
+        (out / old).unlink()
+    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
     for path, text in files.items():
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)

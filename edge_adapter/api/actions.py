@@ -6,9 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from .. import apikeys
+from .. import apikeys, queries
 from ..db import Database
 from ..errors import ApiError
 from ..gateways import check_credentials
@@ -24,13 +22,6 @@ class ActionContext:
     call: Callable[..., Awaitable[Any]]  # call(rpc, args, *, read_only=False, dry_run=False)
 
 
-async def _catalogue_urls(db: Database, provider: str) -> dict[str, str]:
-    rows = await db.service_execute(
-        "select base_urls from public.gateway_providers where provider = %s", (provider,)
-    )
-    return rows[0][0]
-
-
 async def create_gateway(ctx: ActionContext) -> Any:
     gateway = dict(ctx.args["p_gateway"])
     if gateway.pop("test", False):
@@ -39,7 +30,7 @@ async def create_gateway(ctx: ActionContext) -> Any:
         await ctx.call("admin_create_gateway", args, dry_run=True)
         result = await check_credentials(
             ctx.settings,
-            await _catalogue_urls(ctx.db, gateway["provider"]),
+            await queries.catalogue_urls(ctx.db, gateway["provider"]),
             gateway["provider"],
             gateway.get("environment", "test"),
             gateway["credentials"],
@@ -62,15 +53,15 @@ async def test_gateway(ctx: ActionContext) -> Any:
     target = await ctx.call(
         "admin_gateway_test_target", {"p_gateway_id": gateway_id}, read_only=True
     )
-    rows = await ctx.db.service_execute("select private.gateway_credentials(%s)", (gateway_id,))
-    if not rows or rows[0][0] is None:
+    stored = await queries.gateway_credentials(ctx.db, gateway_id)
+    if stored is None:
         raise ApiError(404, "not_found", f"gateway {gateway_id} has no credentials to test")
     result = await check_credentials(
         ctx.settings,
-        await _catalogue_urls(ctx.db, target["provider"]),
+        await queries.catalogue_urls(ctx.db, target["provider"]),
         target["provider"],
         target["environment"],
-        rows[0][0]["credentials"],
+        stored["credentials"],
     )
     return await ctx.call(
         "admin_record_gateway_test", {"p_gateway_id": gateway_id, "p_result": result.as_dict()}
@@ -100,8 +91,8 @@ async def create_api_key(ctx: ActionContext) -> Any:
 
 async def rotate_api_key(ctx: ActionContext) -> Any:
     key_id = ctx.args["p_key_id"]
-    rows = await ctx.db.service_execute("select mode from public.api_keys where id = %s", (key_id,))
-    mode = rows[0][0] if rows else "test"  # unknown ids are refused by the RPC as not found
+    # Unknown ids are refused by the RPC as not found.
+    mode = await queries.api_key_mode(ctx.db, key_id) or "test"
     new = apikeys.generate(mode, ctx.settings.api_key_pepper.get_secret_value())
     result = await ctx.call(
         "merchant_rotate_api_key",
@@ -123,8 +114,8 @@ async def webhook_test(ctx: ActionContext) -> Any:
         "merchant_prepare_webhook_test", {"p_endpoint_id": ctx.args["p_endpoint_id"]}
     )
     delivery_id = prepared["delivery_id"]
-    rows = await ctx.db.service_execute("select private.webhook_delivery_job(%s)", (delivery_id,))
-    info = rows[0][0]
+    info = await queries.webhook_delivery_job(ctx.db, delivery_id)
+    assert info is not None, "the delivery the RPC just prepared exists"
     attempt = await deliver(
         info["endpoint"]["url"],
         info["event"],
@@ -132,9 +123,8 @@ async def webhook_test(ctx: ActionContext) -> Any:
         timeout_s=ctx.settings.webhook_timeout_s,
         allow_loopback=ctx.settings.webhook_allow_loopback,
     )
-    await ctx.db.service_execute(
-        "select private.record_webhook_attempt(%s, %s, null, %s)",
-        (delivery_id, Jsonb(attempt.as_dict()), ctx.settings.webhook_disable_after_s),
+    await queries.record_webhook_attempt(
+        ctx.db, delivery_id, attempt.as_dict(), None, ctx.settings.webhook_disable_after_s
     )
     return {
         "delivered": attempt.delivered,

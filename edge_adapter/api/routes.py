@@ -12,6 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..queues import JOB_ID_PATTERN, QUEUES
+
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -58,8 +60,7 @@ class WalletEntry(Input):
     idempotency_key: str | None = IdempotencyKey
 
 
-QueueName = Literal["payment", "webhook", "settlement", "gateway_health"]
-JOB_ID_PATTERN = r"^(payment|webhook|settlement|gateway_health)(_dlq)?:[0-9]{1,18}$"
+QueueName = Literal[QUEUES]  # type: ignore[valid-type]
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, examples=["payment_dlq:7"])]
 
 

@@ -8,7 +8,6 @@ apply each effect once.
 """
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -21,10 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import PoolTimeout
 
 from .. import jsonlog
 from ..db import Database
+from . import queries
 
 logger = logging.getLogger("edge_adapter.worker")
 DB_ERRORS = (psycopg.Error, PoolTimeout, OSError)
@@ -112,11 +113,37 @@ class Worker:
         self.ctx = JobContext(db=db, worker_id=self.worker_id)
         self.processed = 0
         self.failed = 0
+        self.channels: dict[str, str] = {}
         self._stopping = asyncio.Event()
         self._flushed = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
+        # The database's queue list and NOTIFY channels (private.worker_config) are the only
+        # ones: a handler for a queue the database does not have is refused, loudly.
+        config = None
+        while config is None:
+            try:
+                config = await queries.worker_config(self.db)
+            except DB_ERRORS as exc:
+                jsonlog.log(
+                    logger, logging.WARNING, "waiting for the database", error=type(exc).__name__
+                )
+                await self._wait(stop, 1.0)
+                if stop.is_set():
+                    return
+        self.channels = config["channels"]
+        unknown = sorted(set(self.queues) - set(config["queues"]))
+        if unknown:
+            jsonlog.log(
+                logger,
+                logging.ERROR,
+                "no such queue in the database: not consuming it",
+                queues=unknown,
+                known=config["queues"],
+            )
+            for name in unknown:
+                del self.queues[name]
         jsonlog.log(
             logger,
             logging.INFO,
@@ -170,9 +197,7 @@ class Worker:
                 state.in_flight[msg_id].cancel()
             if unfinished:
                 await self._db_retry(
-                    lambda n=name, ids=unfinished: self._call(
-                        "select private.worker_release(%s, %s)", (n, ids)
-                    ),
+                    lambda n=name, ids=unfinished: queries.release(self.db, n, ids),
                     "release",
                     attempts=3,
                 )
@@ -185,9 +210,6 @@ class Worker:
                 )
 
     # -- database helpers --------------------------------------------------------------------
-    async def _call(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return await self.db.service_execute(query, params)
-
     async def _db_retry(
         self, fn: Callable[[], Awaitable[Any]], what: str, attempts: int = 0
     ) -> Any:
@@ -214,10 +236,7 @@ class Worker:
     # -- controls, notifications, heartbeats --------------------------------------------------
     async def _refresh_controls(self) -> None:
         try:
-            rows = await self._call(
-                "select queue_name, paused, concurrency, max_attempts, visibility_timeout_s,"
-                " backoff_base_s, backoff_max_s from public.queue_controls"
-            )
+            rows = await queries.queue_controls(self.db)
         except DB_ERRORS as exc:
             jsonlog.log(
                 logger, logging.WARNING, "could not read queue controls", error=type(exc).__name__
@@ -250,13 +269,13 @@ class Worker:
                 async with await psycopg.AsyncConnection.connect(
                     self.listen_url, autocommit=True
                 ) as conn:
-                    await conn.execute("listen lsp_jobs")
-                    await conn.execute("listen lsp_queue_controls")
+                    for channel in self.channels.values():
+                        await conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
                     # Anything enqueued while we were not listening is picked up now.
                     for state in self.queues.values():
                         state.wake.set()
                     async for note in conn.notifies():
-                        if note.channel == "lsp_queue_controls":
+                        if note.channel == self.channels["queue_controls"]:
                             await self._refresh_controls()
                         elif note.payload in self.queues:
                             self.queues[note.payload].wake.set()
@@ -272,19 +291,17 @@ class Worker:
     async def _heartbeat(self, stopped: bool = False) -> None:
         in_flight = [f"{q}:{m}" for q, s in self.queues.items() for m in s.in_flight]
         await self._db_retry(
-            lambda: self._call(
-                "select private.worker_heartbeat(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    self.worker_id,
-                    socket.gethostname(),
-                    os.getpid(),
-                    sorted(self.queues),
-                    self.started_at,
-                    in_flight,
-                    self.processed,
-                    self.failed,
-                    stopped,
-                ),
+            lambda: queries.heartbeat(
+                self.db,
+                self.worker_id,
+                socket.gethostname(),
+                os.getpid(),
+                sorted(self.queues),
+                self.started_at,
+                in_flight,
+                self.processed,
+                self.failed,
+                stopped,
             ),
             "heartbeat",
             attempts=1 if not stopped else 3,
@@ -311,9 +328,8 @@ class Worker:
                 continue
             state.wake.clear()  # before reading, so an enqueue during the read is not missed
             try:
-                rows = await self._call(
-                    "select msg_id, read_ct, enqueued_at, message from pgmq.read(%s, %s, %s)",
-                    (queue, ctl.visibility_timeout_s, min(free, self.max_batch)),
+                rows = await queries.read_jobs(
+                    self.db, queue, ctl.visibility_timeout_s, min(free, self.max_batch)
                 )
             except DB_ERRORS as exc:
                 jsonlog.log(
@@ -366,10 +382,7 @@ class Worker:
         try:
             if job.attempt > 1:
                 await self._db_retry(
-                    lambda: self._call(
-                        "select private.worker_note_lost(%s, %s, %s)",
-                        (job.queue, job.msg_id, job.attempt - 1),
-                    ),
+                    lambda: queries.note_lost(self.db, job.queue, job.msg_id, job.attempt - 1),
                     "note_lost",
                     attempts=1,
                 )
@@ -418,11 +431,8 @@ class Worker:
         }
         dead = job.attempt >= ctl.max_attempts
         retry_in = backoff_seconds(job.attempt, ctl.backoff_base_s, ctl.backoff_max_s)
-        result = await self._db_retry(
-            lambda: self._call(
-                "select private.worker_fail(%s, %s, %s, %s, %s)",
-                (job.queue, job.msg_id, json.dumps(attempt), retry_in, dead),
-            ),
+        outcome = await self._db_retry(
+            lambda: queries.fail(self.db, job.queue, job.msg_id, attempt, retry_in, dead),
             "fail",
             attempts=3,
         )
@@ -433,7 +443,7 @@ class Worker:
             job_id=job.id,
             attempt=job.attempt,
             error_class=attempt["error_class"],
-            outcome=result[0][0] if result else "unrecorded",
+            outcome=outcome or "unrecorded",
             retry_in_s=None if dead else retry_in,
         )
 
@@ -455,10 +465,8 @@ class Worker:
                 "{" + ",".join(map(str, col)) + "}" for col in zip(*batch, strict=True)
             )
             try:
-                await self._call(
-                    "select private.worker_complete(%s, %s::bigint[], %s::int[],"
-                    " %s::float8[], %s::int[], %s)",
-                    (name, ids, attempts, started, durations, self.worker_id),
+                await queries.complete(
+                    self.db, name, ids, attempts, started, durations, self.worker_id
                 )
             except DB_ERRORS as exc:
                 # Keep them: archive is idempotent, and if we never get through, the jobs

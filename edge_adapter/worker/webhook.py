@@ -3,8 +3,7 @@
 
 import random
 
-from psycopg.types.json import Jsonb
-
+from .. import queries
 from ..settings import get_settings
 from ..webhooks.delivery import deliver
 from .core import Job, JobContext
@@ -23,8 +22,7 @@ def next_delay(schedule: list[float], attempt: int, retry_after: int | None) -> 
 async def handle(job: Job, ctx: JobContext) -> None:
     settings = get_settings()
     delivery_id = int(job.payload["delivery_id"])
-    rows = await ctx.db.service_execute("select private.webhook_delivery_job(%s)", (delivery_id,))
-    info = rows[0][0] if rows else None
+    info = await queries.webhook_delivery_job(ctx.db, delivery_id)
     if info is None:
         return
     attempt_for = int(job.key.rsplit(":", 1)[1]) if job.key.count(":") == 2 else None
@@ -46,7 +44,6 @@ async def handle(job: Job, ctx: JobContext) -> None:
         if attempt.delivered
         else next_delay(settings.retry_schedule(), n, attempt.retry_after_s)
     )
-    await ctx.db.service_execute(
-        "select private.record_webhook_attempt(%s, %s, %s, %s)",
-        (delivery_id, Jsonb(attempt.as_dict()), retry_in, settings.webhook_disable_after_s),
+    await queries.record_webhook_attempt(
+        ctx.db, delivery_id, attempt.as_dict(), retry_in, settings.webhook_disable_after_s
     )

@@ -126,7 +126,7 @@ def worker_drain(
         conn.execute(
             "update public.queue_controls set paused = false where queue_name = %s", (QUEUE,)
         )
-        conn.execute("select pg_notify('lsp_queue_controls', 'all')")
+        conn.execute("select pg_notify(private.channel('queue_controls'), 'all')")
         t1 = wait_for(conn, QUEUE_EMPTY, 1)
         archived = conn.execute(f"select count(*) from pgmq.a_{QUEUE}").fetchone()[0]
         assert archived == n, f"the worker archived {archived} of {n} jobs"

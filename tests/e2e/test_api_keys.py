@@ -467,3 +467,22 @@ def test_rate_limit_settings_are_admin_only_and_validated(api, merchant, world):
     assert api.client.put(path, headers=admin, json={**body, "user_per_min": 0}).status_code == 400
     missing = f"/api/v1/admin/merchants/{uuid.uuid4()}/rate-limits"
     assert api.client.put(missing, headers=admin, json=body).status_code == 404
+
+
+def test_a_member_of_one_merchant_needs_no_merchant_id(api, merchant, world, pg):
+    listed = api.client.get(CREDS, headers=merchant.headers)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["merchant_id"] == merchant.id
+    created = api.client.post(CREDS, headers=merchant.headers, json={"name": "no id"})
+    assert created.status_code == 201, created.text
+    # A member of a second merchant must say which one, and is told the choices.
+    other = Merchant(api, world, pg)
+    pg.execute(
+        "insert into public.merchant_members values (%s, %s, 'viewer')", (other.id, merchant.owner)
+    )
+    ambiguous = api.client.get(CREDS, headers=merchant.headers)
+    assert ambiguous.status_code == 400
+    assert merchant.id in ambiguous.json()["error"]["message"]
+    assert other.id in ambiguous.json()["error"]["message"]
+    chosen = api.client.get(CREDS, headers=merchant.headers, params={"merchant_id": other.id})
+    assert chosen.status_code == 200 and chosen.json()["merchant_id"] == other.id

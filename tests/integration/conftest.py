@@ -62,7 +62,7 @@ class Queues:
             f"update public.queue_controls set {sets} where queue_name = %s",
             (*settings.values(), QUEUE),
         )
-        self.conn.execute("select pg_notify('lsp_queue_controls', 'all')")
+        self.conn.execute("select pg_notify(private.channel('queue_controls'), 'all')")
 
     def enqueue(
         self, count: int = 1, payload: dict | None = None, key_prefix: str = "k"

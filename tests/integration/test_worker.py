@@ -235,3 +235,25 @@ def test_retention_deletes_old_archives_and_attempts_in_batches(queues: Queues):
         queues.scalar("select count(*) from public.job_attempts where queue_name = %s", (QUEUE,))
         == 0
     )
+
+
+def test_a_handler_for_a_queue_the_database_lacks_is_refused_loudly(queues: Queues):
+    """queue_controls is the one list of queues: the worker consumes only those."""
+    worker = queues.start_worker(
+        "--queues", f"{QUEUE},emails", "--handler", "emails=tests.jobs:record_effect"
+    )
+    queues.enqueue(3)
+    assert wait_until(lambda: queues.effects() == 3)
+    log = (queues.tmp / f"worker-{len(queues.workers) - 1}.log").read_text()
+    refusal = next(line for line in log.splitlines() if "no such queue" in line)
+    assert '"queues": ["emails"]' in refusal
+    started = next(line for line in log.splitlines() if "worker started" in line)
+    assert '"queues": ["payment"]' in started
+    assert worker.poll() is None
+
+
+def test_the_code_and_the_database_name_the_same_queues(queues: Queues):
+    from edge_adapter.queues import QUEUES
+
+    names = [r[0] for r in queues.conn.execute("select queue_name from public.queue_controls")]
+    assert sorted(names) == sorted(QUEUES)

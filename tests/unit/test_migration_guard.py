@@ -87,17 +87,17 @@ def test_an_amend_without_a_reason_is_an_error(project):
 
 def test_record_adds_pending_files_as_the_next_landing(project):
     mig, manifest = project
+    already = [p.name for p in migrations.pending(mig, manifest)]  # the real tree's pending
     (mig / "29991231000000_new_capability.sql").write_text("select 1;\n")
-    assert [p.name for p in migrations.pending(mig, manifest)] == [
-        "29991231000000_new_capability.sql"
-    ]
+    new = [*already, "29991231000000_new_capability.sql"]
+    assert [p.name for p in migrations.pending(mig, manifest)] == new
     # While a file is pending, an upgrade starts from every landing.
     landed = migrations.read_manifest(manifest)
     assert len(migrations.previous(mig, manifest)) == len(landed)
-    assert migrations.record(mig, manifest, note="test") == ["29991231000000_new_capability.sql"]
+    assert migrations.record(mig, manifest, note="test") == new
     entries = migrations.read_manifest(manifest)
-    assert entries[-1].file == "29991231000000_new_capability.sql"
-    assert entries[-1].landing == max(e.landing for e in landed) + 1
+    assert [e.file for e in entries[-len(new) :]] == new
+    assert {e.landing for e in entries[-len(new) :]} == {max(e.landing for e in landed) + 1}
     # Recorded: it is frozen, and an upgrade now starts from the landings before it.
     assert migrations.guard(mig, manifest) == []
     assert [e.file for e in migrations.previous(mig, manifest)] == [e.file for e in landed]

@@ -9,8 +9,9 @@ begin
   if p_queue is null or not exists (
     select 1 from public.queue_controls as c where c.queue_name = p_queue
   ) then
-    raise exception 'unknown queue %: use one of payment, webhook, settlement, gateway_health',
-      coalesce(p_queue, 'null') using errcode = '22023';
+    raise exception 'unknown queue %: use one of %', coalesce(p_queue, 'null'), (
+      select string_agg(c.queue_name, ', ' order by c.queue_name) from public.queue_controls as c
+    ) using errcode = '22023';
   end if;
   return p_queue;
 end

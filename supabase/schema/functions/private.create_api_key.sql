@@ -8,14 +8,7 @@ CREATE FUNCTION private.create_api_key(p_merchant_id uuid, p_name text, p_mode t
 declare
   k public.api_keys;
 begin
-  p_merchant_id := coalesce(p_merchant_id, (auth.jwt() ->> 'merchant_id')::uuid);
-  if p_merchant_id is null then
-    raise exception 'merchant_id is required' using errcode = '22023';
-  end if;
-  if not (private.is_admin() or private.has_merchant_role(p_merchant_id, '{owner,developer}')) then
-    raise exception 'only the merchant''s owners and developers manage API keys'
-      using errcode = '42501';
-  end if;
+  p_merchant_id := private.require_merchant(p_merchant_id, '{owner,developer}', 'manage API keys');
   if p_name is null or char_length(btrim(p_name)) not between 1 and 100 then
     raise exception 'name must be 1 to 100 characters' using errcode = '22023';
   end if;

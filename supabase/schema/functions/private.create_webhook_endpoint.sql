@@ -6,7 +6,7 @@ CREATE FUNCTION private.create_webhook_endpoint(p_merchant_id uuid, p_url text, 
     SET search_path TO ''
     AS $$
 declare
-  m uuid := private.webhook_manager(p_merchant_id);
+  m uuid := private.require_merchant(p_merchant_id, '{owner,developer}', 'manage webhooks');
   e public.webhook_endpoints;
   s record;
 begin

@@ -23,7 +23,7 @@ begin
     p_queue, jsonb_build_object('key', v_key, 'payload', p_payload), p_delay_seconds
   );
   perform private.bump_queue_stats(p_queue, p_enqueued => 1);
-  perform pg_notify('lsp_jobs', p_queue);
+  perform pg_notify(private.channel('jobs'), p_queue);
   return jsonb_build_object('job_id', p_queue || ':' || v_msg_id, 'key', v_key);
 end
 $$;

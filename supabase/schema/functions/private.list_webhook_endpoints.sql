@@ -6,7 +6,7 @@ CREATE FUNCTION private.list_webhook_endpoints(p_merchant_id uuid) RETURNS jsonb
     SET search_path TO ''
     AS $$
 declare
-  m uuid := private.resolve_merchant(p_merchant_id);
+  m uuid := private.require_merchant(p_merchant_id);
 begin
   return jsonb_build_object('merchant_id', m, 'endpoints', coalesce((
     select jsonb_agg(private.endpoint_view(e) order by e.created_at)

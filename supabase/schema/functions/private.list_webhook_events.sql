@@ -6,7 +6,7 @@ CREATE FUNCTION private.list_webhook_events(p_merchant_id uuid, p_limit integer)
     SET search_path TO ''
     AS $$
 declare
-  m uuid := private.resolve_merchant(p_merchant_id);
+  m uuid := private.require_merchant(p_merchant_id);
 begin
   if p_limit is null or p_limit not between 1 and 200 then
     raise exception 'limit must be between 1 and 200' using errcode = '22023';

@@ -6,7 +6,7 @@ CREATE FUNCTION private.merchant_usage(p_merchant_id uuid, p_from timestamp with
     SET search_path TO ''
     AS $$
 declare
-  m uuid := private.resolve_merchant(p_merchant_id);
+  m uuid := private.require_merchant(p_merchant_id);
   v_from timestamptz := coalesce(p_from, now() - interval '24 hours');
   v_to timestamptz := coalesce(p_to, now());
   step interval;

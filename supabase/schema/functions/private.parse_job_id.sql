@@ -2,12 +2,14 @@
 
 -- function: parse_job_id(text)
 CREATE FUNCTION private.parse_job_id(p_job_id text, OUT queue_name text, OUT msg_id bigint) RETURNS record
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $_$
 begin
-  if p_job_id is null
-    or p_job_id !~ '^(payment|webhook|settlement|gateway_health)(_dlq)?:[0-9]{1,18}$' then
+  if p_job_id is null or p_job_id !~ '^[a-z][a-z0-9_]{0,44}:[0-9]{1,18}$' or not exists (
+    select 1 from public.queue_controls as c
+    where c.queue_name = regexp_replace(split_part(p_job_id, ':', 1), '_dlq$', '')
+  ) then
     raise exception 'job id % is not valid: expected <queue>:<message id>, e.g. payment:42',
       coalesce(p_job_id, 'null') using errcode = '22023';
   end if;

@@ -29,7 +29,7 @@ begin
   )
   select coalesce(jsonb_agg(u.queue_name order by u.queue_name), '[]'::jsonb) into changed
   from updated as u;
-  perform pg_notify('lsp_queue_controls', coalesce(p_queue, 'all'));
+  perform pg_notify(private.channel('queue_controls'), coalesce(p_queue, 'all'));
   return jsonb_build_object('paused', p_paused, 'queues', changed);
 end
 $$;

@@ -80,7 +80,7 @@ begin
       'from', job.queue_name || ':' || job.msg_id, 'to', origin_queue || ':' || new_id
     );
   end loop;
-  perform pg_notify('lsp_jobs', coalesce(p_queue, 'all'));
+  perform pg_notify(private.channel('jobs'), coalesce(p_queue, 'all'));
   perform private.audit_action(
     'queue.retry', coalesce(p_queue, 'jobs'), null,
     jsonb_build_object(

@@ -20,7 +20,7 @@ CREATE TABLE public.queue_controls (
     CONSTRAINT queue_controls_concurrency_check CHECK (((concurrency >= 1) AND (concurrency <= 500))),
     CONSTRAINT queue_controls_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 100))),
     CONSTRAINT queue_controls_paused_reason_check CHECK ((char_length(paused_reason) <= 500)),
-    CONSTRAINT queue_controls_queue_name_check CHECK ((queue_name = ANY (ARRAY['payment'::text, 'webhook'::text, 'settlement'::text, 'gateway_health'::text]))),
+    CONSTRAINT queue_controls_queue_name_check CHECK (((queue_name ~ '^[a-z][a-z0-9_]{0,40}$'::text) AND (queue_name !~ '_dlq$'::text))),
     CONSTRAINT queue_controls_retention_days_check CHECK (((retention_days >= 1) AND (retention_days <= 365))),
     CONSTRAINT queue_controls_visibility_timeout_s_check CHECK (((visibility_timeout_s >= 1) AND (visibility_timeout_s <= 43200)))
 );

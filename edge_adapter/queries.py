@@ -1,0 +1,116 @@
+"""Every SQL statement the API side runs outside the route table's RPC calls, by name.
+
+Each runs as service_role (trusted server code: the caller was authorised by the RPC that
+came first, or there is no caller), in its own transaction, with bound parameters. The
+worker's statements are in `edge_adapter/worker/queries.py`.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from .db import Database
+
+
+async def migration_version(db: Database) -> str | None:
+    """Newest applied migration (raises if the database is down)."""
+    rows = await db.service_execute("select private.migration_version()")
+    return rows[0][0] if rows else None
+
+
+async def queue_names(db: Database) -> list[str]:
+    """The queues the database knows (public.queue_controls, the one list)."""
+    rows = await db.service_execute(
+        "select queue_name from public.queue_controls order by queue_name"
+    )
+    return [r[0] for r in rows]
+
+
+# -- API keys and the limiter ------------------------------------------------------------------
+def api_key_gate(digest: bytes, burst_fraction: float, limit: bool) -> sql.Composable:
+    """The key gate statement for one key digest. Built as text (a hex digest and two plain
+    values: nothing needs quoting machinery) because it travels inside the call's batch."""
+    return sql.SQL(
+        f"select private.api_key_gate('\\x{digest.hex()}'::bytea,"
+        f" {float(burst_fraction)!r}, {bool(limit)})"
+    )
+
+
+async def run_gate(db: Database, gate: sql.Composable) -> tuple[Any, ...]:
+    rows = await db.service_execute(gate)
+    return rows[0]
+
+
+async def take_user_rate_limit(
+    db: Database, user_id: str | None, bucket: str, burst_fraction: float
+) -> tuple[bool, int, int, int, int]:
+    """One GCRA step for a signed-in user: (allowed, remaining, retry_after_ms, reset_ms,
+    per_min)."""
+    rows = await db.service_execute(
+        "select r.allowed, r.remaining, r.retry_after_ms, r.reset_ms, l.per_min"
+        " from (select private.rate_limit_for(null, %s::uuid) as per_min) as l,"
+        " lateral private.rate_limit_take(%s, l.per_min,"
+        " private.gcra_burst(l.per_min, %s::numeric)) as r",
+        (user_id, bucket, burst_fraction),
+    )
+    return rows[0]
+
+
+async def touch_api_keys(db: Database, key_ids: list[str], used_at: list[datetime]) -> None:
+    await db.service_execute(
+        "select private.touch_api_keys(%s::uuid[], %s::timestamptz[])", (key_ids, used_at)
+    )
+
+
+async def add_rate_limit_breaches(
+    db: Database, buckets: list[str], minutes: list[datetime], counts: list[int]
+) -> None:
+    await db.service_execute(
+        "select private.add_rate_limit_breaches(%s::text[], %s::timestamptz[], %s::int[])",
+        (buckets, minutes, counts),
+    )
+
+
+async def api_key_mode(db: Database, key_id: str) -> str | None:
+    rows = await db.service_execute("select mode from public.api_keys where id = %s", (key_id,))
+    return rows[0][0] if rows else None
+
+
+async def record_api_usage(db: Database, rows: list[dict[str, Any]]) -> None:
+    await db.service_execute("select private.record_api_usage(%s)", (Jsonb(rows),))
+
+
+# -- gateways ----------------------------------------------------------------------------------
+async def catalogue_urls(db: Database, provider: str) -> dict[str, str]:
+    rows = await db.service_execute(
+        "select base_urls from public.gateway_providers where provider = %s", (provider,)
+    )
+    return rows[0][0]
+
+
+async def gateway_credentials(db: Database, gateway_id: str) -> dict[str, Any] | None:
+    """{provider, environment, credentials} from Vault, or None (archived / no secret)."""
+    rows = await db.service_execute("select private.gateway_credentials(%s)", (gateway_id,))
+    return rows[0][0] if rows else None
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+async def webhook_delivery_job(db: Database, delivery_id: int) -> dict[str, Any] | None:
+    """What one delivery needs: endpoint, event, signing secrets, attempts so far."""
+    rows = await db.service_execute("select private.webhook_delivery_job(%s)", (delivery_id,))
+    return rows[0][0] if rows else None
+
+
+async def record_webhook_attempt(
+    db: Database,
+    delivery_id: int,
+    attempt: dict[str, Any],
+    retry_in_s: int | None,
+    disable_after_s: int,
+) -> None:
+    await db.service_execute(
+        "select private.record_webhook_attempt(%s, %s, %s, %s)",
+        (delivery_id, Jsonb(attempt), retry_in_s, disable_after_s),
+    )

@@ -7,9 +7,11 @@ the merchant wrote:
    client is handed. yarl maps a non-ASCII host through IDNA / UTS-46 (`idna.encode(host,
    uts46=True)`), which folds full-width digits (U+FF10-U+FF19) and the ideographic full stop
    U+3002 to ASCII: 127.0.0.1 written in full-width digits *is* `http://127.0.0.1/` to aiohttp,
-   which then connects to the literal without asking any resolver. yarl also lower-cases the
-   host; it keeps percent escapes and trailing dots as written
+   which then connects to the literal without asking any resolver (`TCPConnector._resolve_host`
+   returns an address-looking host as is). yarl also lower-cases the host, drops tabs and
+   newlines, and keeps percent escapes and trailing dots as written
    (https://github.com/aio-libs/yarl/blob/master/yarl/_url.py, `_encode_host`;
+   https://github.com/aio-libs/aiohttp/blob/master/aiohttp/connector.py, `_resolve_host`;
    https://www.unicode.org/reports/tr46/).
 2. The resulting host must be plain ASCII: an IPv6 literal (no zone id), or letters, digits,
    `-`, `_` and dots. Percent escapes, spaces and the like are refused.
@@ -19,7 +21,8 @@ the merchant wrote:
    https://man7.org/linux/man-pages/man3/inet_aton.3.html, and the WHATWG "ends in a number"
    rule, https://url.spec.whatwg.org/#concept-host-parser). The address read is judged, and a
    spelling other than the canonical dotted quad is refused even for a public address (readers
-   disagree on such spellings, and aiohttp refuses them too).
+   disagree on such spellings; aiohttp 3.14 itself refuses the all-digit ones, but hands hex
+   spellings such as `0x7f.1` to the resolver, where getaddrinfo reads them as addresses).
 4. Names are resolved by `SafeResolver`, which judges every address the name resolves to and
    hands aiohttp only those, so the connection goes to a checked address while the Host header
    and TLS keep the name.

@@ -114,10 +114,13 @@ async def test_asymmetric_tokens_without_a_jwks_url_are_refused(verifier):
 
 async def test_a_remembered_token_still_expires():
     verifier = JwtVerifier(Settings(jwt_secret=SECRET, jwt_leeway_s=0))
-    short = token(exp=int(time.time()) + 1)
+    # Two whole seconds ahead: with +1, a slow machine could pass the truncated exp before
+    # the first verify (the full suite saw it once).
+    exp = int(time.time()) + 2
+    short = token(exp=exp)
     assert (await verifier.verify(f"Bearer {short}")).role == "authenticated"
     assert (await verifier.verify(f"Bearer {short}")).role == "authenticated"  # from memory
-    await asyncio.sleep(2.1)
+    await asyncio.sleep(exp - time.time() + 0.1)
     assert await reason(verifier, f"Bearer {short}") == "token_expired"
 
 

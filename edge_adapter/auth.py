@@ -1,9 +1,29 @@
 """Caller identification: Supabase JWTs (HS256 project secret, or asymmetric keys via JWKS).
 
-The adapter only establishes *who* is calling; what they may do is decided in Postgres.
+The adapter only establishes *who* is calling; what they may do is decided in Postgres, which
+reads the claims we hand it (`request.jwt.claims`). So every claim the database or this module
+reads is type-checked here, and a token is a 401 with a stable `reason`, never a 500 or a
+database error:
+
+- `role`: a string from ALLOWED_ROLES (`invalid_claim` if not a string, `unsupported_role`);
+- `sub`: a UUID string for `authenticated` tokens, and a UUID whenever present, because
+  `auth.uid()` casts it to uuid (`missing_claim`, `invalid_claim`);
+- `aud`: a string or a list of strings (RFC 7519 section 4.1.3,
+  https://www.rfc-editor.org/rfc/rfc7519#section-4.1.3), which must name our audience for user
+  tokens (`invalid_claim`, `wrong_audience`);
+- `exp` (required), `nbf`, `iat`: JSON numbers, i.e. NumericDate (RFC 7519 section 2,
+  https://www.rfc-editor.org/rfc/rfc7519#section-2), never strings or booleans (`invalid_claim`);
+- `email`: a string if present (`invalid_claim`);
+- `api_key_id`, `merchant_id`, `key_mode` are set only by the adapter for API-key callers
+  (`ApiKeyVerifier.caller`); the database trusts them, so a JWT carrying any of them is refused
+  (`reserved_claim`);
+- with `jwt_max_lifetime_s` set, `exp - iat` may not exceed it, and `iat` is required
+  (`token_lifetime_too_long`).
 """
 
 import asyncio
+import math
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,6 +37,11 @@ ASYMMETRIC_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "
 # Roles a token may carry into the database. anon tokens are refused: every REST route
 # needs a signed-in user or a server using the service key.
 ALLOWED_ROLES = {"authenticated", "service_role"}
+# Claims only the adapter sets (for API-key callers, see apikeys.ApiKeyVerifier.caller).
+RESERVED_CLAIMS = ("api_key_id", "merchant_id", "key_mode")
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+# What Postgres's uuid input would accept as the canonical text form; nothing looser reaches it.
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 class AuthError(Exception):
@@ -53,6 +78,8 @@ class JwtVerifier:
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._leeway = settings.jwt_leeway_s
+        # Until settings.py declares the field, a Settings without it means "no maximum".
+        self._max_lifetime: int | None = getattr(settings, "jwt_max_lifetime_s", None)
         self._jwks = (
             jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=5)
             if settings.jwks_url
@@ -98,12 +125,17 @@ class JwtVerifier:
                 algorithms=[alg],
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp", "role"], "verify_aud": False},
+                # aud, sub and the times are checked below with strict types and stable
+                # reasons (PyJWT would take "123" or true as a time, and call a list malformed).
+                options={
+                    "require": ["exp", "role"],
+                    "verify_aud": False,
+                    "verify_sub": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthError("token_expired", "the token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise AuthError("token_not_yet_valid", "the token is not valid yet (nbf/iat)") from None
         except jwt.InvalidSignatureError:
             raise AuthError("bad_signature", "the token's signature does not verify") from None
         except jwt.MissingRequiredClaimError as exc:
@@ -113,20 +145,74 @@ class JwtVerifier:
         except jwt.InvalidTokenError:
             raise AuthError("invalid_token", "the token is not valid") from None
 
+        role = self._check_claims(claims)
+        self._check_times(claims)
+        return Caller(role=role, claims=claims)
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        """PyJWT's rules, on claims already known to be numbers: expired when exp <= now -
+        leeway; not yet valid when nbf or iat > now + leeway."""
+        now = time.time()
+        if claims["exp"] <= now - self._leeway:
+            raise AuthError("token_expired", "the token has expired")
+        if any(claims.get(name, now) > now + self._leeway for name in ("nbf", "iat")):
+            raise AuthError("token_not_yet_valid", "the token is not valid yet (nbf/iat)")
+        self._check_lifetime(claims)
+
+    def _check_claims(self, claims: dict[str, Any]) -> str:
+        """Strict types for every claim the adapter or the database reads; the caller's role."""
+        for name in RESERVED_CLAIMS:
+            if name in claims:
+                raise AuthError("reserved_claim", f"the {name!r} claim cannot be set by a token")
         role = claims.get("role")
+        if not isinstance(role, str):
+            raise AuthError("invalid_claim", "the 'role' claim must be a string")
         if role not in ALLOWED_ROLES:
             raise AuthError("unsupported_role", f"tokens for role {role!r} cannot use this API")
-        self._check_audience(claims, role)
-        if role == "authenticated" and not claims.get("sub"):
+        for name in NUMERIC_DATE_CLAIMS:
+            if name in claims and not is_numeric_date(claims[name]):
+                raise AuthError("invalid_claim", f"the {name!r} claim must be a number")
+        sub = claims.get("sub")
+        if role == "authenticated" and not sub:
             raise AuthError("missing_claim", "the token lacks the 'sub' claim")
-        return Caller(role=role, claims=claims)
+        if "sub" in claims and not (isinstance(sub, str) and UUID_TEXT.fullmatch(sub)):
+            raise AuthError("invalid_claim", "the 'sub' claim must be a user id (a UUID)")
+        if "email" in claims and not isinstance(claims["email"], str):
+            raise AuthError("invalid_claim", "the 'email' claim must be a string")
+        self._check_audience(claims, role)
+        return role
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        if self._max_lifetime is None:
+            return
+        if "iat" not in claims:
+            raise AuthError(
+                "token_lifetime_too_long", "the token has no 'iat', so its lifetime is unknown"
+            )
+        if claims["exp"] - claims["iat"] > self._max_lifetime:
+            raise AuthError(
+                "token_lifetime_too_long",
+                f"the token is valid for longer than {self._max_lifetime} s",
+            )
 
     def _check_audience(self, claims: dict[str, Any], role: str) -> None:
         aud = claims.get("aud")
-        audiences = [aud] if isinstance(aud, str) else list(aud or [])
+        if aud is None:
+            audiences: list[str] = []
+        elif isinstance(aud, str):
+            audiences = [aud]
+        elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+            audiences = aud
+        else:
+            raise AuthError("invalid_claim", "the 'aud' claim must be a string or strings")
         # User tokens must name our audience; Supabase's service key has no aud at all.
         if (audiences or role == "authenticated") and self._audience not in audiences:
             raise AuthError("wrong_audience", "the token is meant for another audience")
+
+
+def is_numeric_date(value: object) -> bool:
+    """A JSON number (not a boolean, not a string), finite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -1,5 +1,6 @@
 """The webhook client against a real receiver on 127.0.0.1: where it connects, what it sends,
-and what it keeps of the answer. Name resolution is replaced to point names at loopback."""
+and what it keeps of the answer. Name resolution is replaced to point names at loopback, and
+every connection the client attempts is recorded: nothing may leave this machine."""
 
 import asyncio
 import socket
@@ -11,6 +12,7 @@ from typing import ClassVar
 import pytest
 from standardwebhooks import Webhook
 
+from edge_adapter.webhooks import ssrf
 from edge_adapter.webhooks.delivery import MAX_BODY, close_sessions, deliver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -57,9 +59,29 @@ def receiver():
     server.shutdown()
 
 
+# Every address the client tried to connect to (the socket layer, below any policy).
+CONNECTS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def nothing_leaves_this_machine():
+    CONNECTS.clear()
+    yield
+    assert all(a in ("127.0.0.1", "::1") for a in CONNECTS), CONNECTS
+
+
 def send(url: str, allow_loopback: bool, dns: str | None = None, timeout_s: float = 2):
     async def go():
         loop = asyncio.get_running_loop()
+        sock_connect = loop.sock_connect
+
+        async def recorded(sock, address):
+            CONNECTS.append(address[0])
+            if address[0] not in ("127.0.0.1", "::1"):
+                raise OSError("the test forbids leaving this machine")
+            return await sock_connect(sock, address)
+
+        loop.sock_connect = recorded
         if dns is not None:
 
             async def getaddrinfo(host, port, **kwargs):
@@ -121,3 +143,77 @@ def test_a_slow_receiver_times_out(receiver):
     attempt = send(f"http://127.0.0.1:{receiver}/in", True, timeout_s=0.3)
     assert (attempt.status_code, attempt.error) == (None, "timed out after 0.3 s")
     assert 250 <= attempt.latency_ms < 1000
+
+
+FULL_WIDTH_LOOPBACK = "\uff11\uff12\uff17.\uff10.\uff10.\uff11"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        FULL_WIDTH_LOOPBACK,  # the finding: yarl maps it to 127.0.0.1, a literal
+        "127\u30020\u30020\u30021",
+        "\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54",  # full-width localhost
+        "127.0.0.1",
+        "127.1",
+        "2130706433",
+        "0x7f.1",
+        "0177.0.0.1",
+        "127.0.0.1.",
+        "[::ffff:127.0.0.1]",
+        "[::127.0.0.1]",
+        "0.0.0.0",  # connect() to 0.0.0.0 reaches this machine's listeners
+    ],
+)
+def test_loopback_in_any_spelling_is_refused_without_the_dev_setting(receiver, host):
+    attempt = send(f"http://{host}:{receiver}/in", False)
+    assert attempt.status_code is None and attempt.error.startswith("refused"), attempt
+    assert Receiver.seen == [] and CONNECTS == []
+
+
+def test_the_full_width_spelling_is_plain_loopback_with_the_dev_setting(receiver):
+    attempt = send(f"http://{FULL_WIDTH_LOOPBACK}:{receiver}/in", True)
+    assert (attempt.delivered, attempt.status_code) == (True, 200), attempt
+    assert Receiver.seen[0][0]["host"] == f"127.0.0.1:{receiver}"
+    assert CONNECTS == ["127.0.0.1"]
+
+
+def test_the_dev_setting_admits_plain_loopback_but_never_private_ranges(receiver):
+    attempt = send(f"http://127.0.0.1:{receiver}/in", True)
+    assert (attempt.delivered, CONNECTS) == (True, ["127.0.0.1"])
+    CONNECTS.clear()
+    for url in (
+        f"http://10.0.0.1:{receiver}/in",
+        f"http://192.168.1.1:{receiver}/in",
+        f"http://169.254.169.254:{receiver}/latest/meta-data",
+        f"http://[::ffff:10.0.0.1]:{receiver}/in",
+        f"http://[fd00::1]:{receiver}/in",
+        f"http://0.0.0.0:{receiver}/in",
+        f"http://2130706433:{receiver}/in",  # loopback, but not as a dotted quad
+    ):
+        attempt = send(url, True)
+        assert attempt.error.startswith("refused"), (url, attempt)
+    assert len(Receiver.seen) == 1 and CONNECTS == []
+    attempt = send(f"http://hooks.example.com:{receiver}/in", True, dns="10.0.0.7")
+    assert attempt.error.startswith("refused") and CONNECTS == []
+
+
+def test_the_socket_guard_holds_when_the_resolver_lets_loopback_through(receiver, monkeypatch):
+    async def unchecked(self, host, port=0, family=socket.AF_INET):
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 6,
+                "flags": 0,
+            }
+        ]
+
+    monkeypatch.setattr(ssrf.SafeResolver, "resolve", unchecked)
+    attempt = send(f"http://hooks.example.com:{receiver}/in", False)
+    assert attempt.error == f"refused: {ssrf.BlockedConnection.TEXT}", attempt
+    assert Receiver.seen == [] and CONNECTS == []
+    attempt = send(f"http://hooks.example.com:{receiver}/in", True)  # the dev setting: allowed
+    assert attempt.delivered and CONNECTS == ["127.0.0.1"]

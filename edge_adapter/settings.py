@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwks_url: str | None = None
     jwt_leeway_s: int = 0
+    # Refuse user tokens whose exp - iat exceeds this (and tokens without iat when set).
+    jwt_max_lifetime_s: int | None = None
 
     # /readyz fails until the database has this migration; defaults to the newest file.
     expected_migration: str | None = None

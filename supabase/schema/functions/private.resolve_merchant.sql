@@ -18,5 +18,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION resolve_merchant(p_merchant_id uuid)
+COMMENT ON FUNCTION private.resolve_merchant(p_merchant_id uuid) IS 'The merchant a read is for: p_merchant_id, else the calling API key''s merchant; raises
+22023 when neither is known and 42501 unless the caller is an admin or a member.';
+
 -- acl: FUNCTION resolve_merchant(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION private.resolve_merchant(p_merchant_id uuid) FROM PUBLIC;

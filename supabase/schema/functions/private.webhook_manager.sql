@@ -19,5 +19,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION webhook_manager(p_merchant_id uuid)
+COMMENT ON FUNCTION private.webhook_manager(p_merchant_id uuid) IS 'The merchant whose webhooks are managed (p_merchant_id, else the API key''s); raises 22023
+when unknown and 42501 unless the caller is an admin, owner or developer.';
+
 -- acl: FUNCTION webhook_manager(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION private.webhook_manager(p_merchant_id uuid) FROM PUBLIC;

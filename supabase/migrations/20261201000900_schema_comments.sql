@@ -114,8 +114,8 @@ comment on function public.admin_set_merchant_rate_limits(
 ) is
 $$Overrides a merchant's request rate limits: for its API keys (platform default 600 per
 minute) and for its dashboard users (default 300 per minute). null restores the default.
-A key's own rate_limit_per_min still wins; a user in several merchants gets the lowest.
-Takes effect at once (the merchant's cached key admissions are dropped).
+A key's own rate_limit_per_min still wins; a user in several merchants with overrides gets
+the lowest of them. Takes effect at once (the merchant's cached key admissions are dropped).
 Who: platform admins and service_role; everyone else gets 42501.
 Returns: the merchant_rate_limits row {merchant_id, api_key_per_min, user_per_min,
 updated_by, created_at, updated_at}; limits are requests per minute.
@@ -393,7 +393,7 @@ comment on function public.merchant_usage(
   p_granularity text
 ) is
 $$A merchant's API usage from the per-minute rollups of API-key requests: totals, a time
-series, top endpoints and each live key's rate limit. Defaults to the last 24 hours;
+series, top endpoints and the rate limit of each key not yet revoked. Defaults to the last 24 hours;
 p_from inclusive, p_to exclusive; p_granularity minute, hour (default) or day, at most
 2000 points. p_merchant_id defaults to the calling API key's merchant.
 Who: platform admins and service_role (any merchant); the merchant's owners, developers,
@@ -680,7 +680,7 @@ Read (RLS): platform admins. Kept 7 days.$$;
 comment on column public.gateway_probes.source is
 $$probe (scheduled, moves health) or manual (an admin's test, does not).$$;
 comment on column public.gateway_probes.latency_ms is
-$$Milliseconds the provider took to answer the check; null when there was no answer.$$;
+$$Milliseconds the check took, to the provider's answer or to giving up.$$;
 comment on column public.gateway_probes.http_status is
 $$The provider's HTTP status; null when there was no answer.$$;
 comment on column public.gateway_probes.error_class is
@@ -856,8 +856,9 @@ comment on column public.merchant_rate_limits.api_key_per_min is
 $$Requests per minute for each of the merchant's API keys without a limit of its own;
 null = 600.$$;
 comment on column public.merchant_rate_limits.user_per_min is
-$$Requests per minute for each of the merchant's dashboard users; null = 300; a user in
-several merchants gets the lowest.$$;
+$$Requests per minute for each of the merchant's dashboard users; null = no override (300
+unless another of the user's merchants has one); a user under several overrides gets the
+lowest.$$;
 
 comment on table public.merchants is
 $$A merchant account: a business that takes payments through the platform. Read (RLS):

@@ -8,7 +8,7 @@ CREATE FUNCTION public.merchant_usage(p_merchant_id uuid DEFAULT NULL::uuid, p_f
 
 -- comment: FUNCTION merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text)
 COMMENT ON FUNCTION public.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) IS 'A merchant''s API usage from the per-minute rollups of API-key requests: totals, a time
-series, top endpoints and each live key''s rate limit. Defaults to the last 24 hours;
+series, top endpoints and the rate limit of each key not yet revoked. Defaults to the last 24 hours;
 p_from inclusive, p_to exclusive; p_granularity minute, hour (default) or day, at most
 2000 points. p_merchant_id defaults to the calling API key''s merchant.
 Who: platform admins and service_role (any merchant); the merchant''s owners, developers,

@@ -27,7 +27,7 @@ Read (RLS): platform admins. Kept 7 days.';
 COMMENT ON COLUMN public.gateway_probes.source IS 'probe (scheduled, moves health) or manual (an admin''s test, does not).';
 
 -- comment: COLUMN gateway_probes.latency_ms
-COMMENT ON COLUMN public.gateway_probes.latency_ms IS 'Milliseconds the provider took to answer the check; null when there was no answer.';
+COMMENT ON COLUMN public.gateway_probes.latency_ms IS 'Milliseconds the check took, to the provider''s answer or to giving up.';
 
 -- comment: COLUMN gateway_probes.http_status
 COMMENT ON COLUMN public.gateway_probes.http_status IS 'The provider''s HTTP status; null when there was no answer.';

@@ -22,8 +22,9 @@ COMMENT ON COLUMN public.merchant_rate_limits.api_key_per_min IS 'Requests per m
 null = 600.';
 
 -- comment: COLUMN merchant_rate_limits.user_per_min
-COMMENT ON COLUMN public.merchant_rate_limits.user_per_min IS 'Requests per minute for each of the merchant''s dashboard users; null = 300; a user in
-several merchants gets the lowest.';
+COMMENT ON COLUMN public.merchant_rate_limits.user_per_min IS 'Requests per minute for each of the merchant''s dashboard users; null = no override (300
+unless another of the user''s merchants has one); a user under several overrides gets the
+lowest.';
 
 -- constraint: merchant_rate_limits merchant_rate_limits_pkey
 ALTER TABLE ONLY public.merchant_rate_limits

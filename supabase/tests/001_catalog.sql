@@ -1,8 +1,8 @@
 -- Catalog-wide guarantees: RLS on every table we own, no definer functions exposed,
--- pinned search paths, and nothing granted to anon.
+-- pinned search paths, nothing granted to anon, and a comment on every RPC and table.
 begin;
 \ir _helpers.psql
-select plan(8);
+select plan(12);
 
 select is_empty(
   $$
@@ -90,6 +90,52 @@ select is_empty(
       and not exists (select 1 from pg_policy as p where p.polrelid = c.oid)
   $$,
   'every public table has at least one policy (else no client could read it at all)'
+);
+
+select is_empty(
+  $$
+    select p.oid::regprocedure::text from pg_proc as p
+    join pg_namespace as n on n.oid = p.pronamespace
+    where n.nspname = 'public'
+      and not exists (select 1 from pg_depend as d where d.objid = p.oid and d.deptype = 'e')
+      and coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = ''
+  $$,
+  'every function in public (the RPCs) has a comment'
+);
+
+select is_empty(
+  $$
+    select p.oid::regprocedure::text from pg_proc as p
+    join pg_namespace as n on n.oid = p.pronamespace
+    where n.nspname = 'public'
+      and not exists (select 1 from pg_depend as d where d.objid = p.oid and d.deptype = 'e')
+      and not (
+        coalesce(obj_description(p.oid, 'pg_proc'), '') like '%Who:%'
+        and coalesce(obj_description(p.oid, 'pg_proc'), '') like '%Errors:%'
+      )
+  $$,
+  'every public function''s comment says who may call it (Who:) and its errors (Errors:)'
+);
+
+select is_empty(
+  $$
+    select p.oid::regprocedure::text from pg_proc as p
+    join pg_namespace as n on n.oid = p.pronamespace
+    where n.nspname in ('private', 'audit') and p.prosecdef
+      and not exists (select 1 from pg_depend as d where d.objid = p.oid and d.deptype = 'e')
+      and coalesce(btrim(obj_description(p.oid, 'pg_proc')), '') = ''
+  $$,
+  'every security definer function in private and audit has a comment'
+);
+
+select is_empty(
+  $$
+    select format('%I.%I', n.nspname, c.relname)
+    from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+    where c.relkind in ('r', 'p') and n.nspname in ('public', 'private', 'audit')
+      and coalesce(btrim(obj_description(c.oid, 'pg_class')), '') = ''
+  $$,
+  'every table in public, private and audit has a comment'
 );
 
 select * from finish();

@@ -47,5 +47,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION record_change()
+COMMENT ON FUNCTION audit.record_change() IS 'Audit trigger: appends the change to audit.log with the caller, request id, key columns
+(tg_argv[0], default id) and the old and new row redacted (secret-looking keys plus the
+columns in tg_argv[1:]); skips no-op updates.';
+
 -- acl: FUNCTION record_change()
 REVOKE ALL ON FUNCTION audit.record_change() FROM PUBLIC;

@@ -16,6 +16,9 @@ CREATE FUNCTION private.add_rate_limit_breaches(p_buckets text[], p_minutes time
   select count(*)::integer from added
 $$;
 
+-- comment: FUNCTION add_rate_limit_breaches(p_buckets text[], p_minutes timestamp with time zone[], p_counts integer[])
+COMMENT ON FUNCTION private.add_rate_limit_breaches(p_buckets text[], p_minutes timestamp with time zone[], p_counts integer[]) IS 'service_role only: adds the adapter''s batched API-key refusal counts per bucket and minute.';
+
 -- acl: FUNCTION add_rate_limit_breaches(p_buckets text[], p_minutes timestamp with time zone[], p_counts integer[])
 REVOKE ALL ON FUNCTION private.add_rate_limit_breaches(p_buckets text[], p_minutes timestamp with time zone[], p_counts integer[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.add_rate_limit_breaches(p_buckets text[], p_minutes timestamp with time zone[], p_counts integer[]) TO service_role;

@@ -52,6 +52,12 @@ begin
 end
 $$;
 
+-- comment: FUNCTION api_key_gate(p_hash bytea, p_burst_fraction numeric, p_limit boolean)
+COMMENT ON FUNCTION private.api_key_gate(p_hash bytea, p_burst_fraction numeric, p_limit boolean) IS 'service_role only: admits a request with the API key whose digest is p_hash (status and,
+when p_limit, the GCRA limit in one UPDATE of private.key_admissions, rebuilt when missing);
+answers {api_key_id, merchant_id, mode, per_min, remaining, reset_ms (ms)}, raises PT401
+(detail: why) or PT429 (detail: limit, retry_after_ms, reset_ms).';
+
 -- acl: FUNCTION api_key_gate(p_hash bytea, p_burst_fraction numeric, p_limit boolean)
 REVOKE ALL ON FUNCTION private.api_key_gate(p_hash bytea, p_burst_fraction numeric, p_limit boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.api_key_gate(p_hash bytea, p_burst_fraction numeric, p_limit boolean) TO service_role;

@@ -35,6 +35,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION archive_gateway(p_gateway_id uuid, p_force boolean)
+COMMENT ON FUNCTION private.archive_gateway(p_gateway_id uuid, p_force boolean) IS 'Admins only: archives a gateway and deletes its Vault secret, refusing in-flight payments
+unless forced; see public.admin_archive_gateway.';
+
 -- acl: FUNCTION archive_gateway(p_gateway_id uuid, p_force boolean)
 REVOKE ALL ON FUNCTION private.archive_gateway(p_gateway_id uuid, p_force boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.archive_gateway(p_gateway_id uuid, p_force boolean) TO authenticated;

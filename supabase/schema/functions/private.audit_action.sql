@@ -15,5 +15,9 @@ CREATE FUNCTION private.audit_action(p_action text, p_target_table text, p_targe
   )
 $$;
 
+-- comment: FUNCTION audit_action(p_action text, p_target_table text, p_target_id text, p_details jsonb)
+COMMENT ON FUNCTION private.audit_action(p_action text, p_target_table text, p_target_id text, p_details jsonb) IS 'Appends an administrative action (queue.clean, queue.retry, gateway.reorder) to audit.log
+with the caller, request id and redacted details.';
+
 -- acl: FUNCTION audit_action(p_action text, p_target_table text, p_target_id text, p_details jsonb)
 REVOKE ALL ON FUNCTION private.audit_action(p_action text, p_target_table text, p_target_id text, p_details jsonb) FROM PUBLIC;

@@ -50,5 +50,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION build_key_admission(p_hash bytea, p_burst_fraction numeric, p_now timestamp with time zone)
+COMMENT ON FUNCTION private.build_key_admission(p_hash bytea, p_burst_fraction numeric, p_now timestamp with time zone) IS 'Called by the gate: rebuilds a key''s admission row from api_keys, merchants and the limits
+under a shared advisory lock on the merchant; raises PT401 for an unknown, revoked or
+expired key or a merchant that is not active.';
+
 -- acl: FUNCTION build_key_admission(p_hash bytea, p_burst_fraction numeric, p_now timestamp with time zone)
 REVOKE ALL ON FUNCTION private.build_key_admission(p_hash bytea, p_burst_fraction numeric, p_now timestamp with time zone) FROM PUBLIC;

@@ -23,5 +23,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION check_member_manager(p_merchant_id uuid, p_user_id uuid)
+COMMENT ON FUNCTION private.check_member_manager(p_merchant_id uuid, p_user_id uuid) IS 'Raises unless the caller may manage the merchant''s members: P0002 unknown merchant (admins
+only), 42501 not an owner or admin, or the caller''s own membership.';
+
 -- acl: FUNCTION check_member_manager(p_merchant_id uuid, p_user_id uuid)
 REVOKE ALL ON FUNCTION private.check_member_manager(p_merchant_id uuid, p_user_id uuid) FROM PUBLIC;

@@ -16,5 +16,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION check_row_access(p_found boolean, p_merchant_id uuid, p_roles text[], p_what text, p_id text)
+COMMENT ON FUNCTION private.check_row_access(p_found boolean, p_merchant_id uuid, p_roles text[], p_what text, p_id text) IS 'Raises P0002 when the row is missing or of a merchant the caller is not in, 42501 when
+the caller is a member without one of p_roles; admins pass.';
+
 -- acl: FUNCTION check_row_access(p_found boolean, p_merchant_id uuid, p_roles text[], p_what text, p_id text)
 REVOKE ALL ON FUNCTION private.check_row_access(p_found boolean, p_merchant_id uuid, p_roles text[], p_what text, p_id text) FROM PUBLIC;

@@ -55,6 +55,10 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean)
+COMMENT ON FUNCTION private.clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean) IS 'Admins only: deletes old archived jobs or archives/deletes old dead letters, audited; see
+public.admin_clean_queue.';
+
 -- acl: FUNCTION clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean)
 REVOKE ALL ON FUNCTION private.clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean) TO authenticated;

@@ -25,6 +25,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_hash bytea, p_expires_at timestamp with time zone)
+COMMENT ON FUNCTION private.create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_hash bytea, p_expires_at timestamp with time zone) IS 'Admins, owners and developers: validates and inserts a key digest; see
+public.merchant_create_api_key.';
+
 -- acl: FUNCTION create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_hash bytea, p_expires_at timestamp with time zone)
 REVOKE ALL ON FUNCTION private.create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_hash bytea, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_hash bytea, p_expires_at timestamp with time zone) TO authenticated;

@@ -60,6 +60,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text)
+COMMENT ON FUNCTION private.create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text) IS 'Admins only: validates and inserts a gateway, credentials to Vault, idempotently; see
+public.admin_create_gateway.';
+
 -- acl: FUNCTION create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text)
 REVOKE ALL ON FUNCTION private.create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text) TO authenticated;

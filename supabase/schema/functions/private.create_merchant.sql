@@ -36,6 +36,10 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text)
+COMMENT ON FUNCTION private.create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text) IS 'Admins only: validates, creates the merchant and its first owner, idempotently; see
+public.create_merchant.';
+
 -- acl: FUNCTION create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text)
 REVOKE ALL ON FUNCTION private.create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text) TO authenticated;

@@ -18,5 +18,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION create_queue(p_queue text, p_concurrency integer, p_max_attempts integer, p_visibility_timeout_s integer)
+COMMENT ON FUNCTION private.create_queue(p_queue text, p_concurrency integer, p_max_attempts integer, p_visibility_timeout_s integer) IS 'Makes a job queue (migrations only, as service_role): its queue_controls row (the one list
+of queue names) and its pgmq queue and <queue>_dlq. Idempotent.';
+
 -- acl: FUNCTION create_queue(p_queue text, p_concurrency integer, p_max_attempts integer, p_visibility_timeout_s integer)
 REVOKE ALL ON FUNCTION private.create_queue(p_queue text, p_concurrency integer, p_max_attempts integer, p_visibility_timeout_s integer) FROM PUBLIC;

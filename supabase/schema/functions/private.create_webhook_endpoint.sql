@@ -22,6 +22,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION create_webhook_endpoint(p_merchant_id uuid, p_url text, p_event_types text[], p_description text)
+COMMENT ON FUNCTION private.create_webhook_endpoint(p_merchant_id uuid, p_url text, p_event_types text[], p_description text) IS 'Admins, owners and developers: validates and adds an endpoint with a new Vault secret,
+returned once; see public.merchant_create_webhook_endpoint.';
+
 -- acl: FUNCTION create_webhook_endpoint(p_merchant_id uuid, p_url text, p_event_types text[], p_description text)
 REVOKE ALL ON FUNCTION private.create_webhook_endpoint(p_merchant_id uuid, p_url text, p_event_types text[], p_description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.create_webhook_endpoint(p_merchant_id uuid, p_url text, p_event_types text[], p_description text) TO authenticated;

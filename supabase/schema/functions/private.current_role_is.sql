@@ -15,6 +15,10 @@ CREATE FUNCTION private.current_role_is(p_role text) RETURNS boolean
   end
 $$;
 
+-- comment: FUNCTION current_role_is(p_role text)
+COMMENT ON FUNCTION private.current_role_is(p_role text) IS 'True when the caller holds the role: admin, service_role, or a merchant role (owner,
+developer, viewer) in any merchant.';
+
 -- acl: FUNCTION current_role_is(p_role text)
 REVOKE ALL ON FUNCTION private.current_role_is(p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.current_role_is(p_role text) TO authenticated;

@@ -28,6 +28,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION emit_event(p_merchant_id uuid, p_type text, p_payload jsonb)
+COMMENT ON FUNCTION private.emit_event(p_merchant_id uuid, p_type text, p_payload jsonb) IS 'service_role and triggers: records a merchant event, creates a delivery per matching
+enabled endpoint and queues each; returns the event id.';
+
 -- acl: FUNCTION emit_event(p_merchant_id uuid, p_type text, p_payload jsonb)
 REVOKE ALL ON FUNCTION private.emit_event(p_merchant_id uuid, p_type text, p_payload jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.emit_event(p_merchant_id uuid, p_type text, p_payload jsonb) TO service_role;

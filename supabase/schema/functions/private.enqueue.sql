@@ -28,6 +28,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION enqueue(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text)
+COMMENT ON FUNCTION private.enqueue(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) IS 'For producers in the database and service_role: validates and sends {key, payload} to the
+queue, counts it and NOTIFYs lsp_jobs. No role check of its own (not granted to clients).';
+
 -- acl: FUNCTION enqueue(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text)
 REVOKE ALL ON FUNCTION private.enqueue(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.enqueue(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) TO service_role;

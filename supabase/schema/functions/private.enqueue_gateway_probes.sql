@@ -20,6 +20,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION enqueue_gateway_probes()
+COMMENT ON FUNCTION private.enqueue_gateway_probes() IS 'pg_cron every minute: queues one gateway_health probe per active gateway (one per gateway
+and minute by job key); returns how many.';
+
 -- acl: FUNCTION enqueue_gateway_probes()
 REVOKE ALL ON FUNCTION private.enqueue_gateway_probes() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.enqueue_gateway_probes() TO service_role;

@@ -11,6 +11,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text)
+COMMENT ON FUNCTION private.enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) IS 'Admins only: private.enqueue on behalf of public.enqueue_job.';
+
 -- acl: FUNCTION enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text)
 REVOKE ALL ON FUNCTION private.enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) TO authenticated;

@@ -24,5 +24,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION forget_key_admissions()
+COMMENT ON FUNCTION private.forget_key_admissions() IS 'Trigger on api_keys, merchants and merchant_rate_limits: under an exclusive advisory lock
+on the merchant, invalidates (or deletes) the affected key admissions so the gate rebuilds
+them from the tables.';
+
 -- acl: FUNCTION forget_key_admissions()
 REVOKE ALL ON FUNCTION private.forget_key_admissions() FROM PUBLIC;

@@ -18,6 +18,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION gateway_catalog()
+COMMENT ON FUNCTION private.gateway_catalog() IS 'Admins only: the provider catalogue; see public.admin_gateway_catalog.';
+
 -- acl: FUNCTION gateway_catalog()
 REVOKE ALL ON FUNCTION private.gateway_catalog() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.gateway_catalog() TO authenticated;

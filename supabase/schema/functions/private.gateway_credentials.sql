@@ -14,6 +14,10 @@ CREATE FUNCTION private.gateway_credentials(p_gateway_id uuid) RETURNS jsonb
   where g.id = p_gateway_id and g.status <> 'archived'
 $$;
 
+-- comment: FUNCTION gateway_credentials(p_gateway_id uuid)
+COMMENT ON FUNCTION private.gateway_credentials(p_gateway_id uuid) IS 'service_role only (not granted to clients): the decrypted credentials, provider and
+environment of a non-archived gateway, for the adapter''s tests and the worker''s probes.';
+
 -- acl: FUNCTION gateway_credentials(p_gateway_id uuid)
 REVOKE ALL ON FUNCTION private.gateway_credentials(p_gateway_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.gateway_credentials(p_gateway_id uuid) TO service_role;

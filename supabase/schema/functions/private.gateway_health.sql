@@ -56,6 +56,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION gateway_health()
+COMMENT ON FUNCTION private.gateway_health() IS 'Admins only: health per gateway and availability per region; see
+public.admin_gateway_health.';
+
 -- acl: FUNCTION gateway_health()
 REVOKE ALL ON FUNCTION private.gateway_health() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.gateway_health() TO authenticated;

@@ -13,6 +13,10 @@ CREATE FUNCTION private.gateway_retention() RETURNS void
   delete from public.gateway_stats_hour where hour < now() - interval '35 days';
 $$;
 
+-- comment: FUNCTION gateway_retention()
+COMMENT ON FUNCTION private.gateway_retention() IS 'pg_cron hourly: deletes probes older than 7 days (50,000 per run), minute buckets older
+than 2 days and hour buckets older than 35 days.';
+
 -- acl: FUNCTION gateway_retention()
 REVOKE ALL ON FUNCTION private.gateway_retention() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.gateway_retention() TO service_role;

@@ -21,6 +21,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION gateway_test_target(p_gateway_id uuid)
+COMMENT ON FUNCTION private.gateway_test_target(p_gateway_id uuid) IS 'Admins only: a testable gateway''s provider and environment; see
+public.admin_gateway_test_target.';
+
 -- acl: FUNCTION gateway_test_target(p_gateway_id uuid)
 REVOKE ALL ON FUNCTION private.gateway_test_target(p_gateway_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.gateway_test_target(p_gateway_id uuid) TO authenticated;

@@ -79,6 +79,10 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION get_job(p_job_id text)
+COMMENT ON FUNCTION private.get_job(p_job_id text) IS 'Admins only: one job''s state, redacted payload, attempts and lineage; see
+public.admin_get_job.';
+
 -- acl: FUNCTION get_job(p_job_id text)
 REVOKE ALL ON FUNCTION private.get_job(p_job_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.get_job(p_job_id text) TO authenticated;

@@ -23,6 +23,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION grant_platform_admin(p_user_id uuid)
+COMMENT ON FUNCTION private.grant_platform_admin(p_user_id uuid) IS 'Admins only, never to themselves: adds the user to platform_admins; see
+public.grant_platform_admin.';
+
 -- acl: FUNCTION grant_platform_admin(p_user_id uuid)
 REVOKE ALL ON FUNCTION private.grant_platform_admin(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.grant_platform_admin(p_user_id uuid) TO authenticated;

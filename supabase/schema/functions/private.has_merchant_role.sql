@@ -8,6 +8,10 @@ CREATE FUNCTION private.has_merchant_role(p_merchant_id uuid, p_roles text[] DEF
   select p_merchant_id in (select private.member_merchant_ids(p_roles))
 $$;
 
+-- comment: FUNCTION has_merchant_role(p_merchant_id uuid, p_roles text[])
+COMMENT ON FUNCTION private.has_merchant_role(p_merchant_id uuid, p_roles text[]) IS 'True when the caller is a member of the merchant (with one of p_roles, if given; api_key
+stands for the merchant''s API keys).';
+
 -- acl: FUNCTION has_merchant_role(p_merchant_id uuid, p_roles text[])
 REVOKE ALL ON FUNCTION private.has_merchant_role(p_merchant_id uuid, p_roles text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.has_merchant_role(p_merchant_id uuid, p_roles text[]) TO authenticated;

@@ -29,5 +29,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION idempotency_replay(p_scope text, p_key text, p_request jsonb)
+COMMENT ON FUNCTION private.idempotency_replay(p_scope text, p_key text, p_request jsonb) IS 'Serialises calls with the same scope, caller and key (advisory lock) and returns the stored
+response of an earlier call; 22023 for a key of the wrong length or reused with different
+parameters; null when there is none.';
+
 -- acl: FUNCTION idempotency_replay(p_scope text, p_key text, p_request jsonb)
 REVOKE ALL ON FUNCTION private.idempotency_replay(p_scope text, p_key text, p_request jsonb) FROM PUBLIC;

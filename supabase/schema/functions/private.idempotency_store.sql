@@ -20,5 +20,8 @@ begin
 end
 $$;
 
+-- comment: FUNCTION idempotency_store(p_scope text, p_key text, p_request jsonb, p_response jsonb)
+COMMENT ON FUNCTION private.idempotency_store(p_scope text, p_key text, p_request jsonb, p_response jsonb) IS 'Stores the response under the scope, caller and key (when a key was given) and returns it.';
+
 -- acl: FUNCTION idempotency_store(p_scope text, p_key text, p_request jsonb, p_response jsonb)
 REVOKE ALL ON FUNCTION private.idempotency_store(p_scope text, p_key text, p_request jsonb, p_response jsonb) FROM PUBLIC;

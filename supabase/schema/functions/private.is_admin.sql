@@ -11,6 +11,9 @@ CREATE FUNCTION private.is_admin() RETURNS boolean
     )
 $$;
 
+-- comment: FUNCTION is_admin()
+COMMENT ON FUNCTION private.is_admin() IS 'True for service_role and for users in platform_admins.';
+
 -- acl: FUNCTION is_admin()
 REVOKE ALL ON FUNCTION private.is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_admin() TO authenticated;

@@ -9,6 +9,9 @@ CREATE FUNCTION private.is_service_role() RETURNS boolean
     or current_setting('role', true) = 'service_role'
 $$;
 
+-- comment: FUNCTION is_service_role()
+COMMENT ON FUNCTION private.is_service_role() IS 'True when the JWT role or the database role is service_role.';
+
 -- acl: FUNCTION is_service_role()
 REVOKE ALL ON FUNCTION private.is_service_role() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_service_role() TO authenticated;

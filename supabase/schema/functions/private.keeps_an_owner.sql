@@ -11,5 +11,8 @@ CREATE FUNCTION private.keeps_an_owner(p_merchant_id uuid, p_user_id uuid) RETUR
   )
 $$;
 
+-- comment: FUNCTION keeps_an_owner(p_merchant_id uuid, p_user_id uuid)
+COMMENT ON FUNCTION private.keeps_an_owner(p_merchant_id uuid, p_user_id uuid) IS 'True when the merchant has an owner other than p_user_id.';
+
 -- acl: FUNCTION keeps_an_owner(p_merchant_id uuid, p_user_id uuid)
 REVOKE ALL ON FUNCTION private.keeps_an_owner(p_merchant_id uuid, p_user_id uuid) FROM PUBLIC;

@@ -18,6 +18,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION list_api_keys(p_merchant_id uuid)
+COMMENT ON FUNCTION private.list_api_keys(p_merchant_id uuid) IS 'Admins and members (API keys included): the merchant''s key views; see
+public.merchant_list_api_keys.';
+
 -- acl: FUNCTION list_api_keys(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION private.list_api_keys(p_merchant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.list_api_keys(p_merchant_id uuid) TO authenticated;

@@ -25,6 +25,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION list_gateways(p_include_archived boolean)
+COMMENT ON FUNCTION private.list_gateways(p_include_archived boolean) IS 'Admins only: every gateway''s view with figures; see public.admin_list_gateways.';
+
 -- acl: FUNCTION list_gateways(p_include_archived boolean)
 REVOKE ALL ON FUNCTION private.list_gateways(p_include_archived boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.list_gateways(p_include_archived boolean) TO authenticated;

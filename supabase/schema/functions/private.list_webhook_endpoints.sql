@@ -15,6 +15,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION list_webhook_endpoints(p_merchant_id uuid)
+COMMENT ON FUNCTION private.list_webhook_endpoints(p_merchant_id uuid) IS 'Admins and members (API keys included): the merchant''s endpoint views; see
+public.merchant_list_webhook_endpoints.';
+
 -- acl: FUNCTION list_webhook_endpoints(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION private.list_webhook_endpoints(p_merchant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.list_webhook_endpoints(p_merchant_id uuid) TO authenticated;

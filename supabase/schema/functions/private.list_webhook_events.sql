@@ -38,6 +38,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION list_webhook_events(p_merchant_id uuid, p_limit integer)
+COMMENT ON FUNCTION private.list_webhook_events(p_merchant_id uuid, p_limit integer) IS 'Admins and members (API keys included): newest events with deliveries and attempts; see
+public.merchant_list_webhook_events.';
+
 -- acl: FUNCTION list_webhook_events(p_merchant_id uuid, p_limit integer)
 REVOKE ALL ON FUNCTION private.list_webhook_events(p_merchant_id uuid, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.list_webhook_events(p_merchant_id uuid, p_limit integer) TO authenticated;

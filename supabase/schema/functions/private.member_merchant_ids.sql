@@ -15,6 +15,10 @@ CREATE FUNCTION private.member_merchant_ids(p_roles text[] DEFAULT NULL::text[])
     and (p_roles is null or 'api_key' = any(p_roles))
 $$;
 
+-- comment: FUNCTION member_merchant_ids(p_roles text[])
+COMMENT ON FUNCTION private.member_merchant_ids(p_roles text[]) IS 'The merchants the caller belongs to (with one of p_roles, if given), plus the calling API
+key''s merchant when p_roles is null or includes api_key; used by RLS policies.';
+
 -- acl: FUNCTION member_merchant_ids(p_roles text[])
 REVOKE ALL ON FUNCTION private.member_merchant_ids(p_roles text[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.member_merchant_ids(p_roles text[]) TO authenticated;

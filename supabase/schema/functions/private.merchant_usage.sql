@@ -82,6 +82,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text)
+COMMENT ON FUNCTION private.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) IS 'Admins and members (API keys included): the merchant''s usage figures; see
+public.merchant_usage.';
+
 -- acl: FUNCTION merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text)
 REVOKE ALL ON FUNCTION private.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) TO authenticated;

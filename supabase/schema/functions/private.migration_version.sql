@@ -12,6 +12,9 @@ exception when undefined_table or invalid_schema_name then
 end
 $$;
 
+-- comment: FUNCTION migration_version()
+COMMENT ON FUNCTION private.migration_version() IS 'The newest applied migration version (for /readyz); null when the CLI''s table is missing.';
+
 -- acl: FUNCTION migration_version()
 REVOKE ALL ON FUNCTION private.migration_version() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.migration_version() TO service_role;

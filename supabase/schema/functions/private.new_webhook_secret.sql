@@ -15,5 +15,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION new_webhook_secret(p_endpoint uuid)
+COMMENT ON FUNCTION private.new_webhook_secret(p_endpoint uuid) IS 'Makes a signing secret (whsec_ and 24 random bytes, base64), stores it in Vault and
+returns its id and value; callers check the role.';
+
 -- acl: FUNCTION new_webhook_secret(p_endpoint uuid)
 REVOKE ALL ON FUNCTION private.new_webhook_secret(p_endpoint uuid) FROM PUBLIC;

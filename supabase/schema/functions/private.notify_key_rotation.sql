@@ -16,5 +16,8 @@ begin
 end
 $$;
 
+-- comment: FUNCTION notify_key_rotation()
+COMMENT ON FUNCTION private.notify_key_rotation() IS 'Trigger on api_keys: emits an api_key.rotated webhook event when a key is marked rotated.';
+
 -- acl: FUNCTION notify_key_rotation()
 REVOKE ALL ON FUNCTION private.notify_key_rotation() FROM PUBLIC;

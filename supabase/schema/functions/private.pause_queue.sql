@@ -34,6 +34,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION pause_queue(p_queue text, p_paused boolean, p_reason text)
+COMMENT ON FUNCTION private.pause_queue(p_queue text, p_paused boolean, p_reason text) IS 'Admins only: pauses or resumes queues and notifies workers; see public.admin_pause_queue.';
+
 -- acl: FUNCTION pause_queue(p_queue text, p_paused boolean, p_reason text)
 REVOKE ALL ON FUNCTION private.pause_queue(p_queue text, p_paused boolean, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.pause_queue(p_queue text, p_paused boolean, p_reason text) TO authenticated;

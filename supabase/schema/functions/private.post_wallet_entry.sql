@@ -52,6 +52,10 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text)
+COMMENT ON FUNCTION private.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text) IS 'Admins only: posts a signed ledger entry (minor units) to the merchant''s wallet, creating
+the wallet, idempotent per wallet and key; see public.post_wallet_entry.';
+
 -- acl: FUNCTION post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text)
 REVOKE ALL ON FUNCTION private.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text) TO authenticated;

@@ -24,6 +24,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION prepare_webhook_test(p_endpoint_id uuid)
+COMMENT ON FUNCTION private.prepare_webhook_test(p_endpoint_id uuid) IS 'Admins, owners and developers of the endpoint''s merchant: creates a webhook.test event and
+its delivery; see public.merchant_prepare_webhook_test.';
+
 -- acl: FUNCTION prepare_webhook_test(p_endpoint_id uuid)
 REVOKE ALL ON FUNCTION private.prepare_webhook_test(p_endpoint_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.prepare_webhook_test(p_endpoint_id uuid) TO authenticated;

@@ -95,6 +95,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION queue_overview()
+COMMENT ON FUNCTION private.queue_overview() IS 'Admins only: depth, age, rates, state and settings of every queue; see
+public.admin_list_queues.';
+
 -- acl: FUNCTION queue_overview()
 REVOKE ALL ON FUNCTION private.queue_overview() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.queue_overview() TO authenticated;

@@ -35,6 +35,11 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION queue_retention(p_batch integer)
+COMMENT ON FUNCTION private.queue_retention(p_batch integer) IS 'pg_cron every 10 minutes: deletes archived jobs and attempts older than each queue''s
+retention_days (p_batch per queue and run), minute counters after 7 days and heartbeats of
+workers gone for a day.';
+
 -- acl: FUNCTION queue_retention(p_batch integer)
 REVOKE ALL ON FUNCTION private.queue_retention(p_batch integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.queue_retention(p_batch integer) TO service_role;

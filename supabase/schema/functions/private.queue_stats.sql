@@ -45,6 +45,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION queue_stats()
+COMMENT ON FUNCTION private.queue_stats() IS 'Admins only: the last hour''s per-minute counters and the workers; see
+public.admin_queue_stats.';
+
 -- acl: FUNCTION queue_stats()
 REVOKE ALL ON FUNCTION private.queue_stats() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.queue_stats() TO authenticated;

@@ -19,6 +19,10 @@ CREATE FUNCTION private.rate_limit_for(p_api_key_id uuid, p_user_id uuid) RETURN
   end
 $$;
 
+-- comment: FUNCTION rate_limit_for(p_api_key_id uuid, p_user_id uuid)
+COMMENT ON FUNCTION private.rate_limit_for(p_api_key_id uuid, p_user_id uuid) IS 'A key''s or user''s limit in requests per minute: the key''s own, else the merchant''s
+override, else 600 for keys; the lowest override of the user''s merchants, else 300.';
+
 -- acl: FUNCTION rate_limit_for(p_api_key_id uuid, p_user_id uuid)
 REVOKE ALL ON FUNCTION private.rate_limit_for(p_api_key_id uuid, p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.rate_limit_for(p_api_key_id uuid, p_user_id uuid) TO service_role;

@@ -10,5 +10,9 @@ CREATE FUNCTION private.rate_limit_retention() RETURNS void
   delete from private.rate_limit_breaches as b where b.minute < now() - interval '35 days';
 $$;
 
+-- comment: FUNCTION rate_limit_retention()
+COMMENT ON FUNCTION private.rate_limit_retention() IS 'pg_cron hourly: drops rate-limit buckets and key admissions idle for an hour and breach
+counts older than 35 days.';
+
 -- acl: FUNCTION rate_limit_retention()
 REVOKE ALL ON FUNCTION private.rate_limit_retention() FROM PUBLIC;

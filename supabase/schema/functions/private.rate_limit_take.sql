@@ -36,6 +36,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION rate_limit_take(p_bucket text, p_per_min integer, p_burst integer, OUT allowed boolean, OUT remaining integer, OUT retry_after_ms integer, OUT reset_ms integer)
+COMMENT ON FUNCTION private.rate_limit_take(p_bucket text, p_per_min integer, p_burst integer, OUT allowed boolean, OUT remaining integer, OUT retry_after_ms integer, OUT reset_ms integer) IS 'service_role only: one GCRA step for a bucket (row-locked, never over-admits); counts a
+refusal in rate_limit_breaches; returns allowed, remaining, retry_after_ms, reset_ms (ms).';
+
 -- acl: FUNCTION rate_limit_take(p_bucket text, p_per_min integer, p_burst integer, OUT allowed boolean, OUT remaining integer, OUT retry_after_ms integer, OUT reset_ms integer)
 REVOKE ALL ON FUNCTION private.rate_limit_take(p_bucket text, p_per_min integer, p_burst integer, OUT allowed boolean, OUT remaining integer, OUT retry_after_ms integer, OUT reset_ms integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.rate_limit_take(p_bucket text, p_per_min integer, p_burst integer, OUT allowed boolean, OUT remaining integer, OUT retry_after_ms integer, OUT reset_ms integer) TO service_role;

@@ -20,6 +20,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION record_gateway_test(p_gateway_id uuid, p_result jsonb)
+COMMENT ON FUNCTION private.record_gateway_test(p_gateway_id uuid, p_result jsonb) IS 'Admins only: records a manual check as a probe and as last_test; see
+public.admin_record_gateway_test.';
+
 -- acl: FUNCTION record_gateway_test(p_gateway_id uuid, p_result jsonb)
 REVOKE ALL ON FUNCTION private.record_gateway_test(p_gateway_id uuid, p_result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.record_gateway_test(p_gateway_id uuid, p_result jsonb) TO authenticated;

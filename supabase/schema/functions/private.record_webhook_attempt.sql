@@ -68,6 +68,11 @@ begin
 end
 $$;
 
+-- comment: FUNCTION record_webhook_attempt(p_delivery_id bigint, p_attempt jsonb, p_retry_in_s integer, p_disable_after_s integer)
+COMMENT ON FUNCTION private.record_webhook_attempt(p_delivery_id bigint, p_attempt jsonb, p_retry_in_s integer, p_disable_after_s integer) IS 'service_role only: records an attempt and its outcome: delivered, retrying (queued again
+after p_retry_in_s seconds), failed, or disabled (410, or failing for p_disable_after_s
+seconds, which notifies owners and developers).';
+
 -- acl: FUNCTION record_webhook_attempt(p_delivery_id bigint, p_attempt jsonb, p_retry_in_s integer, p_disable_after_s integer)
 REVOKE ALL ON FUNCTION private.record_webhook_attempt(p_delivery_id bigint, p_attempt jsonb, p_retry_in_s integer, p_disable_after_s integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.record_webhook_attempt(p_delivery_id bigint, p_attempt jsonb, p_retry_in_s integer, p_disable_after_s integer) TO service_role;

@@ -20,6 +20,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION redeliver(p_delivery_id bigint)
+COMMENT ON FUNCTION private.redeliver(p_delivery_id bigint) IS 'Admins, owners and developers of the delivery''s merchant: marks it pending and queues an
+attempt; see public.merchant_redeliver_webhook.';
+
 -- acl: FUNCTION redeliver(p_delivery_id bigint)
 REVOKE ALL ON FUNCTION private.redeliver(p_delivery_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.redeliver(p_delivery_id bigint) TO authenticated;

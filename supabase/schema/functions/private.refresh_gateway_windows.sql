@@ -40,6 +40,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION refresh_gateway_windows()
+COMMENT ON FUNCTION private.refresh_gateway_windows() IS 'pg_cron every minute: rewrites each non-archived gateway''s last complete hour and day in
+gateway_windows; returns the rows written.';
+
 -- acl: FUNCTION refresh_gateway_windows()
 REVOKE ALL ON FUNCTION private.refresh_gateway_windows() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.refresh_gateway_windows() TO service_role;

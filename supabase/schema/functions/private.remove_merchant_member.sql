@@ -25,6 +25,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION remove_merchant_member(p_merchant_id uuid, p_user_id uuid)
+COMMENT ON FUNCTION private.remove_merchant_member(p_merchant_id uuid, p_user_id uuid) IS 'Admins and owners: removes a member, keeping an owner; see public.remove_merchant_member.';
+
 -- acl: FUNCTION remove_merchant_member(p_merchant_id uuid, p_user_id uuid)
 REVOKE ALL ON FUNCTION private.remove_merchant_member(p_merchant_id uuid, p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.remove_merchant_member(p_merchant_id uuid, p_user_id uuid) TO authenticated;

@@ -13,6 +13,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION require_admin()
+COMMENT ON FUNCTION private.require_admin() IS 'Raises 42501 unless the caller is a platform admin or service_role.';
+
 -- acl: FUNCTION require_admin()
 REVOKE ALL ON FUNCTION private.require_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.require_admin() TO authenticated;

@@ -36,6 +36,12 @@ begin
 end
 $$;
 
+-- comment: FUNCTION require_merchant(p_merchant_id uuid, p_roles text[], p_doing text)
+COMMENT ON FUNCTION private.require_merchant(p_merchant_id uuid, p_roles text[], p_doing text) IS 'The merchant a call acts on: p_merchant_id, else the calling API key''s merchant, else the
+caller''s only membership (22023 naming the choices for a member of several; 22023 when none
+is known). Then requires one of p_roles (''api_key'' admits API keys; null: any member) or
+admin (42501 otherwise; P0002 when an admin names an unknown merchant).';
+
 -- acl: FUNCTION require_merchant(p_merchant_id uuid, p_roles text[], p_doing text)
 REVOKE ALL ON FUNCTION private.require_merchant(p_merchant_id uuid, p_roles text[], p_doing text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.require_merchant(p_merchant_id uuid, p_roles text[], p_doing text) TO authenticated;

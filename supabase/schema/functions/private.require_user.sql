@@ -16,6 +16,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION require_user()
+COMMENT ON FUNCTION private.require_user() IS 'Returns auth.uid(); raises 42501 when there is no signed-in user.';
+
 -- acl: FUNCTION require_user()
 REVOKE ALL ON FUNCTION private.require_user() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.require_user() TO authenticated;

@@ -94,6 +94,10 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer)
+COMMENT ON FUNCTION private.retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer) IS 'Admins only: sends dead letters back to their queues and records lineage and an audit
+row; see public.admin_retry_jobs.';
+
 -- acl: FUNCTION retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer)
 REVOKE ALL ON FUNCTION private.retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer) TO authenticated;

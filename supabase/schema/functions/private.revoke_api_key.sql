@@ -21,6 +21,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION revoke_api_key(p_key_id uuid)
+COMMENT ON FUNCTION private.revoke_api_key(p_key_id uuid) IS 'Admins, owners and developers of the key''s merchant: revokes it now; see
+public.merchant_revoke_api_key.';
+
 -- acl: FUNCTION revoke_api_key(p_key_id uuid)
 REVOKE ALL ON FUNCTION private.revoke_api_key(p_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.revoke_api_key(p_key_id uuid) TO authenticated;

@@ -23,6 +23,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION revoke_platform_admin(p_user_id uuid)
+COMMENT ON FUNCTION private.revoke_platform_admin(p_user_id uuid) IS 'Admins only: removes the user from platform_admins, keeping at least one admin; see
+public.revoke_platform_admin.';
+
 -- acl: FUNCTION revoke_platform_admin(p_user_id uuid)
 REVOKE ALL ON FUNCTION private.revoke_platform_admin(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.revoke_platform_admin(p_user_id uuid) TO authenticated;

@@ -47,6 +47,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_hash bytea, p_grace_seconds integer)
+COMMENT ON FUNCTION private.rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_hash bytea, p_grace_seconds integer) IS 'Admins, owners and developers of the key''s merchant: adds the replacement key, ends the
+old one after the grace window and notifies owners; see public.merchant_rotate_api_key.';
+
 -- acl: FUNCTION rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_hash bytea, p_grace_seconds integer)
 REVOKE ALL ON FUNCTION private.rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_hash bytea, p_grace_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_hash bytea, p_grace_seconds integer) TO authenticated;

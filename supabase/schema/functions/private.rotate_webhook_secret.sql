@@ -25,6 +25,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION rotate_webhook_secret(p_endpoint_id uuid)
+COMMENT ON FUNCTION private.rotate_webhook_secret(p_endpoint_id uuid) IS 'Admins, owners and developers of the endpoint''s merchant: new secret, the old one kept
+24 h; see public.merchant_rotate_webhook_secret.';
+
 -- acl: FUNCTION rotate_webhook_secret(p_endpoint_id uuid)
 REVOKE ALL ON FUNCTION private.rotate_webhook_secret(p_endpoint_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.rotate_webhook_secret(p_endpoint_id uuid) TO authenticated;

@@ -39,6 +39,10 @@ begin
 end
 $_$;
 
+-- comment: FUNCTION route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text)
+COMMENT ON FUNCTION private.route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text) IS 'Admins only: validates the payment and an active merchant, then lists
+private.route_gateways'' candidates; see public.route_payment.';
+
 -- acl: FUNCTION route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text)
 REVOKE ALL ON FUNCTION private.route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text) TO authenticated;

@@ -42,6 +42,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION set_gateway_priority(p_gateway_ids uuid[])
+COMMENT ON FUNCTION private.set_gateway_priority(p_gateway_ids uuid[]) IS 'Admins only: renumbers the priorities of every non-archived gateway in the given order,
+audited; see public.admin_set_gateway_priority.';
+
 -- acl: FUNCTION set_gateway_priority(p_gateway_ids uuid[])
 REVOKE ALL ON FUNCTION private.set_gateway_priority(p_gateway_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.set_gateway_priority(p_gateway_ids uuid[]) TO authenticated;

@@ -33,6 +33,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text)
+COMMENT ON FUNCTION private.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text) IS 'Admins and owners: adds a member or changes their role, keeping an owner; see
+public.set_merchant_member.';
+
 -- acl: FUNCTION set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text)
 REVOKE ALL ON FUNCTION private.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text) TO authenticated;

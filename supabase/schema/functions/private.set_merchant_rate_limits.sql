@@ -26,6 +26,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer)
+COMMENT ON FUNCTION private.set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer) IS 'Admins only: upserts the merchant''s per-minute limits; see
+public.admin_set_merchant_rate_limits.';
+
 -- acl: FUNCTION set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer)
 REVOKE ALL ON FUNCTION private.set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer) TO authenticated;

@@ -20,6 +20,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION set_merchant_status(p_merchant_id uuid, p_status text)
+COMMENT ON FUNCTION private.set_merchant_status(p_merchant_id uuid, p_status text) IS 'Admins only: sets the merchant''s status; see public.set_merchant_status.';
+
 -- acl: FUNCTION set_merchant_status(p_merchant_id uuid, p_status text)
 REVOKE ALL ON FUNCTION private.set_merchant_status(p_merchant_id uuid, p_status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.set_merchant_status(p_merchant_id uuid, p_status text) TO authenticated;

@@ -19,5 +19,9 @@ begin
 end
 $$;
 
+-- comment: FUNCTION store_credentials(g public.gateways, p_credentials jsonb)
+COMMENT ON FUNCTION private.store_credentials(g public.gateways, p_credentials jsonb) IS 'Puts the credentials in Vault (deleting the gateway''s previous secret, stamping the
+rotation) and sets the masked copy on the row value; callers check the role.';
+
 -- acl: FUNCTION store_credentials(g public.gateways, p_credentials jsonb)
 REVOKE ALL ON FUNCTION private.store_credentials(g public.gateways, p_credentials jsonb) FROM PUBLIC;

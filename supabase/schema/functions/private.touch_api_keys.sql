@@ -14,6 +14,9 @@ CREATE FUNCTION private.touch_api_keys(p_ids uuid[], p_used_at timestamp with ti
   select count(*)::integer from stamped
 $$;
 
+-- comment: FUNCTION touch_api_keys(p_ids uuid[], p_used_at timestamp with time zone[])
+COMMENT ON FUNCTION private.touch_api_keys(p_ids uuid[], p_used_at timestamp with time zone[]) IS 'service_role only: moves keys'' last_used_at forward (never back) from the adapter''s batch.';
+
 -- acl: FUNCTION touch_api_keys(p_ids uuid[], p_used_at timestamp with time zone[])
 REVOKE ALL ON FUNCTION private.touch_api_keys(p_ids uuid[], p_used_at timestamp with time zone[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.touch_api_keys(p_ids uuid[], p_used_at timestamp with time zone[]) TO service_role;

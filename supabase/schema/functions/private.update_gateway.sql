@@ -39,6 +39,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION update_gateway(p_gateway_id uuid, p_changes jsonb)
+COMMENT ON FUNCTION private.update_gateway(p_gateway_id uuid, p_changes jsonb) IS 'Admins only: applies a partial update, rotating credentials when sent; see
+public.admin_update_gateway.';
+
 -- acl: FUNCTION update_gateway(p_gateway_id uuid, p_changes jsonb)
 REVOKE ALL ON FUNCTION private.update_gateway(p_gateway_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.update_gateway(p_gateway_id uuid, p_changes jsonb) TO authenticated;

@@ -48,6 +48,10 @@ begin
 end
 $$;
 
+-- comment: FUNCTION update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb)
+COMMENT ON FUNCTION private.update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb) IS 'Admins, owners and developers of the endpoint''s merchant: applies the sent fields; see
+public.merchant_update_webhook_endpoint.';
+
 -- acl: FUNCTION update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb)
 REVOKE ALL ON FUNCTION private.update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb) TO authenticated;

@@ -23,6 +23,10 @@ CREATE FUNCTION private.webhook_delivery_job(p_delivery_id bigint) RETURNS jsonb
   where d.id = p_delivery_id
 $$;
 
+-- comment: FUNCTION webhook_delivery_job(p_delivery_id bigint)
+COMMENT ON FUNCTION private.webhook_delivery_job(p_delivery_id bigint) IS 'service_role only: what a delivery attempt needs: endpoint, event and the decrypted
+signing secrets (current, and previous while within its 24 h).';
+
 -- acl: FUNCTION webhook_delivery_job(p_delivery_id bigint)
 REVOKE ALL ON FUNCTION private.webhook_delivery_job(p_delivery_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.webhook_delivery_job(p_delivery_id bigint) TO service_role;

@@ -6,6 +6,16 @@ CREATE FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean 
     SET search_path TO ''
     AS $$ select private.archive_gateway(p_gateway_id, p_force) $$;
 
+-- comment: FUNCTION admin_archive_gateway(p_gateway_id uuid, p_force boolean)
+COMMENT ON FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean) IS 'Archives a gateway: it stops routing, its Vault credentials are deleted and the masked
+copy cleared; the row and its history stay. Refused while it has payments in flight
+(created, pending or processing) unless p_force. Archiving twice is harmless.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the gateway view (see admin_list_gateways) plus in_flight_at_archive (count), or
+plus already_archived: true when it was archived before.
+Errors: P0002 gateway does not exist; P0001 payments in flight and p_force is not true;
+42501 not an admin.';
+
 -- acl: FUNCTION admin_archive_gateway(p_gateway_id uuid, p_force boolean)
 REVOKE ALL ON FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean) TO authenticated;

@@ -6,6 +6,16 @@ CREATE FUNCTION public.admin_clean_queue(p_queue text, p_state text, p_older_tha
     SET search_path TO ''
     AS $$ select private.clean_queue(p_queue, p_state, p_older_than_seconds, p_limit, p_delete) $$;
 
+-- comment: FUNCTION admin_clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean)
+COMMENT ON FUNCTION public.admin_clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean) IS 'Cleans a queue in batches of 500, up to p_limit (1..100000) jobs older than
+p_older_than_seconds (default 3600): state completed deletes archived (finished) jobs;
+state failed archives dead letters, or deletes them when p_delete is true. Audited as
+queue.clean.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {queue, state, cleaned (count), action: deleted | archived}.
+Errors: 22023 unknown queue, state not completed/failed, older_than_seconds negative,
+limit out of range; 42501 not an admin.';
+
 -- acl: FUNCTION admin_clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean)
 REVOKE ALL ON FUNCTION public.admin_clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_clean_queue(p_queue text, p_state text, p_older_than_seconds integer, p_limit integer, p_delete boolean) TO authenticated;

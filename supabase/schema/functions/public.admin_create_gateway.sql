@@ -6,6 +6,23 @@ CREATE FUNCTION public.admin_create_gateway(p_gateway jsonb, p_test_result jsonb
     SET search_path TO ''
     AS $$ select private.create_gateway(p_gateway, p_test_result, p_idempotency_key) $$;
 
+-- comment: FUNCTION admin_create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text)
+COMMENT ON FUNCTION public.admin_create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text) IS 'Adds a payment gateway. p_gateway: provider (from the catalogue) and display_name
+(1..100 chars) and credentials (an object of the provider''s fields, strings up to 2000
+chars) are required; optional environment test|live (default test), status
+active|inactive (default inactive), priority 0..100000 (default after the last), min_amount
+(default 100), max_amount and daily_limit (minor units, null = no limit), currencies
+(default [INR]), methods and regions (empty = all), config (an object without
+secret-looking keys). Credentials go to Vault; only a masked copy is kept.
+p_test_result, the adapter''s credential check when the request asked for a test, is kept
+as last_test. With p_idempotency_key (1..255 chars) a repeat returns the first result.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the gateway view (see admin_list_gateways).
+Errors: 22023 gateway not an object, unknown provider, display_name missing, a required
+credential missing, an unknown credential field, a field with an invalid value, an
+unknown field, max_amount below min_amount, idempotency key of the wrong length or reused
+with different parameters; 42501 not an admin.';
+
 -- acl: FUNCTION admin_create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text)
 REVOKE ALL ON FUNCTION public.admin_create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_create_gateway(p_gateway jsonb, p_test_result jsonb, p_idempotency_key text) TO authenticated;

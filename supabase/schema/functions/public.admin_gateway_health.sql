@@ -6,6 +6,22 @@ CREATE FUNCTION public.admin_gateway_health() RETURNS jsonb
     SET search_path TO ''
     AS $$ select private.gateway_health() $$;
 
+-- comment: FUNCTION admin_gateway_health()
+COMMENT ON FUNCTION public.admin_gateway_health() IS 'Health of every non-archived gateway (from the scheduled probes and transaction
+outcomes) and availability per region, for the operators'' dashboard. 3 consecutive failed
+probes make a gateway down; once down, 2 consecutive successes make it healthy; a failure
+short of that, or a success slower than 2 s, makes it degraded.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {gateways: [{id, provider, display_name, status, state, changed_at,
+consecutive_failures, last_probe, probe_success_rate_1h, transactions_1h: {succeeded,
+failed}, success_rate_1h, latency_ms: {p50, p95}, regions}], regions: {<region, or * for
+gateways serving all>: {gateways, available, state}}, thresholds:
+{down_after_consecutive_failures, up_after_consecutive_successes, degraded_latency_ms},
+generated_at}. state is unknown, healthy, degraded or down; rates are fractions 0..1 (null
+without data); latency in milliseconds. A region is down when none of its active gateways
+is healthy or unknown, degraded when some are not.
+Errors: 42501 not an admin.';
+
 -- acl: FUNCTION admin_gateway_health()
 REVOKE ALL ON FUNCTION public.admin_gateway_health() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_gateway_health() TO authenticated;

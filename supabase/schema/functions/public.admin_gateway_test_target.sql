@@ -6,6 +6,14 @@ CREATE FUNCTION public.admin_gateway_test_target(p_gateway_id uuid) RETURNS json
     SET search_path TO ''
     AS $$ select private.gateway_test_target(p_gateway_id) $$;
 
+-- comment: FUNCTION admin_gateway_test_target(p_gateway_id uuid)
+COMMENT ON FUNCTION public.admin_gateway_test_target(p_gateway_id uuid) IS 'What the adapter''s "test gateway" action needs to know before it runs the provider''s
+credential check: the gateway''s provider and environment (never its credentials).
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {id, provider, environment}.
+Errors: P0002 gateway does not exist; P0001 gateway is archived (it has no credentials);
+42501 not an admin.';
+
 -- acl: FUNCTION admin_gateway_test_target(p_gateway_id uuid)
 REVOKE ALL ON FUNCTION public.admin_gateway_test_target(p_gateway_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_gateway_test_target(p_gateway_id uuid) TO authenticated;

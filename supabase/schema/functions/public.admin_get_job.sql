@@ -6,6 +6,19 @@ CREATE FUNCTION public.admin_get_job(p_job_id text) RETURNS jsonb
     SET search_path TO ''
     AS $$ select private.get_job(p_job_id) $$;
 
+-- comment: FUNCTION admin_get_job(p_job_id text)
+COMMENT ON FUNCTION public.admin_get_job(p_job_id text) IS 'One job by its id ''<queue>:<msg_id>'' (e.g. payment:42, payment_dlq:7): its state,
+payload, every attempt and its lineage (dead-lettered to, retried as).
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {job_id, queue, state, key, payload, last_error, origin, read_count, enqueued_at,
+visible_at, finished_at, attempts: [{attempt, outcome, worker_id, started_at, finished_at,
+duration_ms, error_class, error_message, traceback}], lineage: [{from, to, kind, at}]}.
+state is pending, delayed, processing, retrying or failed (a dead letter) while queued;
+completed, dead_lettered, retried or discarded once archived. Secret-looking payload keys
+are redacted. duration_ms in milliseconds.
+Errors: 22023 malformed job id; P0002 no such job (never existed, or cleaned); 42501 not an
+admin.';
+
 -- acl: FUNCTION admin_get_job(p_job_id text)
 REVOKE ALL ON FUNCTION public.admin_get_job(p_job_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_get_job(p_job_id text) TO authenticated;

@@ -6,6 +6,14 @@ CREATE FUNCTION public.admin_pause_queue(p_paused boolean, p_reason text DEFAULT
     SET search_path TO ''
     AS $$ select private.pause_queue(p_queue, p_paused, p_reason) $$;
 
+-- comment: FUNCTION admin_pause_queue(p_paused boolean, p_reason text, p_queue text)
+COMMENT ON FUNCTION public.admin_pause_queue(p_paused boolean, p_reason text, p_queue text) IS 'Pauses or resumes one queue (p_queue) or all of them (p_queue null). Pausing needs a
+reason of 1..500 characters; who paused it and when are kept. Workers learn of it at once
+(NOTIFY lsp_queue_controls) or within one poll interval; jobs stay queued while paused.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {paused, queues: [names whose state changed]}.
+Errors: 22023 unknown queue, paused null, pausing without a reason; 42501 not an admin.';
+
 -- acl: FUNCTION admin_pause_queue(p_paused boolean, p_reason text, p_queue text)
 REVOKE ALL ON FUNCTION public.admin_pause_queue(p_paused boolean, p_reason text, p_queue text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_pause_queue(p_paused boolean, p_reason text, p_queue text) TO authenticated;

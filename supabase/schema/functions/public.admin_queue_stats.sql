@@ -6,6 +6,16 @@ CREATE FUNCTION public.admin_queue_stats() RETURNS jsonb
     SET search_path TO ''
     AS $$ select private.queue_stats() $$;
 
+-- comment: FUNCTION admin_queue_stats()
+COMMENT ON FUNCTION public.admin_queue_stats() IS 'Per-minute job counters of the last hour for each queue, and the workers seen in the last
+hour (alive: heartbeat within 15 s; stale; stopped).
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {series: {<queue>: [60 x {minute, enqueued, completed, failed, retried,
+dead_lettered}]}, workers: [{worker_id, hostname, pid, queues, status, started_at,
+last_seen_at, stopped_at, in_flight, in_flight_jobs, processed, failed}], generated_at}.
+Counts are jobs; minute is the start of each minute (timestamptz).
+Errors: 42501 not an admin.';
+
 -- acl: FUNCTION admin_queue_stats()
 REVOKE ALL ON FUNCTION public.admin_queue_stats() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_queue_stats() TO authenticated;

@@ -6,6 +6,17 @@ CREATE FUNCTION public.admin_record_gateway_test(p_gateway_id uuid, p_result jso
     SET search_path TO ''
     AS $$ select private.record_gateway_test(p_gateway_id, p_result) $$;
 
+-- comment: FUNCTION admin_record_gateway_test(p_gateway_id uuid, p_result jsonb)
+COMMENT ON FUNCTION public.admin_record_gateway_test(p_gateway_id uuid, p_result jsonb) IS 'Records the result of a manual credential check (run by the adapter) as a gateway probe
+with source manual and as the gateway''s last_test. It does not move health.
+p_result: {ok (boolean), latency_ms, http_status, error_class (auth_failed, unreachable,
+timeout, rate_limited, unexpected_response or null), message}.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {ok, latency_ms (milliseconds), http_status, error_class, message (first 500
+characters), at (timestamptz)}.
+Errors: 22023 result without a boolean ok or with an unknown error_class (checked before
+the role); 42501 not an admin; 23503 gateway does not exist; 23514 negative latency_ms.';
+
 -- acl: FUNCTION admin_record_gateway_test(p_gateway_id uuid, p_result jsonb)
 REVOKE ALL ON FUNCTION public.admin_record_gateway_test(p_gateway_id uuid, p_result jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_record_gateway_test(p_gateway_id uuid, p_result jsonb) TO authenticated;

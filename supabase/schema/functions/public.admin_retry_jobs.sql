@@ -6,6 +6,18 @@ CREATE FUNCTION public.admin_retry_jobs(p_queue text DEFAULT NULL::text, p_job_i
     SET search_path TO ''
     AS $$ select private.retry_jobs(p_queue, p_job_ids, p_limit, p_delay_seconds) $$;
 
+-- comment: FUNCTION admin_retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer)
+COMMENT ON FUNCTION public.admin_retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer) IS 'Retries dead letters: each is sent back to its original queue (same key and payload,
+visible after p_delay_seconds 0..86400), archived in the dead-letter queue, and linked in
+job_lineage. Give either p_queue (its oldest dead letters, up to p_limit 1..10000) or
+p_job_ids (1..1000 ids such as payment_dlq:7), not both. A dead letter already retried is
+skipped. Audited as queue.retry.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {retried, skipped, not_found (counts), jobs: [{from, to}]} (job ids).
+Errors: 22023 delay or limit out of range, both or neither of queue and job_ids, job_ids
+count, unknown queue, malformed job id, an id that is not a dead letter; 42501 not an
+admin.';
+
 -- acl: FUNCTION admin_retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer)
 REVOKE ALL ON FUNCTION public.admin_retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_retry_jobs(p_queue text, p_job_ids text[], p_limit integer, p_delay_seconds integer) TO authenticated;

@@ -6,6 +6,15 @@ CREATE FUNCTION public.admin_set_gateway_priority(p_gateway_ids uuid[]) RETURNS 
     SET search_path TO ''
     AS $$ select private.set_gateway_priority(p_gateway_ids) $$;
 
+-- comment: FUNCTION admin_set_gateway_priority(p_gateway_ids uuid[])
+COMMENT ON FUNCTION public.admin_set_gateway_priority(p_gateway_ids uuid[]) IS 'Reorders routing: p_gateway_ids is the whole ordered list of non-archived gateways, and
+each gets its position (1, 2, ...) as priority; lower routes first. Concurrent reorders
+apply one after the other. Audited as gateway.reorder with the order before and after.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {order: [gateway ids]}.
+Errors: 22023 empty list, a repeated id, an unknown or archived gateway, a non-archived
+gateway left out; 42501 not an admin.';
+
 -- acl: FUNCTION admin_set_gateway_priority(p_gateway_ids uuid[])
 REVOKE ALL ON FUNCTION public.admin_set_gateway_priority(p_gateway_ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_set_gateway_priority(p_gateway_ids uuid[]) TO authenticated;

@@ -6,6 +6,17 @@ CREATE FUNCTION public.admin_set_merchant_rate_limits(p_merchant_id uuid, p_api_
     SET search_path TO ''
     AS $$ select private.set_merchant_rate_limits(p_merchant_id, p_api_key_per_min, p_user_per_min) $$;
 
+-- comment: FUNCTION admin_set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer)
+COMMENT ON FUNCTION public.admin_set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer) IS 'Overrides a merchant''s request rate limits: for its API keys (platform default 600 per
+minute) and for its dashboard users (default 300 per minute). null restores the default.
+A key''s own rate_limit_per_min still wins; a user in several merchants with overrides gets
+the lowest of them. Takes effect at once (the merchant''s cached key admissions are dropped).
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the merchant_rate_limits row {merchant_id, api_key_per_min, user_per_min,
+updated_by, created_at, updated_at}; limits are requests per minute.
+Errors: P0002 merchant does not exist; 22023 a limit outside 1..1000000; 42501 not an
+admin.';
+
 -- acl: FUNCTION admin_set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer)
 REVOKE ALL ON FUNCTION public.admin_set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_set_merchant_rate_limits(p_merchant_id uuid, p_api_key_per_min integer, p_user_per_min integer) TO authenticated;

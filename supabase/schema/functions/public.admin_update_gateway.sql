@@ -6,6 +6,18 @@ CREATE FUNCTION public.admin_update_gateway(p_gateway_id uuid, p_changes jsonb) 
     SET search_path TO ''
     AS $$ select private.update_gateway(p_gateway_id, p_changes) $$;
 
+-- comment: FUNCTION admin_update_gateway(p_gateway_id uuid, p_changes jsonb)
+COMMENT ON FUNCTION public.admin_update_gateway(p_gateway_id uuid, p_changes jsonb) IS 'Changes only the fields sent (a rename never re-enables a gateway): display_name,
+environment, status (active|inactive; archive with admin_archive_gateway), priority,
+min_amount, max_amount, daily_limit (minor units), currencies, methods, regions, config,
+credentials. New credentials replace the Vault secret and set credentials_rotated_at.
+The provider cannot change.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the gateway view (see admin_list_gateways).
+Errors: 22023 changes empty or not an object, provider present, unknown field, invalid
+value, max_amount below min_amount, invalid credentials; P0002 gateway does not exist;
+P0001 gateway is archived; 42501 not an admin.';
+
 -- acl: FUNCTION admin_update_gateway(p_gateway_id uuid, p_changes jsonb)
 REVOKE ALL ON FUNCTION public.admin_update_gateway(p_gateway_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.admin_update_gateway(p_gateway_id uuid, p_changes jsonb) TO authenticated;

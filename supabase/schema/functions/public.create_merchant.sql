@@ -6,6 +6,16 @@ CREATE FUNCTION public.create_merchant(p_name text, p_owner_user_id uuid DEFAULT
     SET search_path TO ''
     AS $$ select private.create_merchant(p_name, p_owner_user_id, p_country, p_idempotency_key) $$;
 
+-- comment: FUNCTION create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text)
+COMMENT ON FUNCTION public.create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text) IS 'Opens a merchant account (status active), optionally with its first owner.
+p_country is an ISO 3166 alpha-2 code, default IN. With p_idempotency_key (1..255 chars,
+scoped to the caller) a repeat returns the first result instead of a second merchant.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the merchants row {id, name, status, country, created_at, updated_at}.
+Errors: 22023 name not 1..200 characters, country not two capital letters, idempotency key
+of the wrong length or reused with different parameters; P0002 owner user does not exist;
+42501 not an admin.';
+
 -- acl: FUNCTION create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text)
 REVOKE ALL ON FUNCTION public.create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_merchant(p_name text, p_owner_user_id uuid, p_country text, p_idempotency_key text) TO authenticated;

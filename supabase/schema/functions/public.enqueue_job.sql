@@ -6,6 +6,15 @@ CREATE FUNCTION public.enqueue_job(p_queue text, p_payload jsonb, p_delay_second
     SET search_path TO ''
     AS $$ select private.enqueue_job(p_queue, p_payload, p_delay_seconds, p_job_key) $$;
 
+-- comment: FUNCTION enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text)
+COMMENT ON FUNCTION public.enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) IS 'Puts a job on a queue, visible after p_delay_seconds (0..604800, i.e. up to 7 days), and
+wakes idle workers. p_job_key (1..200 chars, default a random uuid) travels with the job
+through retries and dead-letter retries so handlers apply each effect once.
+Who: platform admins and service_role (the REST API''s service key); others get 42501.
+Returns: {job_id: ''<queue>:<msg_id>'', key}.
+Errors: 22023 unknown queue, payload not a JSON object, delay out of range, key length;
+42501 not an admin.';
+
 -- acl: FUNCTION enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text)
 REVOKE ALL ON FUNCTION public.enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.enqueue_job(p_queue text, p_payload jsonb, p_delay_seconds integer, p_job_key text) TO authenticated;

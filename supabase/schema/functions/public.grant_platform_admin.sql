@@ -6,6 +6,13 @@ CREATE FUNCTION public.grant_platform_admin(p_user_id uuid) RETURNS jsonb
     SET search_path TO ''
     AS $$ select private.grant_platform_admin(p_user_id) $$;
 
+-- comment: FUNCTION grant_platform_admin(p_user_id uuid)
+COMMENT ON FUNCTION public.grant_platform_admin(p_user_id uuid) IS 'Makes a user a platform admin (operator of the whole platform). Granting an existing admin
+changes nothing.
+Who: platform admins and service_role, never to themselves; everyone else gets 42501.
+Returns: {user_id, granted}; granted is false when the user already was an admin.
+Errors: 42501 not an admin, or granting to oneself; P0002 user does not exist.';
+
 -- acl: FUNCTION grant_platform_admin(p_user_id uuid)
 REVOKE ALL ON FUNCTION public.grant_platform_admin(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.grant_platform_admin(p_user_id uuid) TO authenticated;

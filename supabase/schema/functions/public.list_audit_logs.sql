@@ -49,6 +49,18 @@ begin
 end
 $$;
 
+-- comment: FUNCTION list_audit_logs(p_actor uuid, p_table text, p_action text, p_row_id text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor bigint, p_limit integer)
+COMMENT ON FUNCTION public.list_audit_logs(p_actor uuid, p_table text, p_action text, p_row_id text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor bigint, p_limit integer) IS 'Reads the append-only audit log, newest first, filtered by actor, table name, action,
+row id and time, one page at a time (keyset pagination on the log id).
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {items: [{id, created_at, actor_id, actor_role, action, table_schema, table_name,
+row_id, old_values, new_values, changed_columns, request_id}], next_cursor}. next_cursor is
+the id to pass as p_cursor for the next page, null on the last page. p_from is inclusive and
+p_to exclusive (timestamptz); p_limit 1..500, default 50. Values of secret-looking keys
+were redacted when the row was written.
+Errors: 22023 limit outside 1..500, action not insert/update/delete, from after to, cursor
+below 1; 42501 not an admin.';
+
 -- acl: FUNCTION list_audit_logs(p_actor uuid, p_table text, p_action text, p_row_id text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor bigint, p_limit integer)
 REVOKE ALL ON FUNCTION public.list_audit_logs(p_actor uuid, p_table text, p_action text, p_row_id text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor bigint, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_audit_logs(p_actor uuid, p_table text, p_action text, p_row_id text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor bigint, p_limit integer) TO authenticated;

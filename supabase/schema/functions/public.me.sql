@@ -23,6 +23,15 @@ CREATE FUNCTION public.me() RETURNS jsonb
   )
 $$;
 
+-- comment: FUNCTION me()
+COMMENT ON FUNCTION public.me() IS 'The signed-in caller''s identity: user id, email, whether they are a platform admin, and the
+merchants they belong to with their role in each.
+Who: any authenticated caller. service_role and API-key callers have no user, so they get
+user_id null, is_admin false (no platform_admins row) and no memberships.
+Returns: {user_id, email, is_admin, memberships: [{merchant_id, merchant_name, role}]},
+memberships ordered by merchant name; role is owner, developer or viewer.
+Errors: none of its own (42501 only for callers without EXECUTE, such as anon).';
+
 -- acl: FUNCTION me()
 REVOKE ALL ON FUNCTION public.me() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.me() TO authenticated;

@@ -10,6 +10,18 @@ CREATE FUNCTION public.merchant_create_api_key(p_merchant_id uuid, p_name text, 
   )
 $$;
 
+-- comment: FUNCTION merchant_create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_key_hash bytea, p_expires_at timestamp with time zone)
+COMMENT ON FUNCTION public.merchant_create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_key_hash bytea, p_expires_at timestamp with time zone) IS 'Stores a new API key that the adapter generated: only its HMAC-SHA256 digest under the
+adapter''s pepper (p_key_hash, 32 bytes), its display prefix (lsp_<mode>_ and 4
+characters) and its last 4 characters; the full key never reaches the database.
+p_mode is test or live; p_expires_at is an optional future timestamptz.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers,
+API keys (they cannot manage keys) and outsiders get 42501.
+Returns: the key view (see merchant_list_api_keys).
+Errors: 22023 merchant_id missing, name not 1..100 characters, mode not test/live,
+malformed key material, expires_at not in the future; 42501 not an owner or developer;
+23505 the digest already exists; 23503 (admins) merchant does not exist.';
+
 -- acl: FUNCTION merchant_create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_key_hash bytea, p_expires_at timestamp with time zone)
 REVOKE ALL ON FUNCTION public.merchant_create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_key_hash bytea, p_expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_create_api_key(p_merchant_id uuid, p_name text, p_mode text, p_prefix text, p_last4 text, p_key_hash bytea, p_expires_at timestamp with time zone) TO authenticated;

@@ -6,6 +6,19 @@ CREATE FUNCTION public.merchant_create_webhook_endpoint(p_url text, p_merchant_i
     SET search_path TO ''
     AS $$ select private.create_webhook_endpoint(p_merchant_id, p_url, p_event_types, p_description) $$;
 
+-- comment: FUNCTION merchant_create_webhook_endpoint(p_url text, p_merchant_id uuid, p_event_types text[], p_description text)
+COMMENT ON FUNCTION public.merchant_create_webhook_endpoint(p_url text, p_merchant_id uuid, p_event_types text[], p_description text) IS 'Adds a webhook endpoint with a new Standard Webhooks signing secret (whsec_...), kept in
+Vault and shown only in this response. p_url must be https (plain http only where the
+database allows it, as local dev clusters do), at most 2000 characters, without
+credentials. p_event_types filters events (payment.succeeded or payment.*; null or empty =
+all, at most 100). p_description is cut to 500 characters.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers,
+API keys and outsiders get 42501.
+Returns: the endpoint view (see merchant_list_webhook_endpoints) plus secret and
+secret_shown_once: true.
+Errors: 22023 merchant_id missing, invalid url, non-https url, invalid event types; 42501
+not an owner or developer; 23503 (admins) merchant does not exist.';
+
 -- acl: FUNCTION merchant_create_webhook_endpoint(p_url text, p_merchant_id uuid, p_event_types text[], p_description text)
 REVOKE ALL ON FUNCTION public.merchant_create_webhook_endpoint(p_url text, p_merchant_id uuid, p_event_types text[], p_description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_create_webhook_endpoint(p_url text, p_merchant_id uuid, p_event_types text[], p_description text) TO authenticated;

@@ -6,6 +6,18 @@ CREATE FUNCTION public.merchant_list_api_keys(p_merchant_id uuid DEFAULT NULL::u
     SET search_path TO ''
     AS $$ select private.list_api_keys(p_merchant_id) $$;
 
+-- comment: FUNCTION merchant_list_api_keys(p_merchant_id uuid)
+COMMENT ON FUNCTION public.merchant_list_api_keys(p_merchant_id uuid) IS 'A merchant''s API keys (never the keys themselves, nor their digests), newest first.
+p_merchant_id defaults to the calling API key''s merchant.
+Who: platform admins and service_role (any merchant); the merchant''s owners, developers,
+viewers and its own API keys. Non-members get 42501.
+Returns: {merchant_id, keys: [key view]}. A key view is {id, merchant_id, name, mode,
+display (prefix...last4), created_at, last_used_at, expires_at, revoked_at, status,
+rate_limit_per_min, requests_24h, replaced_by}; status is active, rotating (revoked_at in
+the future: the grace window after a regenerate), revoked or expired; rate_limit_per_min
+is requests per minute (the key''s own, else the merchant''s override, else 600).
+Errors: 22023 merchant_id missing (a user caller must name one); 42501 not a member.';
+
 -- acl: FUNCTION merchant_list_api_keys(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION public.merchant_list_api_keys(p_merchant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_list_api_keys(p_merchant_id uuid) TO authenticated;

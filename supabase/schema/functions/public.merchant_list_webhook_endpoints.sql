@@ -6,6 +6,18 @@ CREATE FUNCTION public.merchant_list_webhook_endpoints(p_merchant_id uuid DEFAUL
     SET search_path TO ''
     AS $$ select private.list_webhook_endpoints(p_merchant_id) $$;
 
+-- comment: FUNCTION merchant_list_webhook_endpoints(p_merchant_id uuid)
+COMMENT ON FUNCTION public.merchant_list_webhook_endpoints(p_merchant_id uuid) IS 'A merchant''s webhook endpoints, oldest first, with their last delivery and 24 h success
+rate; never their signing secrets. p_merchant_id defaults to the calling API key''s merchant.
+Who: platform admins and service_role (any merchant); the merchant''s owners, developers,
+viewers and its own API keys. Non-members get 42501.
+Returns: {merchant_id, endpoints: [endpoint view]}. An endpoint view is {id, merchant_id,
+url, description, event_types, enabled, disabled_reason, disabled_at, failing_since,
+previous_secret_expires_at, created_at, updated_at, last_delivery: {event_id, status,
+status_code, at}, success_rate_24h}; success_rate_24h is the fraction 0..1 of the last
+24 h''s attempts answered 2xx, null without attempts.
+Errors: 22023 merchant_id missing (a user caller must name one); 42501 not a member.';
+
 -- acl: FUNCTION merchant_list_webhook_endpoints(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION public.merchant_list_webhook_endpoints(p_merchant_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_list_webhook_endpoints(p_merchant_id uuid) TO authenticated;

@@ -6,6 +6,18 @@ CREATE FUNCTION public.merchant_list_webhook_events(p_merchant_id uuid DEFAULT N
     SET search_path TO ''
     AS $$ select private.list_webhook_events(p_merchant_id, p_limit) $$;
 
+-- comment: FUNCTION merchant_list_webhook_events(p_merchant_id uuid, p_limit integer)
+COMMENT ON FUNCTION public.merchant_list_webhook_events(p_merchant_id uuid, p_limit integer) IS 'A merchant''s newest webhook events (p_limit 1..200, default 50) with each delivery and
+its attempt log. p_merchant_id defaults to the calling API key''s merchant.
+Who: platform admins and service_role (any merchant); the merchant''s owners, developers,
+viewers and its own API keys. Non-members get 42501.
+Returns: {events: [{id, type, payload, created_at, deliveries: [{id, endpoint_id, status,
+attempts, last_status_code, next_attempt_at, delivered_at, attempt_log: [{attempt, at,
+status_code, latency_ms, error, response_body}]}]}]}. id is the webhook-id receivers
+dedupe on (msg_...); status is pending, delivered, failed or skipped; latency_ms in
+milliseconds; response_body is the first 4 KB of the answer.
+Errors: 22023 merchant_id missing, limit outside 1..200; 42501 not a member.';
+
 -- acl: FUNCTION merchant_list_webhook_events(p_merchant_id uuid, p_limit integer)
 REVOKE ALL ON FUNCTION public.merchant_list_webhook_events(p_merchant_id uuid, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_list_webhook_events(p_merchant_id uuid, p_limit integer) TO authenticated;

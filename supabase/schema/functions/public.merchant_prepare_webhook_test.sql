@@ -6,6 +6,15 @@ CREATE FUNCTION public.merchant_prepare_webhook_test(p_endpoint_id uuid) RETURNS
     SET search_path TO ''
     AS $$ select private.prepare_webhook_test(p_endpoint_id) $$;
 
+-- comment: FUNCTION merchant_prepare_webhook_test(p_endpoint_id uuid)
+COMMENT ON FUNCTION public.merchant_prepare_webhook_test(p_endpoint_id uuid) IS 'Creates a webhook.test event and one delivery of it to this endpoint (not queued): the
+adapter then delivers it at once, records the attempt and reports the outcome.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers and
+API keys get 42501; an endpoint of another merchant is reported as not found.
+Returns: {delivery_id, url}.
+Errors: P0002 endpoint does not exist (or belongs to a merchant the caller is not in);
+42501 not an owner or developer.';
+
 -- acl: FUNCTION merchant_prepare_webhook_test(p_endpoint_id uuid)
 REVOKE ALL ON FUNCTION public.merchant_prepare_webhook_test(p_endpoint_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_prepare_webhook_test(p_endpoint_id uuid) TO authenticated;

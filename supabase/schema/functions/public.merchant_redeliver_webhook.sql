@@ -6,6 +6,16 @@ CREATE FUNCTION public.merchant_redeliver_webhook(p_delivery_id bigint) RETURNS 
     SET search_path TO ''
     AS $$ select private.redeliver(p_delivery_id) $$;
 
+-- comment: FUNCTION merchant_redeliver_webhook(p_delivery_id bigint)
+COMMENT ON FUNCTION public.merchant_redeliver_webhook(p_delivery_id bigint) IS 'Sends a delivery again: marks it pending and queues a new attempt on the webhook queue
+now, whatever its status and even to a disabled endpoint (the event id, and so the
+receiver''s dedupe key, stays the same).
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers and
+API keys get 42501; a delivery of another merchant is reported as not found.
+Returns: {delivery_id, status: pending}.
+Errors: P0002 delivery does not exist (or belongs to a merchant the caller is not in);
+42501 not an owner or developer.';
+
 -- acl: FUNCTION merchant_redeliver_webhook(p_delivery_id bigint)
 REVOKE ALL ON FUNCTION public.merchant_redeliver_webhook(p_delivery_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_redeliver_webhook(p_delivery_id bigint) TO authenticated;

@@ -6,6 +6,15 @@ CREATE FUNCTION public.merchant_revoke_api_key(p_key_id uuid) RETURNS jsonb
     SET search_path TO ''
     AS $$ select private.revoke_api_key(p_key_id) $$;
 
+-- comment: FUNCTION merchant_revoke_api_key(p_key_id uuid)
+COMMENT ON FUNCTION public.merchant_revoke_api_key(p_key_id uuid) IS 'Revokes an API key at once (a rotating key''s grace window ends now). Revoking again
+changes nothing.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers and
+API keys get 42501; a key of another merchant is reported as not found.
+Returns: the key view (see merchant_list_api_keys).
+Errors: P0002 key does not exist (or belongs to a merchant the caller is not in); 42501
+not an owner or developer.';
+
 -- acl: FUNCTION merchant_revoke_api_key(p_key_id uuid)
 REVOKE ALL ON FUNCTION public.merchant_revoke_api_key(p_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_revoke_api_key(p_key_id uuid) TO authenticated;

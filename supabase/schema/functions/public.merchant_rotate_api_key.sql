@@ -6,6 +6,19 @@ CREATE FUNCTION public.merchant_rotate_api_key(p_key_id uuid, p_prefix text, p_l
     SET search_path TO ''
     AS $$ select private.rotate_api_key(p_key_id, p_prefix, p_last4, p_key_hash, p_grace_seconds) $$;
 
+-- comment: FUNCTION merchant_rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_key_hash bytea, p_grace_seconds integer)
+COMMENT ON FUNCTION public.merchant_rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_key_hash bytea, p_grace_seconds integer) IS 'Regenerates an API key: stores the new key the adapter generated (same name, mode, expiry
+and per-key limit) and lets the old one work for p_grace_seconds more (0..86400, i.e. up
+to 24 h; 0 stops it at once). The merchant''s owners get a notification and an
+api_key.rotated webhook event is emitted.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers and
+API keys get 42501; a key of another merchant is reported as not found.
+Returns: the new key''s view (see merchant_list_api_keys) plus previous_key_valid_until
+(timestamptz).
+Errors: P0002 key does not exist (or belongs to a merchant the caller is not in); 42501
+not an owner or developer; 22023 grace outside 0..86400, malformed key material; P0001 the
+key is already revoked or rotating; 23505 the new digest already exists.';
+
 -- acl: FUNCTION merchant_rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_key_hash bytea, p_grace_seconds integer)
 REVOKE ALL ON FUNCTION public.merchant_rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_key_hash bytea, p_grace_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_rotate_api_key(p_key_id uuid, p_prefix text, p_last4 text, p_key_hash bytea, p_grace_seconds integer) TO authenticated;

@@ -6,6 +6,16 @@ CREATE FUNCTION public.merchant_rotate_webhook_secret(p_endpoint_id uuid) RETURN
     SET search_path TO ''
     AS $$ select private.rotate_webhook_secret(p_endpoint_id) $$;
 
+-- comment: FUNCTION merchant_rotate_webhook_secret(p_endpoint_id uuid)
+COMMENT ON FUNCTION public.merchant_rotate_webhook_secret(p_endpoint_id uuid) IS 'Gives an endpoint a new signing secret. The previous one keeps signing alongside it for
+24 hours (previous_secret_expires_at); an older previous secret is deleted at once.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers and
+API keys get 42501; an endpoint of another merchant is reported as not found.
+Returns: the endpoint view (see merchant_list_webhook_endpoints) plus secret (shown only
+here) and secret_shown_once: true.
+Errors: P0002 endpoint does not exist (or belongs to a merchant the caller is not in);
+42501 not an owner or developer.';
+
 -- acl: FUNCTION merchant_rotate_webhook_secret(p_endpoint_id uuid)
 REVOKE ALL ON FUNCTION public.merchant_rotate_webhook_secret(p_endpoint_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_rotate_webhook_secret(p_endpoint_id uuid) TO authenticated;

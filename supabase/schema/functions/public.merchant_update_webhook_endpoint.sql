@@ -6,6 +6,17 @@ CREATE FUNCTION public.merchant_update_webhook_endpoint(p_endpoint_id uuid, p_ch
     SET search_path TO ''
     AS $$ select private.update_webhook_endpoint(p_endpoint_id, p_changes) $$;
 
+-- comment: FUNCTION merchant_update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb)
+COMMENT ON FUNCTION public.merchant_update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb) IS 'Changes the fields sent: url, description (cut to 500 characters), event_types (a list),
+enabled (boolean). Disabling records "disabled by the merchant"; enabling clears the
+disabled reason and the failing_since mark.
+Who: platform admins, service_role, and the merchant''s owners and developers; viewers and
+API keys get 42501; an endpoint of another merchant is reported as not found.
+Returns: the endpoint view (see merchant_list_webhook_endpoints).
+Errors: P0002 endpoint does not exist (or belongs to a merchant the caller is not in);
+42501 not an owner or developer; 22023 changes empty or not an object, unknown field,
+invalid url, event_types not a valid list, enabled not a boolean.';
+
 -- acl: FUNCTION merchant_update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb)
 REVOKE ALL ON FUNCTION public.merchant_update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_update_webhook_endpoint(p_endpoint_id uuid, p_changes jsonb) TO authenticated;

@@ -6,6 +6,22 @@ CREATE FUNCTION public.merchant_usage(p_merchant_id uuid DEFAULT NULL::uuid, p_f
     SET search_path TO ''
     AS $$ select private.merchant_usage(p_merchant_id, p_from, p_to, p_granularity) $$;
 
+-- comment: FUNCTION merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text)
+COMMENT ON FUNCTION public.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) IS 'A merchant''s API usage from the per-minute rollups of API-key requests: totals, a time
+series, top endpoints and the rate limit of each key not yet revoked. Defaults to the last 24 hours;
+p_from inclusive, p_to exclusive; p_granularity minute, hour (default) or day, at most
+2000 points. p_merchant_id defaults to the calling API key''s merchant.
+Who: platform admins and service_role (any merchant); the merchant''s owners, developers,
+viewers and its own API keys. Non-members get 42501.
+Returns: {merchant_id, from, to, granularity, totals: {requests, errors_4xx, errors_5xx,
+rate_limited, p50_ms, p95_ms}, series: [{at, requests, errors_4xx, errors_5xx,
+rate_limited}], top_endpoints: [up to 10 {endpoint, requests, errors}], rate_limits:
+[{api_key_id, display, limit_per_min, throttled_now, breaches_24h}]}. p50_ms/p95_ms are
+latency histogram bucket upper bounds in milliseconds (null without requests); endpoint is
+a route template; limit_per_min is requests per minute; breaches_24h counts refusals.
+Errors: 22023 merchant_id missing, unknown granularity, from not before to, more than 2000
+points; 42501 not a member.';
+
 -- acl: FUNCTION merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text)
 REVOKE ALL ON FUNCTION public.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.merchant_usage(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text) TO authenticated;

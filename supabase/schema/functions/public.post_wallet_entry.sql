@@ -10,6 +10,20 @@ CREATE FUNCTION public.post_wallet_entry(p_merchant_id uuid, p_currency text, p_
   )
 $$;
 
+-- comment: FUNCTION post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_idempotency_key text, p_reference text)
+COMMENT ON FUNCTION public.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_idempotency_key text, p_reference text) IS 'Posts one entry to a merchant''s wallet in a currency (the wallet is created on first use):
+a positive amount credits it, a negative one debits it, and the balance never goes below
+zero. p_kind is adjustment, settlement, fee or payout. p_idempotency_key is required and
+scoped to the wallet: a repeat with the same amount and kind returns the first entry.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the wallet_ledger row {id, wallet_id, merchant_id, amount, balance_after, kind,
+transaction_id, reference, idempotency_key, created_by, created_at} plus replayed (boolean).
+amount and balance_after are minor units of p_currency (paise for INR); amount is signed.
+Errors: 22023 idempotency key missing or not 1..255 characters, currency not an ISO 4217
+code, amount zero, unknown kind, key reused with a different amount or kind; P0002
+merchant does not exist; 23514 insufficient balance for a debit, or reference over 500
+characters; 42501 not an admin.';
+
 -- acl: FUNCTION post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_idempotency_key text, p_reference text)
 REVOKE ALL ON FUNCTION public.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_idempotency_key text, p_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_idempotency_key text, p_reference text) TO authenticated;

@@ -6,6 +6,15 @@ CREATE FUNCTION public.remove_merchant_member(p_merchant_id uuid, p_user_id uuid
     SET search_path TO ''
     AS $$ select private.remove_merchant_member(p_merchant_id, p_user_id) $$;
 
+-- comment: FUNCTION remove_merchant_member(p_merchant_id uuid, p_user_id uuid)
+COMMENT ON FUNCTION public.remove_merchant_member(p_merchant_id uuid, p_user_id uuid) IS 'Removes a user from a merchant. The last owner cannot be removed, and nobody removes
+themself.
+Who: platform admins, service_role and the merchant''s owners; others get 42501.
+Returns: {removed: true, merchant_id, user_id}.
+Errors: P0002 the user is not a member, or (for admins) merchant does not exist; P0001 the
+user is the merchant''s last owner; 42501 not an owner or admin of the merchant, or the
+caller''s own membership.';
+
 -- acl: FUNCTION remove_merchant_member(p_merchant_id uuid, p_user_id uuid)
 REVOKE ALL ON FUNCTION public.remove_merchant_member(p_merchant_id uuid, p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.remove_merchant_member(p_merchant_id uuid, p_user_id uuid) TO authenticated;

@@ -6,6 +6,14 @@ CREATE FUNCTION public.revoke_platform_admin(p_user_id uuid) RETURNS jsonb
     SET search_path TO ''
     AS $$ select private.revoke_platform_admin(p_user_id) $$;
 
+-- comment: FUNCTION revoke_platform_admin(p_user_id uuid)
+COMMENT ON FUNCTION public.revoke_platform_admin(p_user_id uuid) IS 'Takes the platform admin role away from a user. The platform always keeps at least one
+admin; concurrent revocations are serialised.
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: {user_id, revoked: true}.
+Errors: P0001 the user is the last admin; P0002 the user is not an admin; 42501 not an
+admin.';
+
 -- acl: FUNCTION revoke_platform_admin(p_user_id uuid)
 REVOKE ALL ON FUNCTION public.revoke_platform_admin(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_platform_admin(p_user_id uuid) TO authenticated;

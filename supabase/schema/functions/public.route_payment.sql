@@ -6,6 +6,21 @@ CREATE FUNCTION public.route_payment(p_merchant_id uuid, p_amount bigint, p_curr
     SET search_path TO ''
     AS $$ select private.route_payment(p_merchant_id, p_amount, p_currency, p_method, p_region) $$;
 
+-- comment: FUNCTION route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text)
+COMMENT ON FUNCTION public.route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text) IS 'Previews the routing decision for a payment: the gateways that could take it, in the
+order they would be tried. A gateway qualifies when it is active and not down, takes the
+currency, the method (empty list = all) and the region (empty = all; IN-KA matches IN),
+the amount is within its per-transaction min/max, and its daily limit has room today
+(India day). Order: priority, then the last hour''s success rate.
+p_amount is minor units of p_currency (paise for INR); p_method is card, upi, netbanking,
+wallet, emi or paylater; p_region an ISO 3166 code such as IN or IN-KA (default IN).
+Who: platform admins and service_role (the REST API''s service key); others get 42501.
+Returns: {candidates: [{gateway_id, provider, priority, success_rate_1h, remaining_today}]};
+success_rate_1h is a fraction 0..1 (0.5 without outcomes in the window); remaining_today
+is minor units left under the daily limit, null when there is no limit.
+Errors: 22023 amount not positive, currency, method or region invalid; P0002 merchant
+does not exist; P0001 merchant is not active; 42501 not an admin.';
+
 -- acl: FUNCTION route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text)
 REVOKE ALL ON FUNCTION public.route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.route_payment(p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text) TO authenticated;

@@ -6,6 +6,17 @@ CREATE FUNCTION public.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p
     SET search_path TO ''
     AS $$ select private.set_merchant_member(p_merchant_id, p_user_id, p_role) $$;
 
+-- comment: FUNCTION set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text)
+COMMENT ON FUNCTION public.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text) IS 'Adds a user to a merchant, or changes their role (owner, developer or viewer). A merchant
+always keeps at least one owner, and nobody changes their own membership.
+Who: platform admins, service_role and the merchant''s owners; developers, viewers, API keys
+and outsiders get 42501.
+Returns: the merchant_members row {merchant_id, user_id, role, created_at, updated_at}.
+Errors: 22023 role not owner/developer/viewer; P0002 user does not exist, or (for admins)
+merchant does not exist; P0001 the change would leave the merchant without an owner;
+42501 not an owner or admin of the merchant (also when a non-admin names a merchant that
+does not exist), or the caller''s own membership.';
+
 -- acl: FUNCTION set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text)
 REVOKE ALL ON FUNCTION public.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_merchant_member(p_merchant_id uuid, p_user_id uuid, p_role text) TO authenticated;

@@ -6,6 +6,15 @@ CREATE FUNCTION public.set_merchant_status(p_merchant_id uuid, p_status text) RE
     SET search_path TO ''
     AS $$ select private.set_merchant_status(p_merchant_id, p_status) $$;
 
+-- comment: FUNCTION set_merchant_status(p_merchant_id uuid, p_status text)
+COMMENT ON FUNCTION public.set_merchant_status(p_merchant_id uuid, p_status text) IS 'Sets a merchant''s status to active, suspended or closed. A merchant that is not active
+cannot take payments (route_payment refuses it) and its API keys stop at once (the REST
+API answers 401 merchant_inactive).
+Who: platform admins and service_role; everyone else gets 42501.
+Returns: the merchants row {id, name, status, country, created_at, updated_at}.
+Errors: 22023 status not active/suspended/closed; P0002 merchant does not exist; 42501 not
+an admin.';
+
 -- acl: FUNCTION set_merchant_status(p_merchant_id uuid, p_status text)
 REVOKE ALL ON FUNCTION public.set_merchant_status(p_merchant_id uuid, p_status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_merchant_status(p_merchant_id uuid, p_status text) TO authenticated;

@@ -17,6 +17,47 @@ CREATE TABLE audit.log (
     CONSTRAINT log_action_check CHECK (((action = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text])) OR (action ~ '^[a-z_]+\.[a-z_]+$'::text)))
 );
 
+-- comment: TABLE log
+COMMENT ON TABLE audit.log IS 'One change to an audited row (insert, update or delete, written by the audit.record_change
+triggers) or one administrative action without a row of its own (queue.clean, queue.retry,
+gateway.reorder, written by private.audit_action). Append-only: update, delete and truncate
+are refused with 42501. Read (RLS): platform admins, through list_audit_logs. Nobody
+writes it directly.';
+
+-- comment: COLUMN log.created_at
+COMMENT ON COLUMN audit.log.created_at IS 'When the change was written (clock_timestamp(), so the rows of one transaction differ).';
+
+-- comment: COLUMN log.actor_id
+COMMENT ON COLUMN audit.log.actor_id IS 'auth.uid() of the caller; null for service_role, API-key callers and scheduled jobs.';
+
+-- comment: COLUMN log.actor_role
+COMMENT ON COLUMN audit.log.actor_role IS 'The caller''s JWT role (authenticated, service_role), else the database role.';
+
+-- comment: COLUMN log.action
+COMMENT ON COLUMN audit.log.action IS 'insert, update or delete for row changes; <area>.<verb> (queue.clean) for actions.';
+
+-- comment: COLUMN log.table_schema
+COMMENT ON COLUMN audit.log.table_schema IS 'Schema of the changed table; pgmq for every administrative action (private.audit_action).';
+
+-- comment: COLUMN log.row_id
+COMMENT ON COLUMN audit.log.row_id IS 'The row''s key value(s) as text, comma-joined for composite keys (merchant_id,user_id);
+null for actions that name no row.';
+
+-- comment: COLUMN log.old_values
+COMMENT ON COLUMN audit.log.old_values IS 'The whole row before the change (update, delete), values of secret-looking keys and of the
+table''s extra redacted columns (key_hash, credentials_secret_id, ...) replaced by
+"[redacted]".';
+
+-- comment: COLUMN log.new_values
+COMMENT ON COLUMN audit.log.new_values IS 'The whole row after the change (insert, update), redacted as old_values; for actions, the
+action''s details.';
+
+-- comment: COLUMN log.changed_columns
+COMMENT ON COLUMN audit.log.changed_columns IS 'For updates, the columns whose value changed, sorted; no-op updates are not logged.';
+
+-- comment: COLUMN log.request_id
+COMMENT ON COLUMN audit.log.request_id IS 'The API request''s x-request-id (at most 128 characters); null outside a request.';
+
 -- sequence: log_id_seq
 ALTER TABLE audit.log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME audit.log_id_seq

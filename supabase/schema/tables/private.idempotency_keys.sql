@@ -11,6 +11,18 @@ CREATE TABLE private.idempotency_keys (
     CONSTRAINT idempotency_keys_key_check CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255)))
 );
 
+-- comment: TABLE idempotency_keys
+COMMENT ON TABLE private.idempotency_keys IS 'The first response of an idempotent RPC call (create_merchant, admin_create_gateway) per
+scope (the RPC), actor and key: a repeat returns it, a different request under the same
+key is refused with 22023. No policies and no client grants: only private.idempotency_*
+(security definer) read and write it. No retention job prunes it yet.';
+
+-- comment: COLUMN idempotency_keys.actor
+COMMENT ON COLUMN private.idempotency_keys.actor IS 'The caller: auth.uid() as text, else its role name (service_role).';
+
+-- comment: COLUMN idempotency_keys.request_hash
+COMMENT ON COLUMN private.idempotency_keys.request_hash IS 'md5 (hex) of the request''s parameters as JSON text: a fingerprint, not a secret.';
+
 -- constraint: idempotency_keys idempotency_keys_pkey
 ALTER TABLE ONLY private.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, actor, key);

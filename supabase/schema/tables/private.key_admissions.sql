@@ -16,6 +16,42 @@ CREATE UNLOGGED TABLE private.key_admissions (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE key_admissions
+COMMENT ON TABLE private.key_admissions IS 'What the API-key gate needs about one key (merchant, mode, limit, until when usable) next
+to its GCRA rate-limit bucket, so admitting a request is one conditional UPDATE. A cache:
+the tables stay the truth. Changes to the key, its merchant''s status or the merchant''s
+limits invalidate the merchant''s rows in the same transaction (triggers), and
+private.api_key_gate rebuilds a missing or invalid row. Unlogged (empty after a crash,
+rebuilt on demand). No policies or client grants: security definer functions only. Rows
+idle for an hour are dropped hourly by pg_cron.';
+
+-- comment: COLUMN key_admissions.key_hash
+COMMENT ON COLUMN private.key_admissions.key_hash IS 'HMAC-SHA256 digest (32 bytes) of the API key under the adapter''s LSP_API_KEY_PEPPER, as
+api_keys.key_hash; the key itself is never stored.';
+
+-- comment: COLUMN key_admissions.per_min
+COMMENT ON COLUMN private.key_admissions.per_min IS 'The key''s limit in requests per minute (private.rate_limit_for).';
+
+-- comment: COLUMN key_admissions.burst_fraction
+COMMENT ON COLUMN private.key_admissions.burst_fraction IS 'The adapter''s burst fraction (0..1, LSP_RATE_LIMIT_BURST_FRACTION) the row was built for;
+a different fraction rebuilds it.';
+
+-- comment: COLUMN key_admissions.burst
+COMMENT ON COLUMN private.key_admissions.burst IS 'Requests admitted at once from a full bucket: greatest(10, per_min x burst_fraction).';
+
+-- comment: COLUMN key_admissions.emission
+COMMENT ON COLUMN private.key_admissions.emission IS 'GCRA emission interval: 1 minute / per_min (the spacing of requests at the sustained rate).';
+
+-- comment: COLUMN key_admissions.tolerance
+COMMENT ON COLUMN private.key_admissions.tolerance IS 'GCRA tolerance: emission x (burst - 1), how far tat may run ahead of now.';
+
+-- comment: COLUMN key_admissions.usable_until
+COMMENT ON COLUMN private.key_admissions.usable_until IS 'When the key stops (revocation or expiry); null = no end; -infinity = invalidated by a
+change, rebuilt on the next request.';
+
+-- comment: COLUMN key_admissions.tat
+COMMENT ON COLUMN private.key_admissions.tat IS 'GCRA theoretical arrival time: a request is admitted while tat - now <= tolerance.';
+
 -- constraint: key_admissions key_admissions_pkey
 ALTER TABLE ONLY private.key_admissions
     ADD CONSTRAINT key_admissions_pkey PRIMARY KEY (key_hash);

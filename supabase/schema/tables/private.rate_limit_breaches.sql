@@ -8,6 +8,21 @@ CREATE TABLE private.rate_limit_breaches (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE rate_limit_breaches
+COMMENT ON TABLE private.rate_limit_breaches IS 'Refused (429) requests per rate-limit bucket and minute, for alerting and the usage page.
+Written by private.rate_limit_take (users) and, in batches, private.add_rate_limit_breaches
+(API keys: the gate''s refusal rolls back its own writes). No policies or client grants.
+Kept 35 days.';
+
+-- comment: COLUMN rate_limit_breaches.bucket
+COMMENT ON COLUMN private.rate_limit_breaches.bucket IS 'key:<api key id> or user:<user id>.';
+
+-- comment: COLUMN rate_limit_breaches.minute
+COMMENT ON COLUMN private.rate_limit_breaches.minute IS 'Start of the minute (timestamptz).';
+
+-- comment: COLUMN rate_limit_breaches.breaches
+COMMENT ON COLUMN private.rate_limit_breaches.breaches IS 'Requests refused in that minute.';
+
 -- constraint: rate_limit_breaches rate_limit_breaches_pkey
 ALTER TABLE ONLY private.rate_limit_breaches
     ADD CONSTRAINT rate_limit_breaches_pkey PRIMARY KEY (bucket, minute);

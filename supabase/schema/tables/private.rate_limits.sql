@@ -7,6 +7,18 @@ CREATE UNLOGGED TABLE private.rate_limits (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE rate_limits
+COMMENT ON TABLE private.rate_limits IS 'GCRA rate-limit buckets of dashboard users (bucket user:<uuid>): one row-locked statement
+per request (private.rate_limit_take), so parallel requests never over-admit. API keys use
+private.key_admissions. Unlogged. No policies or client grants. Buckets idle for an hour
+are dropped hourly by pg_cron (a full bucket is as good as none).';
+
+-- comment: COLUMN rate_limits.bucket
+COMMENT ON COLUMN private.rate_limits.bucket IS 'What is limited: user:<user id>.';
+
+-- comment: COLUMN rate_limits.tat
+COMMENT ON COLUMN private.rate_limits.tat IS 'GCRA theoretical arrival time (timestamptz); see private.key_admissions.tat.';
+
 -- constraint: rate_limits rate_limits_pkey
 ALTER TABLE ONLY private.rate_limits
     ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket);

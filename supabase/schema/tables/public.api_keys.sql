@@ -26,6 +26,47 @@ CREATE TABLE public.api_keys (
     CONSTRAINT api_keys_revoked_reason_check CHECK ((char_length(revoked_reason) <= 200))
 );
 
+-- comment: TABLE api_keys
+COMMENT ON TABLE public.api_keys IS 'A merchant''s API key for the REST API: name, mode, display parts, limit, lifetime and the
+digest the gate looks keys up by; never the key. Read (RLS): platform admins, and the
+merchant''s members and its API keys; key_hash is not granted to clients. Written only
+through merchant_create_api_key, merchant_rotate_api_key and merchant_revoke_api_key
+(owners, developers, admins), and last_used_at in batches by the adapter
+(private.touch_api_keys). Audited with key_hash redacted; a change drops the key''s
+cached admission.';
+
+-- comment: COLUMN api_keys.mode
+COMMENT ON COLUMN public.api_keys.mode IS 'test or live: which kind of payments the key acts on.';
+
+-- comment: COLUMN api_keys.prefix
+COMMENT ON COLUMN public.api_keys.prefix IS 'Display prefix: lsp_test_ or lsp_live_ and the first 4 characters of the key''s random part.';
+
+-- comment: COLUMN api_keys.last4
+COMMENT ON COLUMN public.api_keys.last4 IS 'The key''s last 4 characters (part of its checksum), for display.';
+
+-- comment: COLUMN api_keys.key_hash
+COMMENT ON COLUMN public.api_keys.key_hash IS 'HMAC-SHA256 (32 bytes) of the full key under the adapter''s LSP_API_KEY_PEPPER, which is
+never in the database, so a dump alone cannot verify a key. Not readable by clients.';
+
+-- comment: COLUMN api_keys.rate_limit_per_min
+COMMENT ON COLUMN public.api_keys.rate_limit_per_min IS 'This key''s limit in requests per minute; null = the merchant''s override
+(merchant_rate_limits.api_key_per_min), else 600.';
+
+-- comment: COLUMN api_keys.expires_at
+COMMENT ON COLUMN public.api_keys.expires_at IS 'When the key stops working; null = never.';
+
+-- comment: COLUMN api_keys.last_used_at
+COMMENT ON COLUMN public.api_keys.last_used_at IS 'Last admitted request, written in batches (up to LSP_LAST_USED_FLUSH_S, 5 s, late).';
+
+-- comment: COLUMN api_keys.revoked_at
+COMMENT ON COLUMN public.api_keys.revoked_at IS 'When the key stops; in the future while a regenerated key''s grace window runs (rotating).';
+
+-- comment: COLUMN api_keys.revoked_reason
+COMMENT ON COLUMN public.api_keys.revoked_reason IS 'revoked (merchant_revoke_api_key) or rotated (merchant_rotate_api_key).';
+
+-- comment: COLUMN api_keys.replaced_by
+COMMENT ON COLUMN public.api_keys.replaced_by IS 'The key that merchant_rotate_api_key made to replace this one.';
+
 -- constraint: api_keys api_keys_key_hash_key
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash);

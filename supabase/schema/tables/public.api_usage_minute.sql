@@ -28,6 +28,72 @@ CREATE TABLE public.api_usage_minute (
     CONSTRAINT api_usage_minute_endpoint_check CHECK ((char_length(endpoint) <= 200))
 );
 
+-- comment: TABLE api_usage_minute
+COMMENT ON TABLE public.api_usage_minute IS 'API-key request counts per merchant, key, minute and endpoint, with a latency histogram.
+Written in batches off the request path by the adapter (private.record_api_usage,
+service_role). Read (RLS): platform admins, the merchant''s members and its API keys;
+merchant_usage sums it. No retention job prunes it yet.';
+
+-- comment: COLUMN api_usage_minute.minute
+COMMENT ON COLUMN public.api_usage_minute.minute IS 'Start of the minute (timestamptz) the requests were answered in.';
+
+-- comment: COLUMN api_usage_minute.endpoint
+COMMENT ON COLUMN public.api_usage_minute.endpoint IS 'The route template (/api/v1/merchant/webhooks/{id}), not the concrete path.';
+
+-- comment: COLUMN api_usage_minute.requests
+COMMENT ON COLUMN public.api_usage_minute.requests IS 'Requests answered, whatever the status.';
+
+-- comment: COLUMN api_usage_minute.errors_4xx
+COMMENT ON COLUMN public.api_usage_minute.errors_4xx IS 'Requests answered 400..499 except 429.';
+
+-- comment: COLUMN api_usage_minute.errors_5xx
+COMMENT ON COLUMN public.api_usage_minute.errors_5xx IS 'Requests answered 500 or above.';
+
+-- comment: COLUMN api_usage_minute.rate_limited
+COMMENT ON COLUMN public.api_usage_minute.rate_limited IS 'Requests answered 429.';
+
+-- comment: COLUMN api_usage_minute.h1
+COMMENT ON COLUMN public.api_usage_minute.h1 IS 'Latency histogram: requests answered in at most 25 ms (the adapter''s time to answer).';
+
+-- comment: COLUMN api_usage_minute.h2
+COMMENT ON COLUMN public.api_usage_minute.h2 IS 'Latency histogram: requests answered in more than 25 and at most 50 ms.';
+
+-- comment: COLUMN api_usage_minute.h3
+COMMENT ON COLUMN public.api_usage_minute.h3 IS 'Latency histogram: requests answered in more than 50 and at most 100 ms.';
+
+-- comment: COLUMN api_usage_minute.h4
+COMMENT ON COLUMN public.api_usage_minute.h4 IS 'Latency histogram: requests answered in more than 100 and at most 200 ms.';
+
+-- comment: COLUMN api_usage_minute.h5
+COMMENT ON COLUMN public.api_usage_minute.h5 IS 'Latency histogram: requests answered in more than 200 and at most 300 ms.';
+
+-- comment: COLUMN api_usage_minute.h6
+COMMENT ON COLUMN public.api_usage_minute.h6 IS 'Latency histogram: requests answered in more than 300 and at most 500 ms.';
+
+-- comment: COLUMN api_usage_minute.h7
+COMMENT ON COLUMN public.api_usage_minute.h7 IS 'Latency histogram: requests answered in more than 500 and at most 750 ms.';
+
+-- comment: COLUMN api_usage_minute.h8
+COMMENT ON COLUMN public.api_usage_minute.h8 IS 'Latency histogram: requests answered in more than 750 and at most 1000 ms.';
+
+-- comment: COLUMN api_usage_minute.h9
+COMMENT ON COLUMN public.api_usage_minute.h9 IS 'Latency histogram: requests answered in more than 1000 and at most 1500 ms.';
+
+-- comment: COLUMN api_usage_minute.h10
+COMMENT ON COLUMN public.api_usage_minute.h10 IS 'Latency histogram: requests answered in more than 1500 and at most 2000 ms.';
+
+-- comment: COLUMN api_usage_minute.h11
+COMMENT ON COLUMN public.api_usage_minute.h11 IS 'Latency histogram: requests answered in more than 2000 and at most 3000 ms.';
+
+-- comment: COLUMN api_usage_minute.h12
+COMMENT ON COLUMN public.api_usage_minute.h12 IS 'Latency histogram: requests answered in more than 3000 and at most 5000 ms.';
+
+-- comment: COLUMN api_usage_minute.h13
+COMMENT ON COLUMN public.api_usage_minute.h13 IS 'Latency histogram: requests answered in more than 5000 and at most 10000 ms.';
+
+-- comment: COLUMN api_usage_minute.h14
+COMMENT ON COLUMN public.api_usage_minute.h14 IS 'Latency histogram: requests answered in more than 10000 ms.';
+
 -- constraint: api_usage_minute api_usage_minute_pkey
 ALTER TABLE ONLY public.api_usage_minute
     ADD CONSTRAINT api_usage_minute_pkey PRIMARY KEY (merchant_id, minute, api_key_id, endpoint);

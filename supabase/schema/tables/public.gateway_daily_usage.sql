@@ -9,6 +9,20 @@ CREATE TABLE public.gateway_daily_usage (
     CONSTRAINT gateway_daily_usage_reserved_check CHECK ((reserved >= 0))
 );
 
+-- comment: TABLE gateway_daily_usage
+COMMENT ON TABLE public.gateway_daily_usage IS 'Amount committed per gateway and India (Asia/Kolkata) day against the gateway''s
+daily_limit: pending and succeeded payments count; a failed or cancelled one gives its
+amount back. Kept by the transactions trigger private.transaction_gateway_accounting under
+this row''s lock, so concurrent payments cannot jointly pass the limit. Read (RLS):
+platform admins. No client writes it.';
+
+-- comment: COLUMN gateway_daily_usage.day
+COMMENT ON COLUMN public.gateway_daily_usage.day IS 'The India (Asia/Kolkata) calendar date the payments were created on.';
+
+-- comment: COLUMN gateway_daily_usage.reserved
+COMMENT ON COLUMN public.gateway_daily_usage.reserved IS 'Sum of the committed payments'' amounts in minor units (paise for INR), as stored on
+transactions; not converted between currencies.';
+
 -- constraint: gateway_daily_usage gateway_daily_usage_pkey
 ALTER TABLE ONLY public.gateway_daily_usage
     ADD CONSTRAINT gateway_daily_usage_pkey PRIMARY KEY (gateway_id, day);

@@ -17,6 +17,25 @@ CREATE TABLE public.gateway_probes (
     CONSTRAINT gateway_probes_source_check CHECK ((source = ANY (ARRAY['probe'::text, 'manual'::text])))
 );
 
+-- comment: TABLE gateway_probes
+COMMENT ON TABLE public.gateway_probes IS 'One credential check of a gateway: source probe (scheduled every minute by pg_cron
+through the gateway_health queue; moves health) or manual (an admin''s test; recorded
+only). Written by the worker (private.record_gateway_probe) and admin_record_gateway_test.
+Read (RLS): platform admins. Kept 7 days.';
+
+-- comment: COLUMN gateway_probes.source
+COMMENT ON COLUMN public.gateway_probes.source IS 'probe (scheduled, moves health) or manual (an admin''s test, does not).';
+
+-- comment: COLUMN gateway_probes.latency_ms
+COMMENT ON COLUMN public.gateway_probes.latency_ms IS 'Milliseconds the check took, to the provider''s answer or to giving up.';
+
+-- comment: COLUMN gateway_probes.http_status
+COMMENT ON COLUMN public.gateway_probes.http_status IS 'The provider''s HTTP status; null when there was no answer.';
+
+-- comment: COLUMN gateway_probes.error_class
+COMMENT ON COLUMN public.gateway_probes.error_class IS 'Why a check failed: auth_failed, unreachable, timeout, rate_limited or
+unexpected_response (5xx or an unparseable answer); null when ok.';
+
 -- sequence: gateway_probes_id_seq
 ALTER TABLE public.gateway_probes ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.gateway_probes_id_seq

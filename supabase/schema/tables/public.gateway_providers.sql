@@ -11,6 +11,21 @@ CREATE TABLE public.gateway_providers (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE gateway_providers
+COMMENT ON TABLE public.gateway_providers IS 'The provider catalogue (reference data the migrations insert): per provider its
+credential fields, test and live base URLs and how credentials are checked. Read (RLS):
+platform admins (admin_gateway_catalog). Written only by migrations.';
+
+-- comment: COLUMN gateway_providers.credential_fields
+COMMENT ON COLUMN public.gateway_providers.credential_fields IS '[{name, label, required, secret}]: the credentials a gateway of this provider needs;
+fields with secret false are shown unmasked.';
+
+-- comment: COLUMN gateway_providers.base_urls
+COMMENT ON COLUMN public.gateway_providers.base_urls IS '{test, live}: the provider''s API base URL per environment.';
+
+-- comment: COLUMN gateway_providers.credential_check
+COMMENT ON COLUMN public.gateway_providers.credential_check IS '{request, outcomes}: the call that checks credentials and what its answers mean.';
+
 -- constraint: gateway_providers gateway_providers_pkey
 ALTER TABLE ONLY public.gateway_providers
     ADD CONSTRAINT gateway_providers_pkey PRIMARY KEY (provider);

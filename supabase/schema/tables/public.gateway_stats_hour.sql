@@ -10,6 +10,18 @@ CREATE TABLE public.gateway_stats_hour (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE gateway_stats_hour
+COMMENT ON TABLE public.gateway_stats_hour IS 'Transaction outcomes per gateway and hour, kept by the transactions trigger
+private.transaction_outcome_buckets: each transaction counts once, when it first succeeds
+or fails (cancelled ones do not count). Feeds the 24 h figures. Read (RLS): platform
+admins. Kept 35 days.';
+
+-- comment: COLUMN gateway_stats_hour.hour
+COMMENT ON COLUMN public.gateway_stats_hour.hour IS 'Start of the hour (timestamptz) the outcome was recorded in.';
+
+-- comment: COLUMN gateway_stats_hour.volume
+COMMENT ON COLUMN public.gateway_stats_hour.volume IS 'Sum of succeeded amounts in minor units (paise for INR); not converted between currencies.';
+
 -- constraint: gateway_stats_hour gateway_stats_hour_pkey
 ALTER TABLE ONLY public.gateway_stats_hour
     ADD CONSTRAINT gateway_stats_hour_pkey PRIMARY KEY (gateway_id, hour);

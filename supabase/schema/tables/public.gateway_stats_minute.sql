@@ -24,6 +24,61 @@ CREATE TABLE public.gateway_stats_minute (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE gateway_stats_minute
+COMMENT ON TABLE public.gateway_stats_minute IS 'Transaction outcomes per gateway and minute with a provider-latency histogram, kept by the
+transactions trigger private.transaction_outcome_buckets (each transaction counts once,
+when it first succeeds or fails). Feeds the 1 h success rate, p50/p95 latency and routing.
+Read (RLS): platform admins. Kept 2 days.';
+
+-- comment: COLUMN gateway_stats_minute.minute
+COMMENT ON COLUMN public.gateway_stats_minute.minute IS 'Start of the minute (timestamptz) the outcome was recorded in.';
+
+-- comment: COLUMN gateway_stats_minute.volume
+COMMENT ON COLUMN public.gateway_stats_minute.volume IS 'Sum of succeeded amounts in minor units (paise for INR); not converted between currencies.';
+
+-- comment: COLUMN gateway_stats_minute.h1
+COMMENT ON COLUMN public.gateway_stats_minute.h1 IS 'Latency histogram: outcomes with provider_latency_ms at most 25.';
+
+-- comment: COLUMN gateway_stats_minute.h2
+COMMENT ON COLUMN public.gateway_stats_minute.h2 IS 'Latency histogram: outcomes with provider_latency_ms over 25 and at most 50.';
+
+-- comment: COLUMN gateway_stats_minute.h3
+COMMENT ON COLUMN public.gateway_stats_minute.h3 IS 'Latency histogram: outcomes with provider_latency_ms over 50 and at most 100.';
+
+-- comment: COLUMN gateway_stats_minute.h4
+COMMENT ON COLUMN public.gateway_stats_minute.h4 IS 'Latency histogram: outcomes with provider_latency_ms over 100 and at most 200.';
+
+-- comment: COLUMN gateway_stats_minute.h5
+COMMENT ON COLUMN public.gateway_stats_minute.h5 IS 'Latency histogram: outcomes with provider_latency_ms over 200 and at most 300.';
+
+-- comment: COLUMN gateway_stats_minute.h6
+COMMENT ON COLUMN public.gateway_stats_minute.h6 IS 'Latency histogram: outcomes with provider_latency_ms over 300 and at most 500.';
+
+-- comment: COLUMN gateway_stats_minute.h7
+COMMENT ON COLUMN public.gateway_stats_minute.h7 IS 'Latency histogram: outcomes with provider_latency_ms over 500 and at most 750.';
+
+-- comment: COLUMN gateway_stats_minute.h8
+COMMENT ON COLUMN public.gateway_stats_minute.h8 IS 'Latency histogram: outcomes with provider_latency_ms over 750 and at most 1000.';
+
+-- comment: COLUMN gateway_stats_minute.h9
+COMMENT ON COLUMN public.gateway_stats_minute.h9 IS 'Latency histogram: outcomes with provider_latency_ms over 1000 and at most 1500.';
+
+-- comment: COLUMN gateway_stats_minute.h10
+COMMENT ON COLUMN public.gateway_stats_minute.h10 IS 'Latency histogram: outcomes with provider_latency_ms over 1500 and at most 2000.';
+
+-- comment: COLUMN gateway_stats_minute.h11
+COMMENT ON COLUMN public.gateway_stats_minute.h11 IS 'Latency histogram: outcomes with provider_latency_ms over 2000 and at most 3000.';
+
+-- comment: COLUMN gateway_stats_minute.h12
+COMMENT ON COLUMN public.gateway_stats_minute.h12 IS 'Latency histogram: outcomes with provider_latency_ms over 3000 and at most 5000.';
+
+-- comment: COLUMN gateway_stats_minute.h13
+COMMENT ON COLUMN public.gateway_stats_minute.h13 IS 'Latency histogram: outcomes with provider_latency_ms over 5000 and at most 10000.';
+
+-- comment: COLUMN gateway_stats_minute.h14
+COMMENT ON COLUMN public.gateway_stats_minute.h14 IS 'Latency histogram: outcomes with provider_latency_ms over 10000, and outcomes without a
+provider_latency_ms (private.latency_bucket(null) is 14).';
+
 -- constraint: gateway_stats_minute gateway_stats_minute_pkey
 ALTER TABLE ONLY public.gateway_stats_minute
     ADD CONSTRAINT gateway_stats_minute_pkey PRIMARY KEY (gateway_id, minute);

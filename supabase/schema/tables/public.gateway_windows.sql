@@ -13,6 +13,35 @@ CREATE TABLE public.gateway_windows (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE gateway_windows
+COMMENT ON TABLE public.gateway_windows IS 'Per gateway, a snapshot of the last complete hour (from minute buckets) and the last
+complete day (from hour buckets), refreshed every minute by pg_cron
+(private.refresh_gateway_windows). Readers add the buckets newer than the snapshot, so the
+windows span 60-61 minutes and 24-25 hours without scanning. Read (RLS): platform admins.';
+
+-- comment: COLUMN gateway_windows.through_minute
+COMMENT ON COLUMN public.gateway_windows.through_minute IS 'The 1 h figures cover minute buckets from through_minute - 1 hour up to, not including,
+through_minute.';
+
+-- comment: COLUMN gateway_windows.succeeded_1h
+COMMENT ON COLUMN public.gateway_windows.succeeded_1h IS 'Succeeded transactions in the hour window.';
+
+-- comment: COLUMN gateway_windows.total_1h
+COMMENT ON COLUMN public.gateway_windows.total_1h IS 'Succeeded plus failed transactions in the hour window.';
+
+-- comment: COLUMN gateway_windows.hist_1h
+COMMENT ON COLUMN public.gateway_windows.hist_1h IS '14 counts: the hour window''s latency histogram, same buckets as gateway_stats_minute.h1..h14.';
+
+-- comment: COLUMN gateway_windows.through_hour
+COMMENT ON COLUMN public.gateway_windows.through_hour IS 'The 24 h figures cover hour buckets from through_hour - 1 day up to, not including,
+through_hour.';
+
+-- comment: COLUMN gateway_windows.succeeded_24h
+COMMENT ON COLUMN public.gateway_windows.succeeded_24h IS 'Succeeded transactions in the day window.';
+
+-- comment: COLUMN gateway_windows.total_24h
+COMMENT ON COLUMN public.gateway_windows.total_24h IS 'Succeeded plus failed transactions in the day window.';
+
 -- constraint: gateway_windows gateway_windows_pkey
 ALTER TABLE ONLY public.gateway_windows
     ADD CONSTRAINT gateway_windows_pkey PRIMARY KEY (gateway_id);

@@ -42,6 +42,74 @@ CREATE TABLE public.gateways (
     CONSTRAINT gateways_status_check CHECK ((status = ANY (ARRAY['active'::text, 'inactive'::text, 'archived'::text])))
 );
 
+-- comment: TABLE gateways
+COMMENT ON TABLE public.gateways IS 'A payment gateway account the platform routes payments to: its provider, routing
+settings (priority, amount bounds, daily limit, currencies, methods, regions), a reference
+to its credentials in Vault with a masked copy, and its health. Read (RLS): platform admins
+only. Written through the admin_*_gateway RPCs; health by the worker''s probes
+(private.record_gateway_probe). Audited with credentials_secret_id redacted; a reorder is
+audited once as gateway.reorder instead of a row per priority change.';
+
+-- comment: COLUMN gateways.environment
+COMMENT ON COLUMN public.gateways.environment IS 'test or live: which base URL and credentials the gateway uses.';
+
+-- comment: COLUMN gateways.status
+COMMENT ON COLUMN public.gateways.status IS 'active (routed), inactive (kept, not routed) or archived (ended; credentials deleted).';
+
+-- comment: COLUMN gateways.priority
+COMMENT ON COLUMN public.gateways.priority IS 'Routing order, lower first (0..100000); admin_set_gateway_priority renumbers 1..n.';
+
+-- comment: COLUMN gateways.min_amount
+COMMENT ON COLUMN public.gateways.min_amount IS 'Smallest payment routed here, in minor units (paise for INR) of the payment''s currency.';
+
+-- comment: COLUMN gateways.max_amount
+COMMENT ON COLUMN public.gateways.max_amount IS 'Largest payment routed here, in minor units of the payment''s currency; null = no maximum.';
+
+-- comment: COLUMN gateways.daily_limit
+COMMENT ON COLUMN public.gateways.daily_limit IS 'Most this gateway may take per India (Asia/Kolkata) day, in minor units, counted over
+pending and succeeded payments (gateway_daily_usage); null = no limit.';
+
+-- comment: COLUMN gateways.currencies
+COMMENT ON COLUMN public.gateways.currencies IS 'ISO 4217 codes of the currencies the gateway accepts (at least one).';
+
+-- comment: COLUMN gateways.methods
+COMMENT ON COLUMN public.gateways.methods IS 'Payment methods served (card, upi, netbanking, wallet, emi, paylater); empty = all.';
+
+-- comment: COLUMN gateways.regions
+COMMENT ON COLUMN public.gateways.regions IS 'ISO 3166 country or subdivision codes served (IN, IN-KA); empty = all; IN-KA matches IN.';
+
+-- comment: COLUMN gateways.config
+COMMENT ON COLUMN public.gateways.config IS 'Non-secret provider settings (an object); secret-looking keys are refused.';
+
+-- comment: COLUMN gateways.credentials_secret_id
+COMMENT ON COLUMN public.gateways.credentials_secret_id IS 'Id of the Vault secret holding the credentials JSON; null once archived. Only
+private.gateway_credentials (service_role) decrypts it.';
+
+-- comment: COLUMN gateways.credentials_masked
+COMMENT ON COLUMN public.gateways.credentials_masked IS 'The credentials with every field the catalogue does not mark non-secret masked: first 2
+characters, ****, last 2; ******** when shorter than 10.';
+
+-- comment: COLUMN gateways.credentials_rotated_at
+COMMENT ON COLUMN public.gateways.credentials_rotated_at IS 'When the credentials were last replaced; null if never.';
+
+-- comment: COLUMN gateways.health_state
+COMMENT ON COLUMN public.gateways.health_state IS 'unknown (never probed), healthy, degraded or down, from the scheduled probes.';
+
+-- comment: COLUMN gateways.health_changed_at
+COMMENT ON COLUMN public.gateways.health_changed_at IS 'When health_state last changed.';
+
+-- comment: COLUMN gateways.consecutive_failures
+COMMENT ON COLUMN public.gateways.consecutive_failures IS 'Scheduled probes failed in a row; 3 make the gateway down.';
+
+-- comment: COLUMN gateways.consecutive_successes
+COMMENT ON COLUMN public.gateways.consecutive_successes IS 'Scheduled probes succeeded in a row; 2 bring a down gateway back.';
+
+-- comment: COLUMN gateways.last_probe
+COMMENT ON COLUMN public.gateways.last_probe IS 'The last scheduled probe: {ok, latency_ms (ms), http_status, error_class, message, at}.';
+
+-- comment: COLUMN gateways.last_test
+COMMENT ON COLUMN public.gateways.last_test IS 'The last manual credential check, same shape as last_probe.';
+
 -- constraint: gateways gateways_pkey
 ALTER TABLE ONLY public.gateways
     ADD CONSTRAINT gateways_pkey PRIMARY KEY (id);

@@ -23,6 +23,30 @@ CREATE TABLE public.job_attempts (
     CONSTRAINT job_attempts_traceback_check CHECK ((char_length(traceback) <= 4000))
 );
 
+-- comment: TABLE job_attempts
+COMMENT ON TABLE public.job_attempts IS 'One attempt at running a job: worker, start, finish, duration and outcome (succeeded,
+failed, timed_out, lost) with the error. Written by the worker through the
+private.worker_* functions (service_role). Read (RLS): platform admins (admin_get_job).
+Kept for the queue''s retention_days (default 7).';
+
+-- comment: COLUMN job_attempts.msg_id
+COMMENT ON COLUMN public.job_attempts.msg_id IS 'The pgmq message id within queue_name; the job id is <queue_name>:<msg_id>.';
+
+-- comment: COLUMN job_attempts.attempt
+COMMENT ON COLUMN public.job_attempts.attempt IS '1 for the first attempt.';
+
+-- comment: COLUMN job_attempts.error_class
+COMMENT ON COLUMN public.job_attempts.error_class IS 'The exception''s class name (first 200 characters); WorkerLost for a lost attempt.';
+
+-- comment: COLUMN job_attempts.error_message
+COMMENT ON COLUMN public.job_attempts.error_message IS 'The error message (first 2000 characters).';
+
+-- comment: COLUMN job_attempts.traceback
+COMMENT ON COLUMN public.job_attempts.traceback IS 'The traceback, truncated to 4000 characters.';
+
+-- comment: COLUMN job_attempts.duration_ms
+COMMENT ON COLUMN public.job_attempts.duration_ms IS 'Milliseconds the handler ran.';
+
 -- sequence: job_attempts_id_seq
 ALTER TABLE public.job_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.job_attempts_id_seq

@@ -11,6 +11,11 @@ CREATE TABLE public.job_lineage (
     CONSTRAINT job_lineage_kind_check CHECK ((kind = ANY (ARRAY['dead_lettered'::text, 'retried'::text])))
 );
 
+-- comment: TABLE job_lineage
+COMMENT ON TABLE public.job_lineage IS 'A link between two jobs (ids <queue>:<msg_id>): dead_lettered (a job out of attempts ->
+its copy in <queue>_dlq) or retried (a dead letter -> the job an admin retry created).
+Written by private.worker_fail and admin_retry_jobs. Read (RLS): platform admins.';
+
 -- sequence: job_lineage_id_seq
 ALTER TABLE public.job_lineage ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.job_lineage_id_seq

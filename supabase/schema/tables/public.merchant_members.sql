@@ -10,6 +10,12 @@ CREATE TABLE public.merchant_members (
     CONSTRAINT merchant_members_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'developer'::text, 'viewer'::text])))
 );
 
+-- comment: TABLE merchant_members
+COMMENT ON TABLE public.merchant_members IS 'A user''s membership of a merchant, with a role: owner (manages members, API keys and
+webhooks), developer (manages API keys and webhooks) or viewer (reads). Read (RLS):
+platform admins, members of the same merchant and its API keys. Written through
+create_merchant, set_merchant_member and remove_merchant_member (admins, owners). Audited.';
+
 -- constraint: merchant_members merchant_members_pkey
 ALTER TABLE ONLY public.merchant_members
     ADD CONSTRAINT merchant_members_pkey PRIMARY KEY (merchant_id, user_id);

@@ -12,6 +12,20 @@ CREATE TABLE public.merchant_rate_limits (
     CONSTRAINT merchant_rate_limits_user_per_min_check CHECK (((user_per_min >= 1) AND (user_per_min <= 1000000)))
 );
 
+-- comment: TABLE merchant_rate_limits
+COMMENT ON TABLE public.merchant_rate_limits IS 'A merchant''s override of request rate limits, set by admins through
+admin_set_merchant_rate_limits. Read (RLS): platform admins, the merchant''s members and its
+API keys. Audited; a change drops the merchant''s key admissions, so it applies at once.';
+
+-- comment: COLUMN merchant_rate_limits.api_key_per_min
+COMMENT ON COLUMN public.merchant_rate_limits.api_key_per_min IS 'Requests per minute for each of the merchant''s API keys without a limit of its own;
+null = 600.';
+
+-- comment: COLUMN merchant_rate_limits.user_per_min
+COMMENT ON COLUMN public.merchant_rate_limits.user_per_min IS 'Requests per minute for each of the merchant''s dashboard users; null = no override (300
+unless another of the user''s merchants has one); a user under several overrides gets the
+lowest.';
+
 -- constraint: merchant_rate_limits merchant_rate_limits_pkey
 ALTER TABLE ONLY public.merchant_rate_limits
     ADD CONSTRAINT merchant_rate_limits_pkey PRIMARY KEY (merchant_id);

@@ -13,6 +13,19 @@ CREATE TABLE public.merchants (
     CONSTRAINT merchants_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'closed'::text])))
 );
 
+-- comment: TABLE merchants
+COMMENT ON TABLE public.merchants IS 'A merchant account: a business that takes payments through the platform. Read (RLS):
+platform admins, its members and its API keys. Written through create_merchant and
+set_merchant_status (admins). Audited; a status change stops or restarts its API keys at
+once.';
+
+-- comment: COLUMN merchants.status
+COMMENT ON COLUMN public.merchants.status IS 'active (takes payments), suspended or closed (routing refuses it, its API keys are
+refused).';
+
+-- comment: COLUMN merchants.country
+COMMENT ON COLUMN public.merchants.country IS 'ISO 3166 alpha-2 code (default IN).';
+
 -- constraint: merchants merchants_pkey
 ALTER TABLE ONLY public.merchants
     ADD CONSTRAINT merchants_pkey PRIMARY KEY (id);

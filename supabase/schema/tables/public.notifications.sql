@@ -13,6 +13,24 @@ CREATE TABLE public.notifications (
     CONSTRAINT notifications_kind_check CHECK ((kind ~ '^[a-z_]+\.[a-z_]+$'::text))
 );
 
+-- comment: TABLE notifications
+COMMENT ON TABLE public.notifications IS 'A message to a merchant''s dashboard users (API key regenerated, webhook endpoint
+disabled). Read (RLS): platform admins, and the merchant''s members (and API keys) for rows
+addressed to them or to everyone. Written by the database functions that raise them
+(private.rotate_api_key, private.record_webhook_attempt); no RPC marks them read yet.';
+
+-- comment: COLUMN notifications.user_id
+COMMENT ON COLUMN public.notifications.user_id IS 'The addressee; null = every member of the merchant.';
+
+-- comment: COLUMN notifications.kind
+COMMENT ON COLUMN public.notifications.kind IS '<area>.<event>, such as api_key.rotated or webhook.endpoint_disabled.';
+
+-- comment: COLUMN notifications.details
+COMMENT ON COLUMN public.notifications.details IS 'Kind-specific data (an object).';
+
+-- comment: COLUMN notifications.read_at
+COMMENT ON COLUMN public.notifications.read_at IS 'When the addressee read it; null = unread.';
+
 -- sequence: notifications_id_seq
 ALTER TABLE public.notifications ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.notifications_id_seq

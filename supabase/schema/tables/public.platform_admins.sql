@@ -7,6 +7,14 @@ CREATE TABLE public.platform_admins (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE platform_admins
+COMMENT ON TABLE public.platform_admins IS 'The users who operate the whole platform (platform admins). Read (RLS): admins see every
+row, a user sees their own. Written through grant_platform_admin and revoke_platform_admin
+(admins; at least one stays). Audited.';
+
+-- comment: COLUMN platform_admins.granted_by
+COMMENT ON COLUMN public.platform_admins.granted_by IS 'The admin who granted the role; null when granted by service_role or a migration.';
+
 -- constraint: platform_admins platform_admins_pkey
 ALTER TABLE ONLY public.platform_admins
     ADD CONSTRAINT platform_admins_pkey PRIMARY KEY (user_id);

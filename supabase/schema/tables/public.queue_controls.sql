@@ -25,6 +25,34 @@ CREATE TABLE public.queue_controls (
     CONSTRAINT queue_controls_visibility_timeout_s_check CHECK (((visibility_timeout_s >= 1) AND (visibility_timeout_s <= 43200)))
 );
 
+-- comment: TABLE queue_controls
+COMMENT ON TABLE public.queue_controls IS 'Operator settings of one job queue (payment, webhook, settlement, gateway_health): pause
+state, and the worker''s concurrency, attempts, visibility timeout, backoff and retention.
+Rows come from migrations; the pause fields change through admin_pause_queue, the others
+only by migration. Read (RLS): platform admins. Audited.';
+
+-- comment: COLUMN queue_controls.paused_by
+COMMENT ON COLUMN public.queue_controls.paused_by IS 'The user who paused the queue; null when not paused or paused by service_role.';
+
+-- comment: COLUMN queue_controls.concurrency
+COMMENT ON COLUMN public.queue_controls.concurrency IS 'Jobs of this queue one worker process runs at once.';
+
+-- comment: COLUMN queue_controls.max_attempts
+COMMENT ON COLUMN public.queue_controls.max_attempts IS 'Attempts before a job is moved to the dead-letter queue <queue>_dlq.';
+
+-- comment: COLUMN queue_controls.visibility_timeout_s
+COMMENT ON COLUMN public.queue_controls.visibility_timeout_s IS 'Seconds a read job stays invisible to other workers; a handler still running near it is
+cancelled and counted as timed_out.';
+
+-- comment: COLUMN queue_controls.backoff_base_s
+COMMENT ON COLUMN public.queue_controls.backoff_base_s IS 'Seconds: a failed job is retried after backoff_base_s x 2^(attempt - 1), +-20% jitter.';
+
+-- comment: COLUMN queue_controls.backoff_max_s
+COMMENT ON COLUMN public.queue_controls.backoff_max_s IS 'Seconds: the cap on that retry delay.';
+
+-- comment: COLUMN queue_controls.retention_days
+COMMENT ON COLUMN public.queue_controls.retention_days IS 'Days archived jobs and attempt history are kept.';
+
 -- constraint: queue_controls queue_controls_pkey
 ALTER TABLE ONLY public.queue_controls
     ADD CONSTRAINT queue_controls_pkey PRIMARY KEY (queue_name);

@@ -12,6 +12,22 @@ CREATE TABLE public.queue_stats_minute (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE queue_stats_minute
+COMMENT ON TABLE public.queue_stats_minute IS 'Job counters per queue and minute, bumped by the functions that move jobs, so dashboards
+never count a pgmq archive. Read (RLS): platform admins. Kept 7 days.';
+
+-- comment: COLUMN queue_stats_minute.minute
+COMMENT ON COLUMN public.queue_stats_minute.minute IS 'Start of the minute (timestamptz).';
+
+-- comment: COLUMN queue_stats_minute.failed
+COMMENT ON COLUMN public.queue_stats_minute.failed IS 'Failed attempts, whether retried in place or dead-lettered.';
+
+-- comment: COLUMN queue_stats_minute.retried
+COMMENT ON COLUMN public.queue_stats_minute.retried IS 'Failed attempts retried in place.';
+
+-- comment: COLUMN queue_stats_minute.dead_lettered
+COMMENT ON COLUMN public.queue_stats_minute.dead_lettered IS 'Jobs moved to the dead-letter queue.';
+
 -- constraint: queue_stats_minute queue_stats_minute_pkey
 ALTER TABLE ONLY public.queue_stats_minute
     ADD CONSTRAINT queue_stats_minute_pkey PRIMARY KEY (queue_name, minute);

@@ -27,6 +27,35 @@ CREATE TABLE public.transactions (
     CONSTRAINT transactions_status_check CHECK ((status = ANY (ARRAY['created'::text, 'pending'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'partially_refunded'::text, 'refunded'::text])))
 );
 
+-- comment: TABLE transactions
+COMMENT ON TABLE public.transactions IS 'A payment a merchant takes: amount, currency, the gateway it was routed to, its status and
+the provider''s answer. Status moves forward only: created -> pending or processing ->
+succeeded, failed or cancelled; succeeded -> partially_refunded -> refunded (P0001
+otherwise). Read (RLS): platform admins, the merchant''s members and its API keys. Written
+by service_role (payment processing); no client RPC writes it. Triggers keep the audit
+log, the gateway''s daily limit (P0001 when reached) and the outcome buckets.';
+
+-- comment: COLUMN transactions.amount
+COMMENT ON COLUMN public.transactions.amount IS 'The payment''s amount, positive, in minor units of currency (paise for INR).';
+
+-- comment: COLUMN transactions.currency
+COMMENT ON COLUMN public.transactions.currency IS 'ISO 4217 code of amount.';
+
+-- comment: COLUMN transactions.status
+COMMENT ON COLUMN public.transactions.status IS 'created, pending, processing, succeeded, failed, cancelled, partially_refunded or refunded.';
+
+-- comment: COLUMN transactions.provider_reference
+COMMENT ON COLUMN public.transactions.provider_reference IS 'The provider''s own id for the payment.';
+
+-- comment: COLUMN transactions.idempotency_key
+COMMENT ON COLUMN public.transactions.idempotency_key IS 'The merchant''s key for this payment, unique per merchant (1..255 characters).';
+
+-- comment: COLUMN transactions.provider_latency_ms
+COMMENT ON COLUMN public.transactions.provider_latency_ms IS 'Milliseconds the provider took to decide the payment; feeds the latency histogram.';
+
+-- comment: COLUMN transactions.completed_at
+COMMENT ON COLUMN public.transactions.completed_at IS 'When the payment reached succeeded, failed or cancelled.';
+
 -- constraint: transactions transactions_idempotency_key_unique
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_idempotency_key_unique UNIQUE (merchant_id, idempotency_key);

@@ -20,6 +20,24 @@ CREATE TABLE public.wallet_ledger (
     CONSTRAINT wallet_ledger_reference_check CHECK ((char_length(reference) <= 500))
 );
 
+-- comment: TABLE wallet_ledger
+COMMENT ON TABLE public.wallet_ledger IS 'One signed entry in a merchant wallet''s ledger (payment, refund, settlement, fee,
+adjustment, payout). Append-only: update, delete and truncate are refused with 42501.
+Inserting applies the entry to the wallet under the wallet''s lock and refuses one that
+would take the balance below zero (23514). Read (RLS): platform admins, the merchant''s
+members and its API keys. Written through post_wallet_entry (admins). Audited.';
+
+-- comment: COLUMN wallet_ledger.amount
+COMMENT ON COLUMN public.wallet_ledger.amount IS 'Signed minor units of the wallet''s currency (paise for INR): positive credits, negative
+debits, never zero.';
+
+-- comment: COLUMN wallet_ledger.balance_after
+COMMENT ON COLUMN public.wallet_ledger.balance_after IS 'The wallet''s balance right after this entry, in minor units of its currency; never
+negative.';
+
+-- comment: COLUMN wallet_ledger.idempotency_key
+COMMENT ON COLUMN public.wallet_ledger.idempotency_key IS 'The poster''s key for this entry, unique per wallet (1..255 characters).';
+
 -- sequence: wallet_ledger_id_seq
 ALTER TABLE public.wallet_ledger ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.wallet_ledger_id_seq

@@ -12,6 +12,18 @@ CREATE TABLE public.wallets (
     CONSTRAINT wallets_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text))
 );
 
+-- comment: TABLE wallets
+COMMENT ON TABLE public.wallets IS 'A merchant''s balance in one currency (one wallet per merchant and currency). The balance
+changes only through wallet_ledger entries (a direct change is refused with 42501) and never
+goes below zero. Read (RLS): platform admins, the merchant''s members and its API keys.
+Created by post_wallet_entry on first use. Audited.';
+
+-- comment: COLUMN wallets.currency
+COMMENT ON COLUMN public.wallets.currency IS 'ISO 4217 code of balance.';
+
+-- comment: COLUMN wallets.balance
+COMMENT ON COLUMN public.wallets.balance IS 'Current balance in minor units of currency (paise for INR); never negative.';
+
 -- constraint: wallets wallets_merchant_currency_unique
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_merchant_currency_unique UNIQUE (merchant_id, currency);

@@ -16,6 +16,30 @@ CREATE TABLE public.webhook_attempts (
     CONSTRAINT webhook_attempts_response_body_check CHECK ((octet_length(response_body) <= 4096))
 );
 
+-- comment: TABLE webhook_attempts
+COMMENT ON TABLE public.webhook_attempts IS 'One HTTP attempt at delivering a webhook: when, the answer''s status and latency, and the
+first 4 KB of its body or the error. Written by private.record_webhook_attempt (the worker
+and the test action). Read (RLS): platform admins, the merchant''s members and its API keys.
+No retention job prunes it yet.';
+
+-- comment: COLUMN webhook_attempts.attempt
+COMMENT ON COLUMN public.webhook_attempts.attempt IS '1 for the first attempt of the delivery.';
+
+-- comment: COLUMN webhook_attempts.started_at
+COMMENT ON COLUMN public.webhook_attempts.started_at IS 'When the request was sent.';
+
+-- comment: COLUMN webhook_attempts.status_code
+COMMENT ON COLUMN public.webhook_attempts.status_code IS 'The receiver''s HTTP status; null when there was no answer.';
+
+-- comment: COLUMN webhook_attempts.latency_ms
+COMMENT ON COLUMN public.webhook_attempts.latency_ms IS 'Milliseconds from sending the request to its answer (or giving up).';
+
+-- comment: COLUMN webhook_attempts.response_body
+COMMENT ON COLUMN public.webhook_attempts.response_body IS 'The first 4 KB of the receiver''s answer.';
+
+-- comment: COLUMN webhook_attempts.error
+COMMENT ON COLUMN public.webhook_attempts.error IS 'Why there was no usable answer (timeout, refused address, ...); at most 500 characters.';
+
 -- sequence: webhook_attempts_id_seq
 ALTER TABLE public.webhook_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.webhook_attempts_id_seq

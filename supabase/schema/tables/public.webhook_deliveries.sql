@@ -16,6 +16,25 @@ CREATE TABLE public.webhook_deliveries (
     CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text, 'skipped'::text])))
 );
 
+-- comment: TABLE webhook_deliveries
+COMMENT ON TABLE public.webhook_deliveries IS 'One event to one endpoint: status, attempts so far and the next retry. Created by
+private.emit_event (one per matching enabled endpoint) and merchant_prepare_webhook_test;
+updated by private.record_webhook_attempt and merchant_redeliver_webhook. Read (RLS):
+platform admins, the merchant''s members and its API keys.';
+
+-- comment: COLUMN webhook_deliveries.status
+COMMENT ON COLUMN public.webhook_deliveries.status IS 'pending (queued or retrying), delivered, failed (out of retries or endpoint disabled) or
+skipped (allowed, not set by any code yet).';
+
+-- comment: COLUMN webhook_deliveries.attempts
+COMMENT ON COLUMN public.webhook_deliveries.attempts IS 'Attempts made so far.';
+
+-- comment: COLUMN webhook_deliveries.next_attempt_at
+COMMENT ON COLUMN public.webhook_deliveries.next_attempt_at IS 'When the next attempt is due; null unless one is scheduled.';
+
+-- comment: COLUMN webhook_deliveries.last_status_code
+COMMENT ON COLUMN public.webhook_deliveries.last_status_code IS 'The receiver''s HTTP status at the last attempt; null when there was no answer.';
+
 -- sequence: webhook_deliveries_id_seq
 ALTER TABLE public.webhook_deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.webhook_deliveries_id_seq

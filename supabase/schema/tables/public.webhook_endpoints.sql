@@ -21,6 +21,31 @@ CREATE TABLE public.webhook_endpoints (
     CONSTRAINT webhook_endpoints_url_check CHECK ((char_length(url) <= 2000))
 );
 
+-- comment: TABLE webhook_endpoints
+COMMENT ON TABLE public.webhook_endpoints IS 'A merchant''s URL that receives signed webhook events: its event filter, enabled state and
+signing secrets (in Vault). Read (RLS): platform admins, the merchant''s members and its API
+keys; the secret id columns are not granted to clients. Written through the
+merchant_*_webhook_* RPCs (owners, developers, admins) and by delivery outcomes
+(failing_since; disabled after a 410 or five days of continuous failure). Audited with the
+secret ids redacted.';
+
+-- comment: COLUMN webhook_endpoints.event_types
+COMMENT ON COLUMN public.webhook_endpoints.event_types IS 'Event filter: exact types (payment.succeeded) or <area>.* (payment.*); empty = every event.';
+
+-- comment: COLUMN webhook_endpoints.failing_since
+COMMENT ON COLUMN public.webhook_endpoints.failing_since IS 'Start of the current run of failed attempts; null while delivering. The endpoint is
+disabled once it has failed continuously for LSP_WEBHOOK_DISABLE_AFTER_S (5 days).';
+
+-- comment: COLUMN webhook_endpoints.secret_id
+COMMENT ON COLUMN public.webhook_endpoints.secret_id IS 'Id of the Vault secret holding the current signing secret (whsec_...).';
+
+-- comment: COLUMN webhook_endpoints.previous_secret_id
+COMMENT ON COLUMN public.webhook_endpoints.previous_secret_id IS 'Id of the Vault secret replaced by the last rotation; still signs until
+previous_secret_expires_at.';
+
+-- comment: COLUMN webhook_endpoints.previous_secret_expires_at
+COMMENT ON COLUMN public.webhook_endpoints.previous_secret_expires_at IS 'Last rotation + 24 hours: until then deliveries carry both signatures.';
+
 -- constraint: webhook_endpoints webhook_endpoints_pkey
 ALTER TABLE ONLY public.webhook_endpoints
     ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);

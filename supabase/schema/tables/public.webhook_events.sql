@@ -10,6 +10,19 @@ CREATE TABLE public.webhook_events (
     CONSTRAINT webhook_events_type_check CHECK ((type ~ '^[a-z_]+(\.[a-z_]+)+$'::text))
 );
 
+-- comment: TABLE webhook_events
+COMMENT ON TABLE public.webhook_events IS 'Something that happened to a merchant (api_key.rotated, webhook.test, ...), delivered to
+each matching enabled endpoint. Written by private.emit_event and
+merchant_prepare_webhook_test. Read (RLS): platform admins, the merchant''s members and its
+API keys. No retention job prunes it yet.';
+
+-- comment: COLUMN webhook_events.id
+COMMENT ON COLUMN public.webhook_events.id IS 'msg_ and 32 hex characters; sent as the webhook-id header, stable across retries, for
+receivers to dedupe on.';
+
+-- comment: COLUMN webhook_events.type
+COMMENT ON COLUMN public.webhook_events.type IS '<area>.<event>, such as payment.succeeded.';
+
 -- constraint: webhook_events webhook_events_pkey
 ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (id);

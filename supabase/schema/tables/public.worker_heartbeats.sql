@@ -16,6 +16,26 @@ CREATE TABLE public.worker_heartbeats (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+-- comment: TABLE worker_heartbeats
+COMMENT ON TABLE public.worker_heartbeats IS 'One worker process: its queues, when it was last seen (heartbeat every 5 s), the jobs in
+flight and its counters. Written by the worker (private.worker_heartbeat, service_role).
+Read (RLS): platform admins. Deleted a day after the worker stopped or was last seen.';
+
+-- comment: COLUMN worker_heartbeats.last_seen_at
+COMMENT ON COLUMN public.worker_heartbeats.last_seen_at IS 'Last heartbeat; a worker seen within 15 s is alive, else stale.';
+
+-- comment: COLUMN worker_heartbeats.stopped_at
+COMMENT ON COLUMN public.worker_heartbeats.stopped_at IS 'When the worker shut down cleanly; null while running (or if it died).';
+
+-- comment: COLUMN worker_heartbeats.in_flight_jobs
+COMMENT ON COLUMN public.worker_heartbeats.in_flight_jobs IS 'Ids (<queue>:<msg_id>) of the jobs running at the last heartbeat.';
+
+-- comment: COLUMN worker_heartbeats.processed
+COMMENT ON COLUMN public.worker_heartbeats.processed IS 'Jobs this process completed successfully since it started.';
+
+-- comment: COLUMN worker_heartbeats.failed
+COMMENT ON COLUMN public.worker_heartbeats.failed IS 'Job attempts of this process that failed since it started.';
+
 -- constraint: worker_heartbeats worker_heartbeats_pkey
 ALTER TABLE ONLY public.worker_heartbeats
     ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (worker_id);

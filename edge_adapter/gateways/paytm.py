@@ -230,8 +230,9 @@ class PaytmClient:
         and answers a txnToken, resultStatus "S" / resultCode 0000
         (https://developer.paytm.com/docs/api/initiate-transaction-api/; body fields:
         https://github.com/paytm/paytm-agent-skills/blob/main/references/web-integration.md).
-        A refusal (resultStatus "F", e.g. 334 duplicate orderId, 227 checksum) creates
-        nothing payable: `error`.
+        A refusal (resultStatus "F", e.g. 227 checksum, 330 bad orderId) creates nothing
+        payable: `error`; 334 (orderId already used) means an earlier create for this
+        attempt went through, so we answer that order's status instead.
 
         2. Card, netbanking, wallet: the customer's browser posts mid, orderId and txnToken
         to /theia/api/v1/showPaymentPage (Paytm's hosted page): `requires_action` redirect.
@@ -286,6 +287,10 @@ class PaytmClient:
                 sent=False,
             )
         status, code, message, answer = _info(response.json())
+        if status == "F" and code == "334":
+            # The orderId is taken: an earlier create for this attempt went through. Answer
+            # what Paytm has for it, so repeating a create never makes a second order.
+            return await self._status(call, order_id)
         if status != "S" or not answer.get("txnToken"):
             return ChargeResult(
                 "error",
@@ -389,13 +394,23 @@ class PaytmClient:
             return ChargeResult(
                 "error", error_code=code, error_message=message, http_status=200, sent=False
             )
-        if status == "TXN_FAILURE" and code == STATUS_NOT_FOUND:
+        if status in ("F", "TXN_FAILURE") and code == STATUS_NOT_FOUND:
             return ChargeResult("not_found", http_status=response.status_code)
-        mapped: ChargeStatus = "pending"
+        if status == "F":  # the status request itself was refused
+            return ChargeResult(
+                "error", error_code=code, error_message=message, http_status=200, sent=False
+            )
+        mapped: ChargeStatus
         if status == "TXN_SUCCESS":
             mapped = "succeeded"
         elif status == "TXN_FAILURE":
             mapped = "failed"
+        elif status == "PENDING":
+            mapped = "pending"
+        else:
+            return ChargeResult(
+                "unknown", error_code="unexpected_response", error_message=f"status {status}"
+            )
         return ChargeResult(
             mapped,
             provider_order_id=order_id,

@@ -71,6 +71,7 @@ ERROR_MAP: dict[str, tuple[str, str, str]] = {
     "E345": ("retry", "provider_error", "A technical failure; the payment can be retried"),
     "E308": ("next", "provider_error", "The transaction failed at the bank"),
     "hash_mismatch": ("next", "authentication_failed", "PayU rejected the key or hash"),
+    "request_refused": ("next", "invalid_request", "PayU refused the request"),
 }
 
 # Refund initiation codes (cancel_refund_transaction error_code) and what they mean for us.
@@ -316,8 +317,22 @@ class PayUClient:
                 http_status=response.status_code,
                 sent=False,
             )
-        body = response.json()
-        meta = body.get("metaData") or {}
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or not isinstance(body.get("metaData"), dict):
+            # Not a transaction answer: PayU refused the request itself (bad key or hash,
+            # a missing field), so no transaction exists.
+            text = str(body.get("error") or body.get("msg") or "") if isinstance(body, dict) else ""
+            return ChargeResult(
+                "error",
+                error_code="hash_mismatch" if "hash" in text.lower() else "request_refused",
+                error_message=text or "PayU refused the request",
+                http_status=response.status_code,
+                sent=False,
+            )
+        meta = body["metaData"]
         result = body.get("result") or {}
         status = str(meta.get("txnStatus", "")).lower()
         code = str(meta.get("statusCode") or "")
@@ -488,6 +503,8 @@ class PayUClient:
         (https://docs.payu.in/reference-link/refund-status-callback), so they cannot be
         authenticated and are rejected as `missing_signature`: refunds are reconciled
         with fetch_refund."""
+        if body.lstrip().startswith(b"{"):
+            raise WebhookRejected("missing_signature", "PayU JSON callbacks carry no hash")
         fields = _form_fields(body)
         if not fields:
             raise WebhookRejected("malformed", "not a PayU form post")

@@ -274,9 +274,10 @@ class PhonePeClient:
         request shapes as PhonePe's own SDK builds them:
         https://github.com/PhonePe/phonepe-pg-sdk-node/tree/main/src/common/models/request/instruments).
 
-        A 4xx other than 401/403/429 is a refusal: nothing was created (`error`). The
-        merchantOrderId is ours, so a repeat after an ambiguous answer is found with
-        find_charge rather than created twice."""
+        A 4xx other than 401/403/429 is a refusal: nothing was created (`error`), unless
+        PhonePe already has an order with this merchantOrderId (an earlier create went
+        through), whose status we then answer, so a repeated create never makes a second
+        order. After an ambiguous answer, find_charge looks the merchantOrderId up."""
         if req.currency != "INR":
             return ChargeResult(
                 "error", error_code="currency_unsupported", error_message="INR only", sent=False
@@ -321,6 +322,11 @@ class PhonePeClient:
             return transport
         if response.status_code >= 300:
             code, message = _problem(response)
+            # A refusal may be "this merchantOrderId exists" (an earlier create for the
+            # attempt went through): answer that order rather than claim nothing exists.
+            existing = await self._status(call, req.attempt_id)
+            if existing.status not in ("not_found", "error", "unknown"):
+                return existing
             return ChargeResult(
                 "error",
                 error_code=code,
@@ -496,6 +502,11 @@ class PhonePeClient:
         )
         event_id = "phonepe_" + hashlib.sha256(ident.encode()).hexdigest()[:32]
         amount = payload.get("amount") if isinstance(payload.get("amount"), int) else None
+        attempts = payload.get("paymentDetails") or []
+        stamp = (
+            attempts[-1].get("timestamp") if attempts and isinstance(attempts[-1], dict) else None
+        )
+        occurred_at = stamp / 1000 if isinstance(stamp, int) else None  # PhonePe: epoch ms
         if refund_kind:
             status = _refund_status(payload.get("state"))
             return ProviderEvent(
@@ -508,6 +519,7 @@ class PhonePeClient:
                 amount=amount,
                 currency="INR",
                 error_code=payload.get("errorCode") if status == "failed" else None,
+                occurred_at=occurred_at,
                 type=event,
             )
         if event.endswith("order.completed") or event.endswith("order.failed"):
@@ -529,6 +541,7 @@ class PhonePeClient:
             currency="INR",
             error_code=result.error_code,
             error_message=result.error_message,
+            occurred_at=occurred_at,
             type=event,
         )
 

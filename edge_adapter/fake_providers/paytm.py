@@ -206,8 +206,6 @@ async def process(request: Request) -> Response:
     extra: dict[str, Any] = {}
     if mode == "UPI" and body.get("channelCode") == "collect":
         vpa = str(body.get("payerAccount", ""))
-        if "@" not in vpa:
-            return _result("F", "invalid_vpa", "Invalid UPI id")
         if vpa.endswith("@paytm"):
             outcome = "failure" if vpa == "failure@paytm" else "success"
             state.later(_auto(order, outcome))

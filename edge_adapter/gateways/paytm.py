@@ -73,7 +73,6 @@ ERROR_MAP: dict[str, tuple[str, str, str]] = {
     "810": ("next", "risk_declined", "Paytm's risk system declined the payment"),
     "2005": ("next", "authentication_failed", "Paytm rejected our checksum"),
     "2006": ("next", "authentication_failed", "Paytm rejected the MID"),
-    "invalid_vpa": ("fail", "invalid_vpa", "The UPI id is not valid"),
 }
 
 

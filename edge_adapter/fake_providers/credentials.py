@@ -12,6 +12,8 @@ FAKE_CREDENTIALS: dict[str, dict[str, str]] = {
         "client_id": "FAKE_CLIENT",
         "client_version": "1",
         "client_secret": "fake-phonepe-secret",
+        "webhook_username": "fake_phonepe_hook_user",
+        "webhook_password": "fake-phonepe-hook-password",
     },
     "paytm": {"mid": "FAKEMID12345678", "merchant_key": "fake&merchant#16"},
     "stripe": {"secret_key": "sk_test_fake_stripe_secret"},

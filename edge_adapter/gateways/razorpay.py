@@ -317,7 +317,11 @@ class RazorpayClient:
             if transport := _charge_transport(response):
                 return transport
             if response.status_code >= 400:
-                code, message, _ = _error(response)
+                code, message, field = _error(response)
+                if field == "receipt" or "receipt should be unique" in message.lower():
+                    # Accounts that enforce unique receipts refuse a repeat: the order exists
+                    # (https://razorpay.com/docs/payments/payment-gateway/s2s-integration/test-s2s/error-index/).
+                    return await self.find_charge(call, req)
                 return ChargeResult(
                     "error",
                     error_code=code,

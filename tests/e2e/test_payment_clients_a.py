@@ -273,8 +273,15 @@ async def test_redirect_declined_on_the_hosted_page(fake_providers, provider, ht
         created.next_action["url"] + "/complete", json={"outcome": "failure"}
     ).raise_for_status()
     event, _ = await h.wait_event(declined)
-    assert event.attempt_id == req.attempt_id and event.error_code
+    assert event.error_code
+    if provider == "cashfree":
+        # A failed try on a Cashfree payment link is reported for the order the link made,
+        # which does not name our attempt; the link stays payable.
+        assert event.attempt_id is None
+    else:
+        assert event.attempt_id == req.attempt_id
     assert h.captures(req.payment_id) == 0
+    assert (await h.status(req, created)).status in ("requires_action", "failed")
 
 
 @pytest.mark.parametrize("provider", GROUP)
@@ -352,7 +359,7 @@ async def test_webhook_signatures(fake_providers, provider, http, receiver):
     with pytest.raises(WebhookRejected) as wrong_secret:
         client.verify_webhook(headers, body, [rotated])
     assert wrong_secret.value.reason == "bad_signature"
-    tampered = body.replace(str(req.amount).encode(), str(req.amount + 1).encode(), 1)
+    tampered = body.replace(req.attempt_id.encode(), b"att_someone_else", 1)
     assert tampered != body
     with pytest.raises(WebhookRejected) as bad:
         client.verify_webhook(headers, tampered, [h.creds])

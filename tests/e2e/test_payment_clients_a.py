@@ -4,6 +4,8 @@ webhooks the fake sends to a local receiver, verified and parsed by the client."
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -297,10 +299,15 @@ async def test_error_after_commit_is_unknown_then_found_and_charged_once(
     found = await h.find(req)
     assert found.status == "requires_action", found
     assert found.next_action and found.next_action["type"] == "redirect"
-    # A second create for the same attempt returns the same order, never a second one.
+    # A second create for the same attempt never makes a second order: it returns the same
+    # one, or (Stripe) replays the first answer saved under the Idempotency-Key, the 500.
     again = await h.create(req)
-    assert again.status == "requires_action"
-    assert again.provider_order_id == found.provider_order_id
+    if provider == "stripe":
+        assert (again.status, again.http_status) == ("unknown", 500)
+    else:
+        assert again.status == "requires_action"
+        assert again.provider_order_id == found.provider_order_id
+    assert (await h.find(req)).provider_order_id == found.provider_order_id
     h.fake.client.post(found.next_action["url"] + "/complete", json={"outcome": "success"})
     await h.wait_event(paid)
     assert h.captures(req.payment_id) == 1
@@ -486,3 +493,174 @@ async def test_sandbox_stale_webhook_is_rejected(fake_providers, http, receiver)
     with pytest.raises(WebhookRejected) as stale:
         h.client.verify_webhook(headers, body.encode(), [h.creds])
     assert stale.value.reason == "stale_timestamp"
+
+
+# -- Razorpay ----------------------------------------------------------------------------------
+
+
+async def test_razorpay_documented_test_amount_fails_with_its_reason(
+    fake_providers, http, receiver
+):
+    """With success@razorpay, 201 paise fails as insufficient_funds in test mode."""
+    h = harness(fake_providers, "razorpay", http, receiver)
+    req = charge("upi", "success@razorpay", amount=201)
+    created = await h.create(req)
+    event, _ = await h.wait_event(declined)
+    assert event.error_code == "insufficient_funds"
+    status = await h.status(req, created)
+    assert (status.status, status.error_code) == ("failed", "insufficient_funds")
+    from edge_adapter.gateways.razorpay import ERROR_MAP
+
+    assert ERROR_MAP["insufficient_funds"][:2] == ("fail", "insufficient_funds")
+
+
+async def test_razorpay_upi_sequence_is_safe_to_repeat(fake_providers, http, receiver):
+    """The order is made, then the answer is lost: the attempt's order is found by receipt
+    and reused, so the customer gets one collect request and is charged once."""
+    h = harness(fake_providers, "razorpay", http, receiver)
+    req = charge("upi", "someone@okbank")
+    fake_providers.mode("razorpay", "error_after_commit")
+    lost = await h.create(req)
+    assert lost.status == "unknown"
+    fake_providers.mode("razorpay", "ok")
+    found = await h.find(req)
+    assert found.status == "not_found" and found.provider_order_id  # an order, no payment yet
+    created = await h.create(req)
+    assert created.status == "requires_action"
+    assert created.provider_order_id == found.provider_order_id
+    again = await h.create(req)  # a repeat reuses the payment too
+    assert again.provider_payment_id == created.provider_payment_id
+    orders = await h.http.get(
+        f"{fake_providers.base}/razorpay/v1/orders",
+        params={"receipt": req.attempt_id},
+        auth=(h.creds["key_id"], h.creds["key_secret"]),
+    )
+    assert orders.json()["count"] == 1
+    h.complete(created.provider_order_id or "")
+    await h.wait_event(paid)
+    assert h.captures(req.payment_id) == 1
+
+
+async def test_razorpay_refunds_are_idempotent_by_our_refund_id(fake_providers, http, receiver):
+    h = harness(fake_providers, "razorpay", http, receiver)
+    req = charge("upi", "success@razorpay", amount=30_000)
+    created = await h.create(req)
+    await h.wait_event(paid)
+    refund = h.refund_request(req, created, 10_000)
+    first, second = await h.refund(refund), await h.refund(refund)
+    assert first.provider_refund_id == second.provider_refund_id
+    event, _ = await h.wait_event(lambda e: e.kind == "refund" and e.status == "succeeded")
+    assert (event.refund_id, event.amount) == (refund.refund_id, 10_000)
+
+
+# -- Cashfree ----------------------------------------------------------------------------------
+
+
+async def test_cashfree_needs_the_customer_phone(fake_providers, http, receiver):
+    h = harness(fake_providers, "cashfree", http, receiver)
+    result = await h.create(charge("upi", "testsuccess@gocash", customer=Customer(email="a@b.c")))
+    assert (result.status, result.sent, result.error_code) == (
+        "error",
+        False,
+        "customer_phone_required",
+    )
+    assert fake_providers.calls().get("cashfree", 0) == 0
+
+
+async def test_cashfree_upi_sequence_is_safe_to_repeat(fake_providers, http, receiver):
+    """The order (order_id = attempt id) is made but the answer is lost: a repeat gets 409,
+    reuses the order and pays it once."""
+    h = harness(fake_providers, "cashfree", http, receiver)
+    req = charge("upi", "testsuccess@gocash", amount=12_345, notify_url=receiver.url)
+    fake_providers.mode("cashfree", "error_after_commit")
+    assert (await h.create(req)).status == "unknown"
+    fake_providers.mode("cashfree", "ok")
+    found = await h.find(req)
+    assert (found.status, found.provider_order_id) == ("not_found", req.attempt_id)
+    created = await h.create(req)
+    assert created.status == "requires_action"
+    again = await h.create(req)
+    assert again.provider_payment_id == created.provider_payment_id
+    event, request = await h.wait_event(paid)
+    assert (event.amount, event.attempt_id) == (12_345, req.attempt_id)
+    assert b"123.45" in request["body"].encode()  # rupees with two decimals on the wire
+    assert h.captures(req.payment_id) == 1
+
+
+async def test_cashfree_refund_of_a_link_payment_uses_the_link_order(
+    fake_providers, http, receiver
+):
+    h = harness(fake_providers, "cashfree", http, receiver)
+    req = charge("card", amount=20_050, notify_url=receiver.url)
+    created = await h.create(req)
+    assert created.next_action
+    h.fake.client.post(created.next_action["url"] + "/complete", json={"outcome": "success"})
+    await h.wait_event(paid)
+    # Without the CFPay_ order id (as a caller that only kept the attempt id would be).
+    refund = await h.refund(h.refund_request(req, created, 5_050))
+    assert (refund.status, refund.amount) == ("succeeded", 5_050)
+    event, _ = await h.wait_event(lambda e: e.kind == "refund")
+    assert event.provider_order_id and event.provider_order_id.startswith("CFPay_")
+
+
+# -- Stripe ------------------------------------------------------------------------------------
+
+
+async def test_stripe_refuses_what_checkout_cannot_do(fake_providers, http, receiver):
+    h = harness(fake_providers, "stripe", http, receiver)
+    netbanking = await h.create(charge("netbanking"))
+    assert (netbanking.status, netbanking.sent) == ("error", False)
+    assert netbanking.error_code == "payment_method_not_supported"
+    no_return = await h.create(charge("card", return_url=None))
+    assert (no_return.status, no_return.error_code) == ("error", "return_url_required")
+    assert fake_providers.calls().get("stripe", 0) == 0
+
+
+async def test_stripe_idempotency_key_replays_the_session(fake_providers, http, receiver):
+    h = harness(fake_providers, "stripe", http, receiver)
+    req = charge("upi")
+    first, second = await h.create(req), await h.create(req)
+    assert first.status == second.status == "requires_action"
+    assert first.provider_order_id == second.provider_order_id
+    changed = ChargeRequest(**{**req.__dict__, "amount": req.amount + 1})
+    conflict = await h.create(changed)
+    assert (conflict.status, conflict.error_code) == ("unknown", "idempotency_error")
+
+
+async def test_stripe_lost_answer_is_found_by_listing(fake_providers, receiver):
+    fake_providers.mode("stripe", "hang_after_commit")
+    async with httpx.AsyncClient(timeout=0.5) as http:
+        h = harness(fake_providers, "stripe", http, receiver)
+        req = charge("card")
+        lost = await h.create(req)
+        assert (lost.status, lost.error_code) == ("unknown", "timeout")
+        fake_providers.mode("stripe", "ok")
+        in_flight = await h.create(req)  # the first request never finished
+        assert (in_flight.status, in_flight.http_status) == ("unknown", 409)
+        found = await h.find(req)
+    assert found.status == "requires_action" and found.provider_order_id
+    assert found.next_action and found.next_action["type"] == "redirect"
+
+
+async def test_stripe_stale_and_multiple_signatures(fake_providers, http, receiver):
+    h = harness(fake_providers, "stripe", http, receiver)
+    req = charge("card")
+    created = await h.create(req)
+    assert created.next_action
+    h.fake.client.post(created.next_action["url"] + "/complete", json={"outcome": "success"})
+    _, request = await h.wait_event(paid)
+    body = request["body"].encode()
+    secret = h.creds["webhook_secret"].encode()
+
+    def signed(stamp: int, *extra: str) -> dict[str, str]:
+        mac = hmac.new(secret, str(stamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+        return {"Stripe-Signature": ",".join([f"t={stamp}", *extra, f"v1={mac}"])}
+
+    now = int(time.time())
+    h.client.verify_webhook(signed(now, "v1=" + "0" * 64, "v0=abc"), body, [h.creds])
+    with pytest.raises(WebhookRejected) as stale:
+        h.client.verify_webhook(signed(now - 301), body, [h.creds])
+    assert stale.value.reason == "stale_timestamp"
+    with pytest.raises(WebhookRejected) as malformed:
+        h.client.verify_webhook({"Stripe-Signature": "v1=abc"}, body, [h.creds])
+    assert malformed.value.reason == "malformed"

@@ -163,7 +163,7 @@ def test_create_with_test_refuses_to_save_when_the_check_fails(api, admin, pg, f
 def test_create_with_a_passing_test_saves_and_masks(api, admin, pg, fake_providers):
     gw = create(api, admin, provider="stripe", test=True)
     assert gw["last_test"]["ok"] is True
-    assert gw["credentials"] == {"secret_key": "sk****et"}
+    assert gw["credentials"] == {"secret_key": "sk****et", "webhook_secret": "wh****01"}
     secret_id = gateway_row(pg, gw["id"])[3]
     stored = pg.execute(
         "select decrypted_secret from vault.decrypted_secrets where id = %s", (secret_id,)

@@ -129,8 +129,8 @@ class ApiKeyVerifier:
         known = self._known.get(digest_)
         if known is None:
             check_format(key)
-        query = queries.api_key_gate(digest_, self.burst_fraction, limit)
-        return KeyGate(query, digest=digest_), known
+        params = queries.api_key_gate_params(digest_, self.burst_fraction, limit)
+        return KeyGate(queries.API_KEY_GATE, params, digest=digest_), known
 
     def admitted(self, gate: KeyGate) -> dict[str, Any]:
         """The key's identity (from the gate's answer the first time); its use stamped."""

@@ -15,7 +15,7 @@ import logging
 import select
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -30,10 +30,20 @@ from .settings import Settings
 logger = logging.getLogger("edge_adapter.db")
 
 DB_ROLES = {"anon", "authenticated", "service_role"}
-# The fixed pieces of a call's batch (see Database.call_rpc).
-_BEGIN, _BEGIN_READ_ONLY = sql.SQL("begin; "), sql.SQL("begin read only; ")
-_NEXT, _COMMIT = sql.SQL("; "), sql.SQL("; commit")
-_GATE_OPEN, _GATE_CLOSE = sql.SQL("begin; set local role service_role; "), sql.SQL("; commit; ")
+# The fixed statements of a call's pipeline (see Database.call_rpc).
+_BEGIN, _BEGIN_READ_ONLY = "begin", "begin read only"
+_COMMIT, _ROLLBACK = "commit", "rollback"
+_SET_SERVICE_ROLE = "set local role service_role"
+_SETTINGS = (
+    "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+    " set_config('request.headers', %s, true), set_config('request.method', %s, true),"
+    " set_config('request.path', %s, true)"
+)
+# What an RPC asked of the response, PostgREST's way: headers as a JSON array of one-key
+# objects, the status as text.
+_RESPONSE = (
+    "select current_setting('response.headers', true), current_setting('response.status', true)"
+)
 
 
 @dataclass
@@ -42,13 +52,39 @@ class Gate:
     transaction ahead of the call, in the same round trip, and if it raises the call never
     runs. `row` holds its answer once the batch has run."""
 
-    query: sql.Composable
+    query: str
+    params: tuple[Any, ...] = ()
     row: tuple[Any, ...] | None = None
 
 
-class _DryRun(Exception):
-    def __init__(self, value: Any) -> None:
-        self.value = value
+@dataclass
+class RpcResult:
+    """An RPC's value and what it set for the HTTP response (response.status,
+    response.headers), as PostgREST honours them."""
+
+    value: Any
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _response_guc(row: tuple[Any, ...] | None) -> tuple[int | None, dict[str, str]]:
+    """Parse response.headers ('[{"Name": "value"}, ...]') and response.status; anything
+    malformed is ignored (an RPC bug must not break the response)."""
+    headers: dict[str, str] = {}
+    status: int | None = None
+    if row is None:
+        return status, headers
+    raw_headers, raw_status = row
+    if raw_headers:
+        try:
+            for item in json.loads(raw_headers):
+                for name, value in item.items():
+                    headers[str(name)] = str(value)
+        except (ValueError, AttributeError, TypeError):
+            headers = {}
+    if raw_status and raw_status.isdigit() and 100 <= int(raw_status) <= 599:
+        status = int(raw_status)
+    return status, headers
 
 
 def _adapt(value: Any) -> Any:
@@ -176,12 +212,20 @@ class Database:
         dry_run: bool = False,
         raw: bool = False,
         gate: Gate | None = None,
-    ) -> Any:
-        """Call public.<function> with named arguments, as the caller; returns its value.
+    ) -> "RpcResult":
+        """Call public.<function> with named arguments, as the caller.
         dry_run: run it (validation, role checks, writes) and roll everything back.
-        raw: return the JSON text as Postgres rendered it (no parse and re-serialise).
-        gate: a statement that must admit the call first (committed on its own)."""
-        query = sql.SQL("select {}.{}({}){}").format(
+        raw: the value is the JSON text as Postgres rendered it (no parse and re-serialise).
+        gate: a statement that must admit the call first (committed on its own).
+
+        One round trip in pipeline mode: [begin; set role; gate; commit;] begin; the caller's
+        settings; the call; the response GUCs; commit. Every value travels as a bound
+        parameter, never in the SQL text (Postgres logs a failed statement's text).
+        Nothing is prepared: psycopg answers any ROLLBACK by deallocating every prepared
+        statement, which inside a pipeline can race the statements queued after it."""
+        if role not in DB_ROLES:
+            raise ValueError(f"refusing to run as database role {role!r}")
+        call = sql.SQL("select {}.{}({}){}").format(
             sql.Identifier("public"),
             sql.Identifier(function),
             sql.SQL(", ").join(
@@ -190,67 +234,35 @@ class Database:
             ),
             sql.SQL("::text" if raw else ""),
         )
-        if dry_run:
-            if gate is not None:
-                raise ValueError("settle the gate before a dry run")
-            try:
-                async with self.as_caller(
-                    role, claims, headers, read_only=read_only, method=method, path=path
-                ) as conn:
-                    cur = await conn.execute(query, {k: _adapt(v) for k, v in args.items()})
-                    row = await cur.fetchone()
-                    raise _DryRun(row[0] if row else None)
-            except _DryRun as done:
-                return done.value
-        if role not in DB_ROLES:
-            raise ValueError(f"refusing to run as database role {role!r}")
-        # One round trip: begin, the caller's settings, the call and commit go as one
-        # simple-protocol batch with every value quoted by psycopg (sql.Literal).
-        settings = sql.SQL(
-            "select set_config('role', {}, true), set_config('request.jwt.claims', {}, true),"
-            " set_config('request.headers', {}, true), set_config('request.method', {}, true),"
-            " set_config('request.path', {}, true)"
-        ).format(
-            sql.Literal(role),
-            sql.Literal(json.dumps(dict(claims))),
-            sql.Literal(json.dumps(dict(headers or {}))),
-            sql.Literal(method),
-            sql.Literal(path),
-        )
-        call = sql.SQL("select {}.{}({}){}").format(
-            sql.Identifier("public"),
-            sql.Identifier(function),
-            sql.SQL(", ").join(
-                sql.SQL("{} => {}").format(sql.Identifier(name), sql.Literal(_adapt(value)))
-                for name, value in args.items()
-            ),
-            sql.SQL("::text" if raw else ""),
-        )
-        parts = [_BEGIN_READ_ONLY if read_only else _BEGIN, settings, _NEXT, call, _COMMIT]
-        if gate is not None:
-            # The gate is its own transaction: what it spends stays spent whatever the call
-            # does; if it raises, nothing after it runs. Its BEGIN is explicit: a COMMIT that
-            # ends an implicit block draws a WARNING, which the server logs and flushes to
-            # us mid-batch (a log line and an extra wakeup on every request).
-            parts[:0] = [_GATE_OPEN, gate.query, _GATE_CLOSE]
-        batch = sql.Composed(parts)
+        params = {k: _adapt(v) for k, v in args.items()}
+        settings = (role, json.dumps(dict(claims)), json.dumps(dict(headers or {})), method, path)
+        if dry_run and gate is not None:
+            raise ValueError("settle the gate before a dry run")
         async with self.pool.connection() as conn:
             try:
-                cur = await conn.execute(batch)
+                async with conn.pipeline():
+                    gate_cur = None
+                    if gate is not None:
+                        # The gate is its own transaction: what it spends stays spent whatever
+                        # the call does; if it raises, nothing after it runs.
+                        await conn.execute(_BEGIN, prepare=False)
+                        await conn.execute(_SET_SERVICE_ROLE, prepare=False)
+                        gate_cur = await conn.execute(gate.query, gate.params, prepare=False)
+                        await conn.execute(_COMMIT, prepare=False)
+                    await conn.execute(_BEGIN_READ_ONLY if read_only else _BEGIN, prepare=False)
+                    await conn.execute(_SETTINGS, settings, prepare=False)
+                    call_cur = await conn.execute(call, params, prepare=False)
+                    response_cur = await conn.execute(_RESPONSE, prepare=False)
+                    await conn.execute(_ROLLBACK if dry_run else _COMMIT, prepare=False)
             except psycopg.Error:
                 if not conn.closed and not conn.broken:
-                    await conn.execute("rollback")
+                    await conn.execute(_ROLLBACK)
                 raise
-            if gate is not None:
-                cur.nextset()  # begin -> set role
-                cur.nextset()  # -> the gate
-                gate.row = await cur.fetchone()
-                cur.nextset()  # -> its commit
-                cur.nextset()  # -> begin
-            cur.nextset()  # begin -> set_config
-            cur.nextset()  # -> the call
-            row = await cur.fetchone()
-            return row[0] if row else None
+            if gate_cur is not None:
+                gate.row = await gate_cur.fetchone()
+            row = await call_cur.fetchone()
+            response = await response_cur.fetchone()
+        return RpcResult(row[0] if row else None, *_response_guc(response))
 
     async def service_execute(
         self, query: str | sql.Composable, params: tuple[Any, ...] = ()

@@ -4,6 +4,7 @@ Database errors map by SQLSTATE (ARCHITECTURE.md); anything unexpected becomes a
 a request id and no internals.
 """
 
+import json
 from typing import Any
 
 import psycopg
@@ -57,11 +58,35 @@ def error_response(err: ApiError, request_id: str | None = None) -> JSONResponse
     return JSONResponse(body, status_code=err.status, headers=err.headers)
 
 
+def _raised_http(diag: Any) -> ApiError | None:
+    """An RPC's chosen answer, raised PostgREST's way: SQLSTATE PGRST with the body
+    {code, message, details, hint} as JSON in the message and {status, headers} in the
+    detail (https://docs.postgrest.org/en/stable/references/errors.html)."""
+    try:
+        body = json.loads(diag.message_primary or "")
+        meta = json.loads(diag.message_detail or "{}")
+        status = int(meta.get("status", 400))
+        headers = {str(k): str(v) for k, v in (meta.get("headers") or {}).items()}
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not 400 <= status <= 599 or not isinstance(body, dict):
+        return None
+    return ApiError(
+        status,
+        str(body.get("code") or "error"),
+        str(body.get("message") or ""),
+        body.get("details"),
+        headers,
+    )
+
+
 def from_database(exc: psycopg.Error) -> ApiError:
     """Map a database error to an ApiError, keeping only the message the RPC chose to show."""
     if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
         return ApiError(503, "database_unavailable", "the database is unavailable, retry shortly")
     state = exc.sqlstate or ""
+    if state == "PGRST" and (raised := _raised_http(exc.diag)) is not None:
+        return raised
     # Any other data exception (class 22: a date Postgres cannot hold, an offset out of
     # range, ...) is the input's fault, as PostgREST treats it.
     mapped = SQLSTATE_MAP.get(state) or ((400, "invalid_parameter") if state[:2] == "22" else None)

@@ -8,7 +8,6 @@ worker's statements are in `edge_adapter/worker/queries.py`.
 from datetime import datetime
 from typing import Any
 
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .db import Database
@@ -29,17 +28,16 @@ async def queue_names(db: Database) -> list[str]:
 
 
 # -- API keys and the limiter ------------------------------------------------------------------
-def api_key_gate(digest: bytes, burst_fraction: float, limit: bool) -> sql.Composable:
-    """The key gate statement for one key digest. Built as text (a hex digest and two plain
-    values: nothing needs quoting machinery) because it travels inside the call's batch."""
-    return sql.SQL(
-        f"select private.api_key_gate('\\x{digest.hex()}'::bytea,"
-        f" {float(burst_fraction)!r}, {bool(limit)})"
-    )
+API_KEY_GATE = "select private.api_key_gate(%s::bytea, %s::numeric, %s::boolean)"
 
 
-async def run_gate(db: Database, gate: sql.Composable) -> tuple[Any, ...]:
-    rows = await db.service_execute(gate)
+def api_key_gate_params(digest: bytes, burst_fraction: float, limit: bool) -> tuple[Any, ...]:
+    """Parameters of API_KEY_GATE for one key digest; it travels in the call's pipeline."""
+    return (digest, float(burst_fraction), bool(limit))
+
+
+async def run_gate(db: Database, query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    rows = await db.service_execute(query, params)
     return rows[0]
 
 
@@ -114,3 +112,38 @@ async def record_webhook_attempt(
         "select private.record_webhook_attempt(%s, %s, %s, %s)",
         (delivery_id, Jsonb(attempt), retry_in_s, disable_after_s),
     )
+
+
+# -- provider webhooks -------------------------------------------------------------------------
+async def gateway_webhook_credentials(
+    db: Database, gateway_id: str, provider: str
+) -> dict[str, Any] | None:
+    """{gateway_id, provider, credentials: [current, previous...]} or None."""
+    rows = await db.service_execute(
+        "select private.gateway_webhook_credentials(%s, %s)", (gateway_id, provider)
+    )
+    return rows[0][0] if rows else None
+
+
+async def record_provider_event(
+    db: Database,
+    gateway_id: str,
+    provider: str,
+    event: dict[str, Any] | None,
+    headers: dict[str, str],
+    body: str,
+    rejection: str | None,
+) -> dict[str, Any]:
+    """Store a verified event once (and enqueue it), or a rejected one with its reason."""
+    rows = await db.service_execute(
+        "select private.record_provider_event(%s, %s, %s, %s, %s, %s)",
+        (
+            gateway_id,
+            provider,
+            Jsonb(event) if event is not None else None,
+            Jsonb(headers),
+            body,
+            rejection,
+        ),
+    )
+    return rows[0][0]

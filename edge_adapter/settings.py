@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     # another base URL (the local fake provider server in development and tests).
     provider_base_urls: str | None = None
     gateway_check_timeout_s: float = 5.0
+    # Payment calls to providers (create, look up, status, refund): bound on each call.
+    provider_timeout_s: float = 10.0
+    # Inbound provider webhooks: largest body accepted (bytes).
+    provider_webhook_max_bytes: int = 256 * 1024
+    # Where providers reach this API (their notify / webhook URL is built from it).
+    public_base_url: str = "http://127.0.0.1:8000"
 
     def expected_migration_version(self) -> str | None:
         return self.expected_migration or latest_migration_version()

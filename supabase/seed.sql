@@ -47,12 +47,14 @@ begin
       100, 10000000, 1000000000, '{INR}', '{card,upi,netbanking,wallet}', '{IN}',
       '{"merchant_label": "LightSpeedPay demo"}',
       vault.create_secret(
-        '{"api_key": "sandbox_key_demo", "api_secret": "sandbox_secret_demo"}',
+        '{"api_key": "sandbox_key_demo", "api_secret": "sandbox_secret_demo",
+          "webhook_secret": "whsec_ZmFrZS1zYW5kYm94LXdlYmhvb2stc2lnbmluZy1rMDE="}',
         'gateway:00000000-0000-4000-8000-0000000ca001',
         'Sandbox gateway credentials (demo)'
       ),
       private.mask_credentials(
-        'sandbox', '{"api_key": "sandbox_key_demo", "api_secret": "sandbox_secret_demo"}'
+        'sandbox', '{"api_key": "sandbox_key_demo", "api_secret": "sandbox_secret_demo",
+          "webhook_secret": "whsec_ZmFrZS1zYW5kYm94LXdlYmhvb2stc2lnbmluZy1rMDE="}'
       )
     );
   end if;

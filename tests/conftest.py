@@ -70,6 +70,48 @@ class World:
             )
         return row[0]
 
+    def attempt(
+        self,
+        merchant_id: str,
+        gateway_id: str,
+        amount: int = 1000,
+        currency: str = "INR",
+        status: str = "created",
+        latency_ms: int | None = None,
+    ) -> str:
+        """A payment with one attempt on a gateway, inserted directly (as the worker would
+        record it): feeds the gateway's daily-limit reservation and outcome buckets."""
+        return insert_attempt(
+            self.conn, merchant_id, gateway_id, amount, currency, status, latency_ms
+        )
+
+
+def insert_attempt(
+    conn: psycopg.Connection,
+    merchant_id: str,
+    gateway_id: str,
+    amount: int = 1000,
+    currency: str = "INR",
+    status: str = "created",
+    latency_ms: int | None = None,
+) -> str:
+    with conn.transaction():
+        payment = conn.execute(
+            "insert into public.payments (merchant_id, mode, amount, currency, method)"
+            " values (%s, 'test', %s, %s, 'upi') returning id",
+            (merchant_id, amount, currency),
+        ).fetchone()
+        assert payment
+        row = conn.execute(
+            "insert into public.payment_attempts (payment_id, merchant_id, gateway_id, provider,"
+            " attempt_no, amount, currency, status, provider_latency_ms)"
+            " select %s, %s, g.id, g.provider, 1, %s, %s, %s, %s from public.gateways as g"
+            " where g.id = %s returning id",
+            (payment[0], merchant_id, amount, currency, status, latency_ms, gateway_id),
+        ).fetchone()
+        assert row
+        return row[0]
+
 
 @pytest.fixture
 def world(pg: psycopg.Connection) -> World:

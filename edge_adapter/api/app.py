@@ -14,7 +14,7 @@ from ..db import Database
 from ..settings import Settings, get_settings
 from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
-from . import endpoints, error_handlers, probes
+from . import endpoints, error_handlers, probes, provider_webhooks
 from .authn import Authenticator
 from .middleware import RequestContext
 
@@ -60,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     error_handlers.install(app, auth)
     probes.install(app, db, settings)
     endpoints.install(app, db, auth, settings)
+    provider_webhooks.install(app, db, settings)
     return app

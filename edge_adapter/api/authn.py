@@ -82,7 +82,7 @@ class Authenticator:
         if gate is None:
             return
         try:
-            gate.row = await queries.run_gate(self.db, gate.query)
+            gate.row = await queries.run_gate(self.db, gate.query, gate.params)
         except psycopg.Error as exc:
             if exc.sqlstate in GATE_REFUSALS:
                 raise self.gate_refused(request, exc) from None

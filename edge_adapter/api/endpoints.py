@@ -22,6 +22,7 @@ from .authn import Authenticator
 from .routes import ROUTES, Route
 
 PATH_PARAM = re.compile(r"{(\w+)}")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Only these request headers reach the database (request.headers), never Authorization.
 FORWARDED_HEADERS = ("user-agent", "x-forwarded-for", "x-client-info")
 
@@ -64,16 +65,22 @@ def add_route(
                 exclude_unset=True, mode="json" if route.body_arg else "python"
             )
             if route.body_arg:
-                if "idempotency_key" in values:
-                    args["p_idempotency_key"] = values.pop("idempotency_key")
                 args[route.body_arg] = values
             else:
                 for name, value in values.items():
                     alias = type(model).model_fields[name].alias or name
                     args[f"p_{alias}"] = value
-        idem = request.headers.get("idempotency-key")
-        if idem and route.input and "idempotency_key" in route.input.model_fields:
-            args.setdefault("p_idempotency_key", idem)
+        if route.idempotent:
+            idem = request.headers.get("idempotency-key")
+            if idem is not None:
+                if not IDEMPOTENCY_KEY.match(idem):
+                    await authenticate.settle(request)
+                    raise ApiError(
+                        400,
+                        "invalid_idempotency_key",
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                args["p_idempotency_key"] = idem
         for name in path_params:
             value = inputs[name]
             # Numeric ids bind to bigint parameters.
@@ -113,18 +120,24 @@ def add_route(
                 raise
             if gate is not None:
                 authenticate.gate_passed(request, gate)
-            return result
+            if not dry_run:  # what the RPC asked of the response (PostgREST's GUCs)
+                answer.update(status=result.status, headers=result.headers)
+            return result.value
 
+        answer: dict[str, Any] = {"status": None, "headers": {}}
         if route.action:
             await authenticate.settle(request)  # actions make several calls: admit first
             ctx = ActionContext(db=db, settings=settings, args=args, call=call)
             result = await ACTIONS[route.action](ctx)
-            return JSONResponse(result, status_code=route.status)
+            return JSONResponse(
+                result, status_code=answer["status"] or route.status, headers=answer["headers"]
+            )
         # The RPC already returns JSON: pass Postgres' text through untouched.
         text = await call(route.rpc, args, read_only=route.read_only, raw=True)
         return Response(
             content=text if text is not None else "null",
-            status_code=route.status,
+            status_code=answer["status"] or route.status,
+            headers=answer["headers"],
             media_type="application/json",
         )
 

@@ -10,16 +10,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from ..queues import JOB_ID_PATTERN, QUEUES
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-IdempotencyKey = Field(default=None, min_length=1, max_length=255)
 
 
 class AuditLogQuery(Input):
@@ -37,7 +34,6 @@ class CreateMerchant(Input):
     name: str = Field(min_length=1, max_length=200)
     owner_user_id: UUID | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    idempotency_key: str | None = IdempotencyKey
 
 
 class MerchantStatus(Input):
@@ -54,10 +50,9 @@ class GrantAdmin(Input):
 
 class WalletEntry(Input):
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    amount: int = Field(description="signed amount in minor units (paise for INR)")
+    amount: StrictInt = Field(description="signed amount in minor units (paise for INR)")
     kind: Literal["adjustment", "settlement", "fee", "payout"]
     reference: str | None = Field(default=None, max_length=500)
-    idempotency_key: str | None = IdempotencyKey
 
 
 QueueName = Literal[QUEUES]  # type: ignore[valid-type]
@@ -67,8 +62,8 @@ JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, examples=["payment_dlq:7"])
 class RetryJobs(Input):
     queue: QueueName | None = Field(default=None, description="retry this queue's failed jobs")
     job_ids: list[JobId] | None = Field(default=None, min_length=1, max_length=1000)
-    limit: int = Field(default=100, ge=1, le=10000)
-    delay_seconds: int = Field(default=0, ge=0, le=86400)
+    limit: StrictInt = Field(default=100, ge=1, le=10000)
+    delay_seconds: StrictInt = Field(default=0, ge=0, le=86400)
 
 
 class CleanQueue(Input):
@@ -80,7 +75,7 @@ class CleanQueue(Input):
 
 
 class PauseQueue(Input):
-    paused: bool
+    paused: StrictBool
     queue: QueueName | None = Field(default=None, description="omit to pause or resume all")
     reason: str | None = Field(default=None, min_length=1, max_length=500)
 
@@ -88,7 +83,7 @@ class PauseQueue(Input):
 class EnqueueJob(Input):
     queue: QueueName
     payload: dict[str, Any]
-    delay_seconds: int = Field(default=0, ge=0, le=604800)
+    delay_seconds: StrictInt = Field(default=0, ge=0, le=604800)
     job_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -101,10 +96,10 @@ class GatewayFields(Input):
     display_name: str | None = Field(default=None, max_length=200)
     environment: Literal["test", "live"] | None = None
     status: Literal["active", "inactive"] | None = None
-    priority: int | None = None
-    min_amount: int | None = None
-    max_amount: int | None = None
-    daily_limit: int | None = None
+    priority: StrictInt | None = None
+    min_amount: StrictInt | None = None
+    max_amount: StrictInt | None = None
+    daily_limit: StrictInt | None = None
     currencies: list[str] | None = Field(default=None, max_length=50)
     methods: list[str] | None = Field(default=None, max_length=10)
     regions: list[str] | None = Field(default=None, max_length=100)
@@ -116,10 +111,9 @@ class CreateGateway(GatewayFields):
     provider: Provider
     display_name: str = Field(max_length=200)
     credentials: dict[str, Any]
-    test: bool = Field(
+    test: StrictBool = Field(
         default=False, description="run the connectivity test first; refuse to save on failure"
     )
-    idempotency_key: str | None = IdempotencyKey
 
 
 class UpdateGateway(GatewayFields):
@@ -140,7 +134,7 @@ class ListGateways(Input):
 
 class RoutePreview(Input):
     merchant_id: UUID
-    amount: int = Field(gt=0)
+    amount: StrictInt = Field(gt=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     method: Literal["card", "upi", "netbanking", "wallet", "emi", "paylater"]
     region: str = Field(default="IN", pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
@@ -159,7 +153,7 @@ class CreateApiKey(Input):
 
 class RegenerateApiKey(Input):
     key_id: UUID
-    grace_seconds: int = Field(
+    grace_seconds: StrictInt = Field(
         default=0, ge=0, le=86400, description="how long the old key keeps working (max 24 h)"
     )
 
@@ -184,7 +178,7 @@ class UpdateWebhookEndpoint(Input):
     url: str | None = Field(default=None, max_length=2000)
     event_types: list[str] | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class WebhookEvents(Input):
@@ -197,8 +191,92 @@ class WebhookTest(Input):
 
 
 class MerchantRateLimits(Input):
-    api_key_per_min: int = Field(ge=1, le=1_000_000)
-    user_per_min: int = Field(ge=1, le=1_000_000)
+    api_key_per_min: StrictInt = Field(ge=1, le=1_000_000)
+    user_per_min: StrictInt = Field(ge=1, le=1_000_000)
+
+
+# Payments ---------------------------------------------------------------------------------
+PAYMENT_ID = r"^pay_[0-9a-f]{20}$"
+PaymentMethod = Literal["upi", "card", "netbanking", "wallet"]
+PaymentStatus = Literal[
+    "created",
+    "processing",
+    "requires_action",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "expired",
+    "partially_refunded",
+    "refunded",
+]
+Money = Annotated[StrictInt, Field(gt=0, description="integer minor units (paise for INR)")]
+
+
+class Upi(Input):
+    vpa: str | None = Field(default=None, max_length=320, examples=["success@sandbox"])
+
+
+class Customer(Input):
+    """Personal data: shown to the merchant, never written to audit rows or logs."""
+
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20, examples=["+919876543210"])
+    ip: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=500)
+
+
+class CreatePayment(Input):
+    amount: Money
+    currency: str = Field(min_length=3, max_length=3, examples=["INR"])
+    method: PaymentMethod
+    upi: Upi | None = None
+    customer: Customer | None = None
+    description: str | None = Field(default=None, max_length=500)
+    metadata: dict[str, str] | None = Field(
+        default=None, description="at most 20 keys of <= 40 chars, string values <= 500 chars"
+    )
+    return_url: str | None = Field(
+        default=None, max_length=2000, description="required for card, netbanking and wallet"
+    )
+    region: str | None = Field(default=None, max_length=6, examples=["IN", "IN-KA"])
+    mode: Literal["test", "live"] | None = Field(
+        default=None, description="JWT callers only; an API key's mode decides for it"
+    )
+    merchant_id: UUID | None = Field(
+        default=None, description="not needed with an API key or for a member of one merchant"
+    )
+
+
+class PaymentFilters(Input):
+    status: PaymentStatus | None = None
+    method: PaymentMethod | None = None
+    gateway_id: UUID | None = None
+    mode: Literal["test", "live"] | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    amount_min: int | None = Field(default=None, ge=0)
+    amount_max: int | None = Field(default=None, ge=0)
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ListPayments(PaymentFilters):
+    merchant_id: UUID | None = Field(
+        default=None, description="not needed with an API key or for a member of one merchant"
+    )
+
+
+class AdminListPayments(PaymentFilters):
+    merchant_id: UUID | None = None
+
+
+class CreateRefund(Input):
+    amount: Money | None = Field(default=None, description="omit to refund what is left")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class MerchantLive(Input):
+    enabled: StrictBool
 
 
 @dataclass(frozen=True)
@@ -217,6 +295,8 @@ class Route:
     body_arg: str | None = None
     # An adapter-side step (api/actions.py) instead of a plain RPC call.
     action: str | None = None
+    # The RPC takes p_idempotency_key: the Idempotency-Key header is passed to it.
+    idempotent: bool = False
 
     @property
     def read_only(self) -> bool:
@@ -248,6 +328,7 @@ ROUTES: list[Route] = [
         CreateMerchant,
         201,
         tags=("admin",),
+        idempotent=True,
     ),
     Route(
         "PUT",
@@ -295,6 +376,7 @@ ROUTES: list[Route] = [
         WalletEntry,
         201,
         tags=("admin",),
+        idempotent=True,
     ),
     # Job queues -------------------------------------------------------------------------
     Route(
@@ -351,6 +433,7 @@ ROUTES: list[Route] = [
         EnqueueJob,
         201,
         tags=("queues",),
+        idempotent=True,
     ),
     # Gateways (fixed paths before /{gateway_id}) --------------------------------------------
     Route(
@@ -401,6 +484,7 @@ ROUTES: list[Route] = [
         tags=("gateways",),
         body_arg="p_gateway",
         action="create_gateway",
+        idempotent=True,
     ),
     Route(
         "PUT",
@@ -536,5 +620,69 @@ ROUTES: list[Route] = [
         "merchant_rotate_webhook_secret",
         "New signing secret (shown once); the old one keeps signing for 24 h",
         tags=("webhooks",),
+    ),
+    # Payments ------------------------------------------------------------------------------
+    Route(
+        "POST",
+        "/api/v1/payments",
+        "create_payment",
+        "Create a payment; it is charged asynchronously (status processing, then "
+        "requires_action with next_action, succeeded or failed)",
+        CreatePayment,
+        201,
+        tags=("payments",),
+        idempotent=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/payments",
+        "list_payments",
+        "Payments, newest first, with filters and keyset pagination ({data, next_cursor})",
+        ListPayments,
+        tags=("payments",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/payments/{payment_id}",
+        "get_payment",
+        "One payment with its attempts and refunds",
+        tags=("payments",),
+        path_patterns=(("payment_id", PAYMENT_ID),),
+    ),
+    Route(
+        "POST",
+        "/api/v1/payments/{payment_id}/cancel",
+        "cancel_payment",
+        "Cancel a payment that has not completed",
+        tags=("payments",),
+        path_patterns=(("payment_id", PAYMENT_ID),),
+        idempotent=True,
+    ),
+    Route(
+        "POST",
+        "/api/v1/payments/{payment_id}/refunds",
+        "create_refund",
+        "Refund all or part of a succeeded payment",
+        CreateRefund,
+        201,
+        tags=("payments",),
+        path_patterns=(("payment_id", PAYMENT_ID),),
+        idempotent=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/payments",
+        "admin_list_payments",
+        "Every merchant's payments, with the same filters",
+        AdminListPayments,
+        tags=("payments", "admin"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/merchants/{merchant_id}/live",
+        "admin_set_merchant_live",
+        "Allow or stop a merchant's live-mode payments",
+        MerchantLive,
+        tags=("admin",),
     ),
 ]

@@ -44,8 +44,12 @@ RefundStatus = Literal["pending", "succeeded", "failed", "not_found", "error", "
 
 @dataclass(frozen=True)
 class Customer:
+    """Personal data: passed to the provider, never logged."""
+
     email: str | None = None
     phone: str | None = None
+    ip: str | None = None  # the customer's IP (Razorpay's S2S UPI asks for it)
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)

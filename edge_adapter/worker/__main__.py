@@ -20,6 +20,7 @@ from ..settings import get_settings
 from ..webhooks.delivery import close_sessions
 from .core import Handler, Worker
 from .handlers import HANDLERS
+from .payments import close_clients
 
 logger = logging.getLogger("edge_adapter.worker")
 
@@ -58,6 +59,7 @@ async def run(args: argparse.Namespace) -> None:
         await worker.run(stop)
     finally:
         await close_sessions()
+        await close_clients()
         await db.close()
 
 

@@ -1,10 +1,11 @@
 """Queue name -> handler. Each capability adds its handler here; a queue without a handler
 is not consumed by default."""
 
-from . import gateway_health, webhook
+from . import gateway_health, payments, webhook
 from .core import Handler
 
 HANDLERS: dict[str, Handler] = {
     "gateway_health": gateway_health.handle,
+    "payment": payments.handle,
     "webhook": webhook.handle,
 }

@@ -115,3 +115,46 @@ async def record_gateway_probe(db: Database, gateway_id: str, result: dict[str, 
     await db.service_execute(
         "select private.record_gateway_probe(%s, %s)", (gateway_id, Jsonb(result))
     )
+
+
+# -- payments ----------------------------------------------------------------------------------
+async def _one(db: Database, query: str, params: tuple[Any, ...]) -> dict[str, Any]:
+    rows = await db.service_execute(query, params)
+    return rows[0][0]
+
+
+async def payment_next_attempt(db: Database, payment_id: str) -> dict[str, Any]:
+    """{action: none|charge, resume, request, target}: the attempt is recorded (committed)
+    before this returns, so it exists before any provider call."""
+    return await _one(db, "select private.payment_next_attempt(%s)", (payment_id,))
+
+
+async def record_attempt_result(
+    db: Database, attempt_id: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """{outcome, next: none|cascade|retry, payment_status}."""
+    return await _one(
+        db, "select private.record_attempt_result(%s, %s)", (attempt_id, Jsonb(result))
+    )
+
+
+async def payment_check_target(db: Database, payment_id: str) -> dict[str, Any]:
+    return await _one(db, "select private.payment_check_target(%s)", (payment_id,))
+
+
+async def expire_payment(db: Database, payment_id: str) -> dict[str, Any]:
+    return await _one(db, "select private.expire_payment(%s)", (payment_id,))
+
+
+async def refund_target(db: Database, refund_id: str) -> dict[str, Any]:
+    return await _one(db, "select private.refund_target(%s)", (refund_id,))
+
+
+async def record_refund_result(
+    db: Database, refund_id: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    return await _one(db, "select private.record_refund_result(%s, %s)", (refund_id, Jsonb(result)))
+
+
+async def apply_provider_event(db: Database, event_id: int) -> dict[str, Any]:
+    return await _one(db, "select private.apply_provider_event(%s)", (event_id,))

@@ -17,8 +17,8 @@ select results_eq(
   'merchant_members: only A''s members'
 );
 select results_eq(
-  'select distinct merchant_id from public.transactions', array[tests.w('merchant_a')],
-  'transactions: only A''s'
+  'select distinct merchant_id from public.payments', array[tests.w('merchant_a')],
+  'payments: only A''s'
 );
 select results_eq(
   'select id from public.wallets', array[tests.w('wallet_a')], 'wallets: only A''s'
@@ -36,8 +36,8 @@ select throws_ok(
   '42501', null, 'cannot update B''s merchant row'
 );
 select throws_ok(
-  format('delete from public.transactions where merchant_id = %L', tests.w('merchant_b')),
-  '42501', null, 'cannot delete B''s transactions'
+  format('delete from public.payments where merchant_id = %L', tests.w('merchant_b')),
+  '42501', null, 'cannot delete B''s payments'
 );
 select throws_ok(
   format(
@@ -48,10 +48,10 @@ select throws_ok(
 );
 select throws_ok(
   format(
-    'insert into public.transactions (merchant_id, amount, currency) values (%L, 1, ''INR'')',
+    'insert into public.payments (merchant_id, mode, amount, currency, method) values (%L, ''test'', 1, ''INR'', ''upi'')',
     tests.w('merchant_b')
   ),
-  '42501', null, 'cannot create a transaction for B'
+  '42501', null, 'cannot create a payment for B directly'
 );
 select throws_ok(
   format('update public.wallets set balance = 0 where id = %L', tests.w('wallet_b')),
@@ -109,7 +109,7 @@ select throws_ok('select 1 from public.merchants', '42501', null, 'anon: merchan
 select throws_ok('select 1 from public.merchant_members', '42501', null, 'anon: members');
 select throws_ok('select 1 from public.platform_admins', '42501', null, 'anon: admins');
 select throws_ok('select 1 from public.gateways', '42501', null, 'anon: gateways');
-select throws_ok('select 1 from public.transactions', '42501', null, 'anon: transactions');
+select throws_ok('select 1 from public.payments', '42501', null, 'anon: payments');
 select throws_ok('select 1 from public.wallets', '42501', null, 'anon: wallets');
 select throws_ok('select 1 from public.wallet_ledger', '42501', null, 'anon: wallet_ledger');
 select throws_ok('select 1 from audit.log', '42501', null, 'anon: audit.log');

@@ -30,7 +30,7 @@ select is(
   'create_merchant: a retried idempotency key returns the same merchant'
 );
 select throws_ok(
-  'select public.create_merchant(''Other Ltd'', p_idempotency_key => ''k1'')', '22023', null,
+  'select public.create_merchant(''Other Ltd'', p_idempotency_key => ''k1'')', 'PGRST', null,
   'create_merchant: the same key with other parameters is refused'
 );
 select is(
@@ -141,8 +141,8 @@ select is(
   3000::bigint, 'a payout reduces the balance'
 );
 select is(
-  public.post_wallet_entry(tests.w('merchant_a'), 'INR', -2000, 'payout', 'po-1') ->> 'replayed',
-  'true', 'a retried entry is not applied twice'
+  (public.post_wallet_entry(tests.w('merchant_a'), 'INR', -2000, 'payout', 'po-1') ->> 'balance_after')::bigint,
+  3000::bigint, 'a retried entry is not applied twice'
 );
 select throws_ok(
   format('select public.post_wallet_entry(%L, ''INR'', -3001, ''payout'', ''po-2'')', tests.w('merchant_a')),

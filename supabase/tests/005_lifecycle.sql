@@ -1,48 +1,54 @@
 -- Data-model invariants that hold for every writer, service_role included.
 begin;
 \ir _helpers.psql
-select plan(9);
+select plan(11);
 select tests.make_world();
 
-create temporary table t on commit drop as
-select id from public.transactions
-where idempotency_key = 'a-1';
-
-update public.transactions set status = 'pending'
-where id = (select tt.id from t as tt);
-update public.transactions set status = 'succeeded'
-where id = (select tt.id from t as tt);
+update public.payments set status = 'succeeded', amount_captured = 1000
+where id = 'pay_aaaaaaaaaaaaaaaaaaaa';
 select isnt(
   (
-    select completed_at from public.transactions
-    where id = (select tt.id from t as tt)
+    select completed_at from public.payments
+    where id = 'pay_aaaaaaaaaaaaaaaaaaaa'
   ), null,
   'reaching a terminal state stamps completed_at'
 );
 select throws_ok(
-  'update public.transactions set status = ''pending'' where id = (select tt.id from t as tt)',
-  'P0001', null, 'a succeeded transaction cannot go back to pending'
+  'update public.payments set status = ''processing'' where id = ''pay_aaaaaaaaaaaaaaaaaaaa''',
+  'P0001', null, 'a succeeded payment cannot go back to processing'
+);
+select throws_ok(
+  'update public.payments set status = ''failed'' where id = ''pay_aaaaaaaaaaaaaaaaaaaa''',
+  'P0001', null, 'nor fail after it succeeded'
+);
+update public.payments set status = 'failed'
+where id = 'pay_bbbbbbbbbbbbbbbbbbbb';
+update public.payments set status = 'succeeded', amount_captured = 2000
+where id = 'pay_bbbbbbbbbbbbbbbbbbbb';
+select is(
+  (
+    select late_success from public.payments
+    where id = 'pay_bbbbbbbbbbbbbbbbbbbb'
+  ), true,
+  'a late success after a failure is accepted and flagged'
+);
+select throws_ok(
+  'update public.payments set refund_reserved = 1001 where id = ''pay_aaaaaaaaaaaaaaaaaaaa''',
+  '23514', null, 'refunds never exceed the captured amount'
 );
 select throws_ok(
   format(
-    'insert into public.transactions (merchant_id, amount, currency, idempotency_key) values (%L, 5, ''INR'', ''a-1'')',
-    tests.w('merchant_a')
-  ),
-  '23505', null, 'an idempotency key is unique per merchant'
-);
-select lives_ok(
-  format(
-    'insert into public.transactions (merchant_id, amount, currency, idempotency_key) values (%L, 5, ''INR'', ''a-1'')',
-    tests.w('merchant_b')
-  ),
-  'the same key is fine for another merchant'
-);
-select throws_ok(
-  format(
-    'insert into public.transactions (merchant_id, amount, currency) values (%L, -5, ''INR'')',
+    'insert into public.payments (merchant_id, mode, amount, currency, method) values (%L, ''test'', -5, ''INR'', ''upi'')',
     tests.w('merchant_a')
   ),
   '23514', null, 'amounts are positive'
+);
+select throws_ok(
+  format(
+    'insert into public.payments (merchant_id, mode, amount, currency, method) values (%L, ''test'', 5, ''ZZZ'', ''upi'')',
+    tests.w('merchant_a')
+  ),
+  '23503', null, 'currencies come from the ISO 4217 table'
 );
 
 select tests.as_service_role();

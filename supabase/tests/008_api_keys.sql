@@ -57,7 +57,7 @@ select set_config('request.jwt.claims', json_build_object(
 )::text, true);
 select results_eq('select name from public.api_keys', array['a key'], 'a key sees its merchant');
 select results_eq(
-  'select count(*)::int from public.transactions', array[1], 'and its merchant''s transactions'
+  'select count(*)::int from public.payments', array[1], 'and its merchant''s payments'
 );
 select throws_ok(
   'select public.merchant_create_api_key(null, ''more'', ''test'', ''lsp_test_CCCC'', ''cccc'', extensions.digest(''c'', ''sha256''))',

@@ -170,6 +170,28 @@ def test_audit_logs_paginate_with_a_cursor(api, world):
             {"currency": "INR", "amount": 5, "kind": "fee"},
         ),
         ("PUT", "/api/v1/admin/merchants/123/status", {"status": "active"}),
+        # Money is a strict integer of minor units; currencies are ISO 4217; each kind its sign.
+        (
+            "POST",
+            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
+            {"currency": "INR", "amount": True, "kind": "adjustment"},
+        ),
+        (
+            "POST",
+            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
+            {"currency": "INR", "amount": 10.0, "kind": "adjustment"},
+        ),
+        (
+            "POST",
+            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
+            {"currency": "ZZZ", "amount": 10, "kind": "adjustment"},
+        ),
+        (
+            "POST",
+            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
+            {"currency": "INR", "amount": 10, "kind": "payout"},
+        ),
+        ("POST", "/api/v1/admin/merchants", {"name": "X", "idempotency_key": "moved-to-header"}),
         (
             "POST",
             f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
@@ -204,8 +226,8 @@ def test_business_rules_and_missing_rows_map_to_422_and_404(api, world):
     assert last_owner.json()["error"]["code"] == "rule_violated"
     overdraw = api.client.post(
         f"/api/v1/admin/merchants/{merchant}/wallet-entries",
-        json={"currency": "INR", "amount": -100, "kind": "payout", "idempotency_key": "po-1"},
-        headers=headers,
+        json={"currency": "INR", "amount": -100, "kind": "payout"},
+        headers={**headers, "Idempotency-Key": "po-1"},
     )
     assert overdraw.status_code == 422
     missing = api.client.put(
@@ -259,3 +281,25 @@ def test_logs_are_json_and_carry_no_tokens(api, world):
 
     entry = json.loads(line)
     assert entry["path"] == "/api/v1/me" and entry["status"] == 200 and entry["user_id"] == uid
+
+
+def test_a_wallet_entry_key_reused_with_other_parameters_is_422(api, world, pg):
+    admin = world.admin()
+    merchant = world.merchant()
+    headers = {**bearer(hs_token(admin)), "Idempotency-Key": f"adj-{uuid.uuid4()}"}
+    path = f"/api/v1/admin/merchants/{merchant}/wallet-entries"
+    body = {"currency": "INR", "amount": 500, "kind": "adjustment", "reference": "first"}
+    first = api.client.post(path, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = api.client.post(path, json=body, headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = api.client.post(path, json={**body, "reference": "second"}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    rows = pg.execute(
+        "select count(*), min(reference) from public.wallet_ledger where merchant_id = %s",
+        (merchant,),
+    ).fetchone()
+    assert rows == (1, "first")

@@ -2,23 +2,28 @@
 priority, health, routing, and a canary proving credentials never leak."""
 
 import concurrent.futures
-import random
-import string
 import uuid
 
 import psycopg
 import pytest
 
 from edge_adapter.fake_providers import FAKE_CREDENTIALS
+from tests.conftest import insert_attempt
 
 from .conftest import bearer, hs_token
 
 BASE = "/api/v1/admin/gateways"
 
 
-def currency() -> str:
-    """A currency code no other test uses, so routing sees only this test's gateways."""
-    return "Z" + "".join(random.choices(string.ascii_uppercase, k=2))  # noqa: S311
+def currency(pg: psycopg.Connection) -> str:
+    """An ISO 4217 currency no gateway takes yet, so routing sees only this test's gateways."""
+    row = pg.execute(
+        "select c.code from public.currencies as c where c.code <> 'INR' and not exists"
+        " (select 1 from public.gateways as g where c.code = any(g.currencies))"
+        " order by random() limit 1"
+    ).fetchone()
+    assert row, "every currency is taken"
+    return row[0]
 
 
 def body(provider: str = "razorpay", **fields) -> dict:
@@ -213,7 +218,7 @@ def test_partial_update_never_silently_re_enables(api, admin, pg):
     assert cleared.json()["daily_limit"] is None
 
 
-def test_credential_rotation_replaces_the_vault_secret(api, admin, pg):
+def test_credential_rotation_replaces_the_vault_secret_after_a_24_hour_overlap(api, admin, pg):
     gw = create(api, admin)
     old_secret = gateway_row(pg, gw["id"])[3]
     rotated = api.client.put(
@@ -228,9 +233,24 @@ def test_credential_rotation_replaces_the_vault_secret(api, admin, pg):
     assert rotated.json()["credentials_rotated_at"] is not None
     new_secret = gateway_row(pg, gw["id"])[3]
     assert new_secret != old_secret
+    # The old secret still verifies inbound webhooks for 24 h, then it is destroyed.
+    until = pg.execute(
+        "select valid_until - now() from private.gateway_previous_credentials where secret_id = %s",
+        (old_secret,),
+    ).fetchone()[0]
+    assert 23 * 3600 < until.total_seconds() <= 24 * 3600
+    pg.execute(
+        "update private.gateway_previous_credentials set valid_until = now() - interval '1 s'"
+        " where secret_id = %s",
+        (old_secret,),
+    )
+    pg.execute("select private.expire_previous_credentials()")
     assert pg.execute(
         "select count(*) from vault.secrets where id = %s", (old_secret,)
     ).fetchone() == (0,)
+    assert pg.execute(
+        "select count(*) from vault.secrets where id = %s", (new_secret,)
+    ).fetchone() == (1,)
 
 
 @pytest.mark.parametrize(
@@ -254,11 +274,8 @@ def test_bad_updates_change_nothing(api, admin, pg, changes):
 def test_archive_refuses_in_flight_work_unless_forced_and_keeps_history(api, admin, pg, world):
     gw = create(api, admin)
     merchant_id = world.merchant()
-    pg.execute(
-        "insert into public.transactions (merchant_id, gateway_id, amount, currency, status)"
-        " values (%s, %s, 1000, 'INR', 'pending'), (%s, %s, 2000, 'INR', 'created')",
-        (merchant_id, gw["id"], merchant_id, gw["id"]),
-    )
+    world.attempt(merchant_id, gw["id"], 1000, status="pending")
+    world.attempt(merchant_id, gw["id"], 2000, status="created")
     secret = gateway_row(pg, gw["id"])[3]
     refused = api.client.delete(f"{BASE}/{gw['id']}", headers=admin)
     assert refused.status_code == 422
@@ -271,7 +288,7 @@ def test_archive_refuses_in_flight_work_unless_forced_and_keeps_history(api, adm
         0,
     )
     assert pg.execute(
-        "select count(*) from public.transactions where gateway_id = %s", (gw["id"],)
+        "select count(*) from public.payment_attempts where gateway_id = %s", (gw["id"],)
     ).fetchone() == (2,)
     listed = api.client.get(BASE, headers=admin).json()["gateways"]
     assert gw["id"] not in {g["id"] for g in listed}
@@ -377,7 +394,7 @@ def route(api, admin, merchant_id, amount, cur, method="upi", region="IN"):
 
 
 def test_routing_applies_every_rule(api, admin, pg, world):
-    cur = currency()
+    cur = currency(pg)
     m = world.merchant()
     best = create(api, admin, currencies=[cur], methods=["upi", "card"], regions=["IN"])
     card_only = create(api, admin, currencies=[cur], methods=["card"])
@@ -402,28 +419,20 @@ def test_routing_applies_every_rule(api, admin, pg, world):
     )
 
     # Daily limit: 1000 reserved leaves room for 500, not 501.
-    pg.execute(
-        "insert into public.transactions (merchant_id, gateway_id, amount, currency)"
-        " values (%s, %s, 1000, %s)",
-        (m, limited["id"], cur),
-    )
+    world.attempt(m, limited["id"], 1000, cur)
     assert limited["id"] in route(api, admin, m, 500, cur)
     assert limited["id"] not in route(api, admin, m, 501, cur)
 
 
 def test_priority_orders_candidates_and_success_rate_breaks_ties(api, admin, pg, world):
-    cur = currency()
+    cur = currency(pg)
     m = world.merchant()
     a = create(api, admin, currencies=[cur])
     b = create(api, admin, currencies=[cur])
     pg.execute("update public.gateways set priority = 5 where id in (%s, %s)", (a["id"], b["id"]))
     for gw, outcomes in ((a, ["failed"] * 3 + ["succeeded"]), (b, ["succeeded"] * 4)):
         for outcome in outcomes:
-            pg.execute(
-                "insert into public.transactions (merchant_id, gateway_id, amount, currency,"
-                " status, provider_latency_ms) values (%s, %s, 100, %s, %s, 120)",
-                (m, gw["id"], cur, outcome),
-            )
+            world.attempt(m, gw["id"], 100, cur, outcome, 120)
     assert route(api, admin, m, 100, cur)[:2] == [b["id"], a["id"]]
     pg.execute("update public.gateways set priority = 4 where id = %s", (a["id"],))
     assert route(api, admin, m, 100, cur)[:2] == [a["id"], b["id"]]
@@ -433,19 +442,17 @@ def test_priority_orders_candidates_and_success_rate_breaks_ties(api, admin, pg,
     assert listed[b["id"]]["latency_ms"] == {"p50": 200, "p95": 200}
 
 
-def test_concurrent_payments_cannot_jointly_overshoot_a_daily_limit(api, admin, world, super_url):
-    cur = currency()
+def test_concurrent_payments_cannot_jointly_overshoot_a_daily_limit(
+    api, admin, pg, world, super_url
+):
+    cur = currency(pg)
     m = world.merchant()
     gw = create(api, admin, currencies=[cur], daily_limit=10_000)
 
     def pay(_: int) -> bool:
         with psycopg.connect(super_url, autocommit=True) as conn:
             try:
-                conn.execute(
-                    "insert into public.transactions (merchant_id, gateway_id, amount, currency)"
-                    " values (%s, %s, 1000, %s)",
-                    (m, gw["id"], cur),
-                )
+                insert_attempt(conn, m, gw["id"], 1000, cur)
                 return True
             except psycopg.errors.RaiseException:
                 return False
@@ -460,16 +467,12 @@ def test_concurrent_payments_cannot_jointly_overshoot_a_daily_limit(api, admin, 
 
 
 def test_a_failed_payment_releases_its_reservation(api, admin, pg, world):
-    cur = currency()
+    cur = currency(pg)
     m = world.merchant()
     gw = create(api, admin, currencies=[cur], daily_limit=1000)
-    tx = pg.execute(
-        "insert into public.transactions (merchant_id, gateway_id, amount, currency)"
-        " values (%s, %s, 1000, %s) returning id",
-        (m, gw["id"], cur),
-    ).fetchone()[0]
+    tx = world.attempt(m, gw["id"], 1000, cur)
     assert route(api, admin, m, 100, cur) == []
-    pg.execute("update public.transactions set status = 'failed' where id = %s", (tx,))
+    pg.execute("update public.payment_attempts set status = 'failed' where id = %s", (tx,))
     assert route(api, admin, m, 100, cur) == [gw["id"]]
 
 

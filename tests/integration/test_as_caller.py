@@ -5,7 +5,6 @@ import logging
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from edge_adapter.db import Database, Gate
 from edge_adapter.settings import Settings
@@ -68,8 +67,8 @@ async def test_call_rpc_passes_named_arguments(db: Database, world):
         "create_merchant",
         {"p_name": "Named Args Ltd", "p_country": "SG"},
     )
-    assert result["name"] == "Named Args Ltd"
-    assert result["country"] == "SG"
+    assert result.value["name"] == "Named Args Ltd"
+    assert result.value["country"] == "SG"
 
 
 async def test_rpc_errors_keep_their_sqlstate(db: Database, world):
@@ -105,12 +104,12 @@ async def test_a_gated_call_draws_no_server_notice(
     try:
         admin = world.admin()
         claims = {"sub": admin, "role": "authenticated"}
-        gate = Gate(sql.SQL("select current_user::text"))
+        gate = Gate("select current_user::text")
         caplog.set_level(logging.WARNING, logger="edge_adapter.db")
         result = await db.call_rpc(
             "authenticated", claims, "create_merchant", {"p_name": "Gated Ltd"}, gate=gate
         )
-        assert result["name"] == "Gated Ltd"
+        assert result.value["name"] == "Gated Ltd"
         assert gate.row is not None and gate.row[0] == "service_role"
         # A COMMIT closing an implicit block draws "there is no transaction in progress".
         assert [r.getMessage() for r in caplog.records] == []

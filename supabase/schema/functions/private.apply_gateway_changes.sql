@@ -61,7 +61,9 @@ begin
         when 'currencies' then
           if jsonb_typeof(v) <> 'array' or jsonb_array_length(v) = 0 or exists (
             select 1 from jsonb_array_elements(v) as c
-            where jsonb_typeof(c) <> 'string' or c #>> '{}' !~ '^[A-Z]{3}$'
+            where jsonb_typeof(c) <> 'string' or not exists (
+              select 1 from public.currencies as x where x.code = c #>> '{}'
+            )
           ) then
             raise exception 'currencies must be a non-empty list of ISO 4217 codes such as INR'
               using errcode = '22023';

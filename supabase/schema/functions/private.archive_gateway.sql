@@ -17,8 +17,8 @@ begin
   if g.status = 'archived' then
     return private.gateway_view(g) || jsonb_build_object('already_archived', true);
   end if;
-  select count(*) into in_flight from public.transactions as t
-  where t.gateway_id = g.id and t.status in ('created', 'pending', 'processing');
+  select count(*) into in_flight from public.payment_attempts as a
+  where a.gateway_id = g.id and a.status in ('created', 'requires_action', 'pending', 'unknown');
   if in_flight > 0 and not coalesce(p_force, false) then
     raise exception 'gateway % has % payments in flight', p_gateway_id, in_flight
       using errcode = 'P0001', hint = 'wait for them to finish, or archive with force';
@@ -26,6 +26,10 @@ begin
   if g.credentials_secret_id is not null then
     delete from vault.secrets where id = g.credentials_secret_id;
   end if;
+  delete from vault.secrets as s where s.id in (
+    select p.secret_id from private.gateway_previous_credentials as p where p.gateway_id = g.id
+  );
+  delete from private.gateway_previous_credentials as p where p.gateway_id = g.id;
   update public.gateways as x set
     status = 'archived', archived_at = now(), credentials_secret_id = null,
     credentials_masked = '{}'::jsonb

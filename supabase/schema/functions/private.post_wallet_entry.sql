@@ -4,24 +4,33 @@
 CREATE FUNCTION private.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $_$
+    AS $$
 declare
+  request jsonb := jsonb_build_object(
+    'merchant_id', p_merchant_id, 'currency', p_currency, 'amount', p_amount, 'kind', p_kind,
+    'reference', p_reference
+  );
+  replay jsonb;
   w public.wallets;
   e public.wallet_ledger;
 begin
   perform private.require_admin();
-  if p_idempotency_key is null or char_length(p_idempotency_key) not between 1 and 255 then
-    raise exception 'an idempotency key of 1 to 255 characters is required'
-      using errcode = '22023';
+  replay := private.idempotency_replay('post_wallet_entry', p_idempotency_key, request);
+  if replay is not null then
+    return replay;
   end if;
-  if p_currency is null or p_currency !~ '^[A-Z]{3}$' then
-    raise exception 'currency must be an ISO 4217 code such as INR' using errcode = '22023';
-  end if;
+  perform private.check_currency(p_currency);
   if p_amount is null or p_amount = 0 then
     raise exception 'amount must be a non-zero integer in minor units' using errcode = '22023';
   end if;
   if p_kind is null or p_kind not in ('adjustment', 'settlement', 'fee', 'payout') then
     raise exception 'kind must be one of adjustment, settlement, fee, payout'
+      using errcode = '22023';
+  end if;
+  if (p_kind in ('payout', 'fee') and p_amount > 0) or (p_kind = 'settlement' and p_amount < 0) then
+    raise exception 'a % % the wallet: its amount must be %', p_kind,
+      case when p_kind = 'settlement' then 'credits' else 'debits' end,
+      case when p_kind = 'settlement' then 'positive' else 'negative' end
       using errcode = '22023';
   end if;
   if not exists (select 1 from public.merchants as m where m.id = p_merchant_id) then
@@ -32,25 +41,14 @@ begin
   on conflict (merchant_id, currency) do nothing;
   select * into w from public.wallets as x
   where x.merchant_id = p_merchant_id and x.currency = p_currency;
-
-  select * into e from public.wallet_ledger as l
-  where l.wallet_id = w.id and l.idempotency_key = p_idempotency_key;
-  if found then
-    if e.amount <> p_amount or e.kind <> p_kind then
-      raise exception 'idempotency key % was already used with different parameters',
-        p_idempotency_key using errcode = '22023';
-    end if;
-    return to_jsonb(e) || jsonb_build_object('replayed', true);
-  end if;
-
   insert into public.wallet_ledger (
     wallet_id, merchant_id, amount, kind, reference, idempotency_key, created_by
   ) values (
-    w.id, p_merchant_id, p_amount, p_kind, p_reference, p_idempotency_key, auth.uid()
+    w.id, p_merchant_id, p_amount, p_kind, p_reference, gen_random_uuid()::text, auth.uid()
   ) returning * into e;
-  return to_jsonb(e) || jsonb_build_object('replayed', false);
+  return private.idempotency_store('post_wallet_entry', p_idempotency_key, request, to_jsonb(e));
 end
-$_$;
+$$;
 
 -- comment: FUNCTION post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text)
 COMMENT ON FUNCTION private.post_wallet_entry(p_merchant_id uuid, p_currency text, p_amount bigint, p_kind text, p_reference text, p_idempotency_key text) IS 'Admins only: posts a signed ledger entry (minor units) to the merchant''s wallet, creating

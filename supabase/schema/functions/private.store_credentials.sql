@@ -7,7 +7,9 @@ CREATE FUNCTION private.store_credentials(g public.gateways, p_credentials jsonb
     AS $$
 begin
   if g.credentials_secret_id is not null then
-    delete from vault.secrets where id = g.credentials_secret_id;
+    insert into private.gateway_previous_credentials (secret_id, gateway_id, valid_until)
+    values (g.credentials_secret_id, g.id, now() + interval '24 hours')
+    on conflict (secret_id) do nothing;
     g.credentials_rotated_at := now();
   end if;
   g.credentials_secret_id := vault.create_secret(
@@ -20,8 +22,9 @@ end
 $$;
 
 -- comment: FUNCTION store_credentials(g public.gateways, p_credentials jsonb)
-COMMENT ON FUNCTION private.store_credentials(g public.gateways, p_credentials jsonb) IS 'Puts the credentials in Vault (deleting the gateway''s previous secret, stamping the
-rotation) and sets the masked copy on the row value; callers check the role.';
+COMMENT ON FUNCTION private.store_credentials(g public.gateways, p_credentials jsonb) IS 'Puts the credentials in Vault and sets the masked copy on the row value; the previous secret
+stays valid for inbound webhooks for 24 h (private.gateway_previous_credentials). Callers
+check the role.';
 
 -- acl: FUNCTION store_credentials(g public.gateways, p_credentials jsonb)
 REVOKE ALL ON FUNCTION private.store_credentials(g public.gateways, p_credentials jsonb) FROM PUBLIC;

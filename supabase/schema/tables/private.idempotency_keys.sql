@@ -2,33 +2,34 @@
 
 -- table: idempotency_keys
 CREATE TABLE private.idempotency_keys (
-    scope text NOT NULL,
-    actor text NOT NULL,
+    owner text NOT NULL,
     key text NOT NULL,
-    request_hash text NOT NULL,
+    route text NOT NULL,
+    fingerprint bytea NOT NULL,
     response jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_fingerprint_check CHECK ((octet_length(fingerprint) = 32)),
     CONSTRAINT idempotency_keys_key_check CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255)))
 );
 
 -- comment: TABLE idempotency_keys
-COMMENT ON TABLE private.idempotency_keys IS 'The first response of an idempotent RPC call (create_merchant, admin_create_gateway) per
-scope (the RPC), actor and key: a repeat returns it, a different request under the same
-key is refused with 22023. No policies and no client grants: only private.idempotency_*
-(security definer) read and write it. No retention job prunes it yet.';
+COMMENT ON TABLE private.idempotency_keys IS 'The first answer to each idempotent request, kept 24 h: owner (merchant:<id>, user:<id> or
+role:<name>), the client''s key, the route, HMAC fingerprint of the request (never the request
+itself) and the response replayed for a repeat. Written only by private.idempotency_store;
+no client role reads it.';
 
--- comment: COLUMN idempotency_keys.actor
-COMMENT ON COLUMN private.idempotency_keys.actor IS 'The caller: auth.uid() as text, else its role name (service_role).';
-
--- comment: COLUMN idempotency_keys.request_hash
-COMMENT ON COLUMN private.idempotency_keys.request_hash IS 'md5 (hex) of the request''s parameters as JSON text: a fingerprint, not a secret.';
+-- comment: COLUMN idempotency_keys.fingerprint
+COMMENT ON COLUMN private.idempotency_keys.fingerprint IS 'HMAC-SHA256(Vault secret lsp_idempotency_fingerprint_key, route || '' '' || request jsonb).';
 
 -- constraint: idempotency_keys idempotency_keys_pkey
 ALTER TABLE ONLY private.idempotency_keys
-    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, actor, key);
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (owner, key);
 
 -- index: idempotency_keys_created_idx
 CREATE INDEX idempotency_keys_created_idx ON private.idempotency_keys USING btree (created_at);
 
 -- row security: idempotency_keys
 ALTER TABLE private.idempotency_keys ENABLE ROW LEVEL SECURITY;
+
+-- acl: TABLE idempotency_keys
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE private.idempotency_keys TO service_role;

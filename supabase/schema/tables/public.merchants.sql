@@ -8,6 +8,7 @@ CREATE TABLE public.merchants (
     country text DEFAULT 'IN'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    live_enabled boolean DEFAULT false NOT NULL,
     CONSTRAINT merchants_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT merchants_name_check CHECK (((char_length(btrim(name)) >= 1) AND (char_length(btrim(name)) <= 200))),
     CONSTRAINT merchants_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'closed'::text])))
@@ -25,6 +26,9 @@ refused).';
 
 -- comment: COLUMN merchants.country
 COMMENT ON COLUMN public.merchants.country IS 'ISO 3166 alpha-2 code (default IN).';
+
+-- comment: COLUMN merchants.live_enabled
+COMMENT ON COLUMN public.merchants.live_enabled IS 'Whether the merchant may take live-mode payments (set by admins: admin_set_merchant_live).';
 
 -- constraint: merchants merchants_pkey
 ALTER TABLE ONLY public.merchants

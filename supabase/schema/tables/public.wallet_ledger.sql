@@ -8,11 +8,11 @@ CREATE TABLE public.wallet_ledger (
     amount bigint NOT NULL,
     balance_after bigint DEFAULT 0 NOT NULL,
     kind text NOT NULL,
-    transaction_id uuid,
     reference text,
     idempotency_key text NOT NULL,
     created_by uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    payment_id text,
     CONSTRAINT wallet_ledger_amount_check CHECK ((amount <> 0)),
     CONSTRAINT wallet_ledger_balance_after_check CHECK ((balance_after >= 0)),
     CONSTRAINT wallet_ledger_idempotency_key_check CHECK (((char_length(idempotency_key) >= 1) AND (char_length(idempotency_key) <= 255))),
@@ -82,9 +82,9 @@ ALTER TABLE ONLY public.wallet_ledger
 ALTER TABLE ONLY public.wallet_ledger
     ADD CONSTRAINT wallet_ledger_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(id);
 
--- fk constraint: wallet_ledger wallet_ledger_transaction_id_fkey
+-- fk constraint: wallet_ledger wallet_ledger_payment_id_fkey
 ALTER TABLE ONLY public.wallet_ledger
-    ADD CONSTRAINT wallet_ledger_transaction_id_fkey FOREIGN KEY (transaction_id) REFERENCES public.transactions(id);
+    ADD CONSTRAINT wallet_ledger_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES public.payments(id);
 
 -- fk constraint: wallet_ledger wallet_ledger_wallet_id_fkey
 ALTER TABLE ONLY public.wallet_ledger

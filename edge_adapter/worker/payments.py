@@ -1,0 +1,240 @@
+"""payment queue: charge payments through the gateways, apply provider webhooks, reconcile,
+refund. Job payloads:
+
+    {payment_id}                    charge (or resume charging) a payment
+    {payment_id, check, final}      reconciliation: ask the provider; final expires it
+    {refund_id} / {refund_id, check}  refund, or ask the provider about a pending refund
+    {provider_event_id}             apply a stored provider webhook
+
+Never charge twice: every attempt is recorded (private.payment_next_attempt) before the
+provider is called, and an attempt that was recorded but never settled (the worker died, the
+call timed out, the answer was a 5xx) is looked up at the provider by our own reference before
+anything is created again. An answer we cannot interpret leaves the attempt open and the job
+is retried later; only a definite "nothing was created" cascades to the next gateway.
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+
+from .. import jsonlog
+from ..gateways import PROVIDERS, base_url
+from ..gateways.payments import (
+    ChargeRef,
+    ChargeRequest,
+    ChargeResult,
+    Customer,
+    ProviderCall,
+    RefundRequest,
+    run_provider_call,
+)
+from ..settings import Settings, get_settings
+from . import queries
+from .core import Job, JobContext, logger
+
+MAX_STEPS = 4  # attempts one job makes before leaving the rest to a retry
+UNSETTLED = ("error", "unknown")
+
+
+class RetryLater(Exception):
+    """The job must run again later (a provider asked to retry, or its answer is unknown):
+    the queue retries it with backoff; the attempt stays open and is looked up first."""
+
+
+# One keep-alive client per event loop for every provider call.
+_clients: dict[int, httpx.AsyncClient] = {}
+
+
+def _http(settings: Settings) -> httpx.AsyncClient:
+    loop = id(asyncio.get_running_loop())
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(
+            timeout=settings.provider_timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        _clients[loop] = client
+    return client
+
+
+async def close_clients() -> None:
+    client = _clients.pop(id(asyncio.get_running_loop()), None)
+    if client is not None:
+        await client.aclose()
+
+
+def provider_call(settings: Settings, target: dict[str, Any]) -> ProviderCall:
+    provider = target["provider"]
+    url = base_url(settings, target["base_urls"], provider, target["environment"])
+    return ProviderCall(
+        http=_http(settings),
+        base_url=url.rstrip("/"),
+        credentials={k: str(v) for k, v in target["credentials"].items()},
+        environment=target["environment"],
+    )
+
+
+def charge_request(settings: Settings, step: dict[str, Any]) -> ChargeRequest:
+    req, target = step["request"], step["target"]
+    customer = req.get("customer") or {}
+    notify = (
+        f"{settings.public_base_url.rstrip('/')}/api/v1/providers/"
+        f"{target['provider']}/webhooks/{target['gateway_id']}"
+    )
+    return ChargeRequest(
+        payment_id=req["payment_id"],
+        attempt_id=req["attempt_id"],
+        amount=req["amount"],
+        currency=req["currency"],
+        method=req["method"],
+        upi_vpa=req.get("upi_vpa"),
+        customer=Customer(**{k: customer.get(k) for k in ("email", "phone", "ip", "user_agent")}),
+        description=req.get("description"),
+        return_url=req.get("return_url"),
+        notify_url=notify,
+    )
+
+
+def charge_ref(step: dict[str, Any]) -> ChargeRef:
+    req = step["request"]
+    return ChargeRef(
+        payment_id=req["payment_id"],
+        attempt_id=req["attempt_id"],
+        amount=req["amount"],
+        currency=req["currency"],
+        provider_order_id=req.get("provider_order_id"),
+        provider_payment_id=req.get("provider_payment_id"),
+    )
+
+
+async def _settle(ctx: JobContext, attempt_id: str, result: ChargeResult) -> str:
+    """Record a provider's answer; returns what to do next: none | cascade | retry."""
+    outcome = await queries.record_attempt_result(ctx.db, attempt_id, result.as_dict())
+    jsonlog.log(
+        logger,
+        logging.INFO,
+        "payment attempt",
+        attempt_id=attempt_id,
+        result=result.status,
+        error_code=result.error_code,
+        outcome=outcome.get("outcome"),
+        next=outcome.get("next"),
+        latency_ms=result.latency_ms,
+    )
+    return str(outcome.get("next") or "none")
+
+
+async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
+    for _ in range(MAX_STEPS):
+        step = await queries.payment_next_attempt(ctx.db, payment_id)
+        if step["action"] != "charge":
+            return
+        provider = step["target"]["provider"]
+        client = PROVIDERS[provider]
+        call = provider_call(settings, step["target"])
+        req = charge_request(settings, step)
+        result: ChargeResult | None = None
+        if step["resume"]:
+            # Recorded before, never settled: it may exist at the provider. Look first.
+            found = await run_provider_call(client.find_charge, call, req)
+            if found.status in UNSETTLED:
+                raise RetryLater(f"cannot tell whether {req.attempt_id} exists at {provider}")
+            if found.status != "not_found":
+                result = found  # type: ignore[assignment]
+        if result is None:
+            created = await run_provider_call(client.create_charge, call, req)
+            assert isinstance(created, ChargeResult)
+            result = created
+            if result.status == "unknown":
+                # The provider may have acted: only its own record can say.
+                found = await run_provider_call(client.find_charge, call, req)
+                if found.status in UNSETTLED:
+                    await _settle(ctx, req.attempt_id, result)  # the attempt stays open
+                    raise RetryLater(f"{provider} left {req.attempt_id} undecided")
+                if found.status == "not_found":
+                    result.status, result.sent = "error", False  # nothing was created
+                else:
+                    result = found  # type: ignore[assignment]
+        next_step = await _settle(ctx, req.attempt_id, result)
+        if next_step == "retry":
+            raise RetryLater(f"{provider} asked to retry {req.attempt_id}")
+        if next_step != "cascade":
+            return
+    raise RetryLater(f"{payment_id} needs more steps than one job makes")
+
+
+async def check(payment_id: str, final: bool, ctx: JobContext, settings: Settings) -> None:
+    """Reconciliation: ask the provider about the open attempt; the final check expires a
+    payment that is still not done."""
+    target = await queries.payment_check_target(ctx.db, payment_id)
+    next_step = "none"
+    if target["action"] == "charge":
+        next_step = "cascade"
+    elif target["action"] == "check" and target.get("target"):
+        client = PROVIDERS[target["target"]["provider"]]
+        call = provider_call(settings, target["target"])
+        if target["request"]["attempt_status"] in ("created", "unknown"):
+            result = await run_provider_call(
+                client.find_charge, call, charge_request(settings, target)
+            )
+        else:
+            result = await run_provider_call(client.fetch_status, call, charge_ref(target))
+        if result.status not in UNSETTLED:
+            assert isinstance(result, ChargeResult)
+            next_step = await _settle(ctx, target["request"]["attempt_id"], result)
+    if next_step in ("cascade", "retry"):
+        try:
+            await charge(payment_id, ctx, settings)
+        except RetryLater:
+            if not final:
+                raise
+    if final:
+        await queries.expire_payment(ctx.db, payment_id)
+
+
+async def refund(refund_id: str, ctx: JobContext, settings: Settings) -> None:
+    target = await queries.refund_target(ctx.db, refund_id)
+    if target["action"] != "refund" or not target.get("target"):
+        return
+    client = PROVIDERS[target["target"]["provider"]]
+    call = provider_call(settings, target["target"])
+    r = target["request"]
+    req = RefundRequest(
+        refund_id=r["refund_id"],
+        payment_id=r["payment_id"],
+        attempt_id=r["attempt_id"],
+        amount=r["amount"],
+        currency=r["currency"],
+        provider_order_id=r.get("provider_order_id"),
+        provider_payment_id=r.get("provider_payment_id"),
+        provider_refund_id=r.get("provider_refund_id"),
+        reason=r.get("reason"),
+    )
+    if target["provider_calls"] > 0:
+        # Asked before: it may exist. Look it up rather than refund twice.
+        found = await run_provider_call(client.fetch_refund, call, req, refund=True)
+        if found.status != "not_found":
+            await queries.record_refund_result(ctx.db, refund_id, found.as_dict())
+            return
+    result = await run_provider_call(client.refund, call, req, refund=True)
+    if result.status == "unknown":
+        found = await run_provider_call(client.fetch_refund, call, req, refund=True)
+        if found.status not in UNSETTLED and found.status != "not_found":
+            result = found
+    await queries.record_refund_result(ctx.db, refund_id, result.as_dict())
+
+
+async def handle(job: Job, ctx: JobContext) -> None:
+    settings = get_settings()
+    p = job.payload
+    if "provider_event_id" in p:
+        await queries.apply_provider_event(ctx.db, int(p["provider_event_id"]))
+    elif "refund_id" in p:
+        await refund(str(p["refund_id"]), ctx, settings)
+    elif p.get("check"):
+        await check(str(p["payment_id"]), bool(p.get("final")), ctx, settings)
+    else:
+        await charge(str(p["payment_id"]), ctx, settings)

@@ -279,6 +279,10 @@ class MerchantLive(Input):
     enabled: StrictBool
 
 
+class MerchantGateways(Input):
+    gateway_ids: list[UUID] = Field(max_length=1000, description="empty: every gateway")
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -684,5 +688,13 @@ ROUTES: list[Route] = [
         "Allow or stop a merchant's live-mode payments",
         MerchantLive,
         tags=("admin",),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/merchants/{merchant_id}/gateways",
+        "admin_set_merchant_gateways",
+        "Which gateways may carry a merchant's payments (empty: all)",
+        MerchantGateways,
+        tags=("admin", "gateways"),
     ),
 ]

@@ -11,17 +11,62 @@ GET  /_calls    requests per provider       GET /_captures  captures per payment
 GET  /_webhooks/sent   every webhook sent   POST /_reset    back to defaults
 """
 
+import asyncio
 from html import escape
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import cashfree, paytm, payu, phonepe, razorpay, sandbox, state, stripe
 
 app = FastAPI(title="LightSpeedPay fake providers", openapi_url=None)
 for module in (sandbox, razorpay, cashfree, payu, phonepe, paytm, stripe):
     app.include_router(module.router)
+
+
+class ReceivedIsReceived:
+    """A real provider acts on a request it has received even if the client hangs up while
+    it works (a worker killed mid-call). Starlette would raise when the handler reads a body
+    after the disconnect, so the whole body is read first and replayed to the handler."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Future()  # never: the handler finishes as if the client stayed
+            raise AssertionError("unreachable")
+
+        async def send_if_connected(message: Message) -> None:
+            try:
+                await send(message)
+            except OSError:
+                pass
+
+        await self.inner(scope, replay, send_if_connected)
+
+
+app.add_middleware(ReceivedIsReceived)
 
 
 @app.post("/_control")

@@ -127,6 +127,21 @@ async def _settle(ctx: JobContext, attempt_id: str, result: ChargeResult) -> str
     return str(outcome.get("next") or "none")
 
 
+async def _undecided(
+    ctx: JobContext, req: ChargeRequest, result: ChargeResult, provider: str
+) -> ChargeResult:
+    """Neither the call nor a lookup tells whether the provider acted. A UPI collect may
+    already be waiting in the customer's UPI app, so that attempt stays open and the job
+    retries (reconciliation settles it otherwise). Any other method needs the customer to
+    open the redirect or intent we never received: nothing can be paid there, so the attempt
+    is given up and the next gateway may be tried."""
+    if req.upi_vpa is not None:
+        await _settle(ctx, req.attempt_id, result)  # the attempt stays open (unknown)
+        raise RetryLater(f"{provider} left {req.attempt_id} undecided")
+    result.status, result.sent = "error", False
+    return result
+
+
 async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
     for _ in range(MAX_STEPS):
         step = await queries.payment_next_attempt(ctx.db, payment_id)
@@ -140,10 +155,11 @@ async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
         if step["resume"]:
             # Recorded before, never settled: it may exist at the provider. Look first.
             found = await run_provider_call(client.find_charge, call, req)
+            assert isinstance(found, ChargeResult)
             if found.status in UNSETTLED:
-                raise RetryLater(f"cannot tell whether {req.attempt_id} exists at {provider}")
-            if found.status != "not_found":
-                result = found  # type: ignore[assignment]
+                result = await _undecided(ctx, req, found, provider)
+            elif found.status != "not_found":
+                result = found
         if result is None:
             created = await run_provider_call(client.create_charge, call, req)
             assert isinstance(created, ChargeResult)
@@ -151,13 +167,13 @@ async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
             if result.status == "unknown":
                 # The provider may have acted: only its own record can say.
                 found = await run_provider_call(client.find_charge, call, req)
+                assert isinstance(found, ChargeResult)
                 if found.status in UNSETTLED:
-                    await _settle(ctx, req.attempt_id, result)  # the attempt stays open
-                    raise RetryLater(f"{provider} left {req.attempt_id} undecided")
-                if found.status == "not_found":
+                    result = await _undecided(ctx, req, result, provider)
+                elif found.status == "not_found":
                     result.status, result.sent = "error", False  # nothing was created
                 else:
-                    result = found  # type: ignore[assignment]
+                    result = found
         next_step = await _settle(ctx, req.attempt_id, result)
         if next_step == "retry":
             raise RetryLater(f"{provider} asked to retry {req.attempt_id}")

@@ -454,12 +454,74 @@ $$;
 comment on function private.set_merchant_live(uuid, boolean) is
 $$Admins only: allows or stops a merchant's live-mode payments.$$;
 
+-- A merchant's gateway allowlist: when it has rows, routing picks only those gateways (for
+-- merchants contracted to particular acquirers); no rows means every gateway.
+create table public.merchant_gateways (
+  merchant_id uuid not null references public.merchants (id) on delete cascade,
+  gateway_id uuid not null references public.gateways (id) on delete cascade,
+  created_by uuid references auth.users (id) on delete set null,
+  created_at timestamptz not null default now(),
+  primary key (merchant_id, gateway_id)
+);
+alter table public.merchant_gateways enable row level security;
+create index merchant_gateways_gateway_idx on public.merchant_gateways (gateway_id);
+create policy merchant_gateways_admin_read on public.merchant_gateways
+for select to authenticated using ((select private.is_admin()));
+revoke all on public.merchant_gateways from public, anon, authenticated;
+grant select on public.merchant_gateways to authenticated;
+grant select, insert, update, delete on public.merchant_gateways to service_role;
+create trigger audit_merchant_gateways after insert or delete on public.merchant_gateways
+for each row execute function audit.record_change('merchant_id,gateway_id');
+comment on table public.merchant_gateways is
+$$Which gateways may carry a merchant's payments: with rows, routing considers only those;
+without, every gateway. Who reads: admins; written by admin_set_merchant_gateways.$$;
+
+create function private.set_merchant_gateways(p_merchant_id uuid, p_gateway_ids uuid[])
+returns jsonb
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+  missing uuid;
+begin
+  perform private.require_admin();
+  if not exists (select 1 from public.merchants as m where m.id = p_merchant_id) then
+    raise exception 'merchant % does not exist', p_merchant_id using errcode = 'P0002';
+  end if;
+  if p_gateway_ids is null then
+    raise exception 'gateway_ids must be a list (empty: every gateway)' using errcode = '22023';
+  end if;
+  select x into missing from unnest(p_gateway_ids) as x
+  where not exists (
+    select 1 from public.gateways as g where g.id = x and g.status <> 'archived'
+  ) limit 1;
+  if missing is not null then
+    raise exception 'gateway % does not exist or is archived', missing using errcode = '22023';
+  end if;
+  delete from public.merchant_gateways as r
+  where r.merchant_id = p_merchant_id and not r.gateway_id = any(p_gateway_ids);
+  insert into public.merchant_gateways (merchant_id, gateway_id, created_by)
+  select p_merchant_id, x, auth.uid() from unnest(p_gateway_ids) as x
+  on conflict (merchant_id, gateway_id) do nothing;
+  return jsonb_build_object(
+    'merchant_id', p_merchant_id,
+    'gateway_ids', coalesce((
+      select jsonb_agg(r.gateway_id order by r.created_at, r.gateway_id)
+      from public.merchant_gateways as r where r.merchant_id = p_merchant_id
+    ), '[]'::jsonb)
+  );
+end
+$$;
+comment on function private.set_merchant_gateways(uuid, uuid[]) is
+$$Admins only: replaces a merchant's gateway allowlist; see public.admin_set_merchant_gateways.$$;
+
 -- Routing only picks gateways whose environment is the payment's mode.
 drop function public.route_payment(uuid, bigint, text, text, text);
 drop function private.route_payment(uuid, bigint, text, text, text);
 drop function private.route_gateways(bigint, text, text, text);
 create function private.route_gateways(
-  p_amount bigint, p_currency text, p_method text, p_region text, p_mode text
+  p_amount bigint, p_currency text, p_method text, p_region text, p_mode text,
+  p_merchant_id uuid default null
 ) returns table (
   gateway_id uuid, provider text, priority integer, success_rate numeric, remaining bigint
 )
@@ -492,13 +554,22 @@ as $$
     and p_amount >= g.min_amount
     and (g.max_amount is null or p_amount <= g.max_amount)
     and (g.daily_limit is null or coalesce(u.reserved, 0) + p_amount <= g.daily_limit)
+    and (
+      p_merchant_id is null
+      or not exists (select 1 from public.merchant_gateways as r where r.merchant_id = p_merchant_id)
+      or exists (
+        select 1 from public.merchant_gateways as r
+        where r.merchant_id = p_merchant_id and r.gateway_id = g.id
+      )
+    )
   order by g.priority, success_rate desc, g.id
 $$;
-comment on function private.route_gateways(bigint, text, text, text, text) is
+comment on function private.route_gateways(bigint, text, text, text, text, uuid) is
 $$Candidate gateways for a payment, best first: active, environment = mode, not down, the
 currency, method (empty list = all) and region (empty = all; IN-KA matches IN), amount within
-min/max, room left under today's (India day) limit; by priority, then the last hour's
-success rate (0.5 without data).$$;
+min/max, room left under today's (India day) limit, and the merchant's allowlist
+(public.merchant_gateways) when it has one; by priority, then the last hour's success rate
+(0.5 without data).$$;
 
 create function private.route_payment(
   p_merchant_id uuid, p_amount bigint, p_currency text, p_method text, p_region text,
@@ -537,7 +608,9 @@ begin
       'gateway_id', r.gateway_id, 'provider', r.provider, 'priority', r.priority,
       'success_rate_1h', round(r.success_rate, 4), 'remaining_today', r.remaining
     ))
-    from private.route_gateways(p_amount, p_currency, p_method, p_region, p_mode) as r
+    from private.route_gateways(
+      p_amount, p_currency, p_method, p_region, p_mode, p_merchant_id
+    ) as r
   ), '[]'::jsonb));
 end
 $$;
@@ -686,6 +759,18 @@ Returns: the refund {id rfd_..., amount (minor units), currency, status pending}
 Errors: P0002 unknown payment; 42501 role; P0001 not succeeded, or more than is left to
 refund; 22023 amount not positive, reason too long; PGRST 422 / 409 idempotency.$$;
 
+create function public.admin_set_merchant_gateways(p_merchant_id uuid, p_gateway_ids uuid[])
+returns jsonb
+language sql volatile
+set search_path = ''
+as $$ select private.set_merchant_gateways(p_merchant_id, p_gateway_ids) $$;
+comment on function public.admin_set_merchant_gateways(uuid, uuid[]) is
+$$Sets which gateways may carry a merchant's payments (an empty list: every gateway).
+Who: platform admins and service_role; anyone else gets 42501.
+Returns: {merchant_id, gateway_ids}.
+Errors: 42501 not an admin; P0002 unknown merchant; 22023 list missing, or a gateway that
+does not exist or is archived.$$;
+
 create function public.admin_set_merchant_live(p_merchant_id uuid, p_enabled boolean)
 returns jsonb
 language sql volatile
@@ -704,8 +789,9 @@ private.create_payment(uuid, bigint, text, text, jsonb, jsonb, text, jsonb, text
 private.get_payment(text), private.page_cursor(timestamptz, text), private.read_cursor(text),
 private.list_payments(uuid, text, text, uuid, text, timestamptz, timestamptz, bigint, bigint, text, integer),
 private.cancel_payment(text, text), private.create_refund(text, bigint, text, text),
-private.set_merchant_live(uuid, boolean),
-private.route_gateways(bigint, text, text, text, text),
+private.set_merchant_live(uuid, boolean), private.set_merchant_gateways(uuid, uuid[]),
+public.admin_set_merchant_gateways(uuid, uuid[]),
+private.route_gateways(bigint, text, text, text, text, uuid),
 private.route_payment(uuid, bigint, text, text, text, text),
 public.route_payment(uuid, bigint, text, text, text, text),
 public.create_payment(bigint, text, text, jsonb, jsonb, text, jsonb, text, text, text, uuid, text),
@@ -722,7 +808,9 @@ private.create_payment(uuid, bigint, text, text, jsonb, jsonb, text, jsonb, text
 private.get_payment(text), private.page_cursor(timestamptz, text), private.read_cursor(text),
 private.list_payments(uuid, text, text, uuid, text, timestamptz, timestamptz, bigint, bigint, text, integer),
 private.cancel_payment(text, text), private.create_refund(text, bigint, text, text),
-private.set_merchant_live(uuid, boolean), private.route_payment(uuid, bigint, text, text, text, text),
+private.set_merchant_live(uuid, boolean), private.set_merchant_gateways(uuid, uuid[]),
+public.admin_set_merchant_gateways(uuid, uuid[]),
+private.route_payment(uuid, bigint, text, text, text, text),
 public.route_payment(uuid, bigint, text, text, text, text),
 public.create_payment(bigint, text, text, jsonb, jsonb, text, jsonb, text, text, text, uuid, text),
 public.get_payment(text),
@@ -731,7 +819,7 @@ public.admin_list_payments(uuid, text, text, uuid, text, timestamptz, timestampt
 public.cancel_payment(text, text), public.create_refund(text, bigint, text, text),
 public.admin_set_merchant_live(uuid, boolean)
 to authenticated, service_role;
-grant execute on function private.route_gateways(bigint, text, text, text, text) to service_role;
+grant execute on function private.route_gateways(bigint, text, text, text, text, uuid) to service_role;
 
 -- Nothing here for anon; private helpers only through the RPCs and grants above.
 revoke execute on all functions in schema private from public, anon;

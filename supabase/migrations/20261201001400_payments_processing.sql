@@ -290,7 +290,9 @@ begin
   end if;
   for c in
     select r.gateway_id, r.provider
-    from private.route_gateways(p.amount, p.currency, p.method, p.region, p.mode) as r
+    from private.route_gateways(
+      p.amount, p.currency, p.method, p.region, p.mode, p.merchant_id
+    ) as r
   loop
     -- A gateway is tried once, unless its provider asked for a retry (a few times at most).
     if exists (select 1 from public.payment_attempts as x

@@ -30,7 +30,10 @@ select results_eq(
   'select url from public.webhook_endpoints', array['https://a.example/h'],
   'endpoints: only A''s'
 );
-select results_eq('select id from public.webhook_events', array['msg_a'], 'events: only A''s');
+select results_eq(
+  'select id from public.webhook_events where id in (''msg_a'', ''msg_b'')', array['msg_a'],
+  'events: only A''s'
+);
 select results_eq(
   'select event_id from public.webhook_deliveries', array['msg_a'],
   'deliveries: only A''s'

@@ -43,3 +43,6 @@ $$;
 COMMENT ON FUNCTION private.attempt_gateway_accounting() IS 'Trigger: an attempt reserves its amount on the gateway''s India-day usage while open or
 succeeded, releases it when failed or cancelled; P0001 when a new reservation would pass the
 gateway''s daily limit.';
+
+-- acl: FUNCTION attempt_gateway_accounting()
+REVOKE ALL ON FUNCTION private.attempt_gateway_accounting() FROM PUBLIC;

@@ -60,3 +60,6 @@ $$;
 -- comment: FUNCTION attempt_outcome_buckets()
 COMMENT ON FUNCTION private.attempt_outcome_buckets() IS 'Trigger: counts an attempt''s first outcome (succeeded / failed, volume in minor units,
 provider latency bucket when known) into gateway_stats_minute and gateway_stats_hour.';
+
+-- acl: FUNCTION attempt_outcome_buckets()
+REVOKE ALL ON FUNCTION private.attempt_outcome_buckets() FROM PUBLIC;

@@ -21,3 +21,6 @@ $$;
 
 -- comment: FUNCTION attempt_view(a public.payment_attempts)
 COMMENT ON FUNCTION private.attempt_view(a public.payment_attempts) IS 'An attempt as the API shows it (no secrets; provider ids and error codes only).';
+
+-- acl: FUNCTION attempt_view(a public.payment_attempts)
+REVOKE ALL ON FUNCTION private.attempt_view(a public.payment_attempts) FROM PUBLIC;

@@ -33,3 +33,6 @@ $$;
 
 -- comment: FUNCTION check_attempt_transition()
 COMMENT ON FUNCTION private.check_attempt_transition() IS 'Trigger: the attempt status machine (P0001 on a move it does not allow).';
+
+-- acl: FUNCTION check_attempt_transition()
+REVOKE ALL ON FUNCTION private.check_attempt_transition() FROM PUBLIC;

@@ -15,7 +15,7 @@ begin
   if p_upi_vpa is not null and p_method <> 'upi' then
     raise exception 'upi.vpa goes with method upi only' using errcode = '22023';
   end if;
-  if p_upi_vpa is not null and p_upi_vpa !~ '^[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}$' then
+  if p_upi_vpa is not null and p_upi_vpa !~ '^[A-Za-z0-9._-]{2,255}@[A-Za-z][A-Za-z0-9]{1,63}$' then
     raise exception 'upi.vpa must be a UPI ID such as name@bank' using errcode = '22023';
   end if;
   if p_method in ('card', 'netbanking', 'wallet') and p_return_url is null then

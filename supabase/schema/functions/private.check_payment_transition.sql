@@ -44,3 +44,6 @@ $$;
 -- comment: FUNCTION check_payment_transition()
 COMMENT ON FUNCTION private.check_payment_transition() IS 'Trigger: the payment status machine (P0001 on a move it does not allow); stamps
 completed_at, late_success, and clears next_action outside requires_action.';
+
+-- acl: FUNCTION check_payment_transition()
+REVOKE ALL ON FUNCTION private.check_payment_transition() FROM PUBLIC;

@@ -21,3 +21,6 @@ $$;
 
 -- comment: FUNCTION check_refund_transition()
 COMMENT ON FUNCTION private.check_refund_transition() IS 'Trigger: refunds go pending -> succeeded | failed, once (P0001 otherwise).';
+
+-- acl: FUNCTION check_refund_transition()
+REVOKE ALL ON FUNCTION private.check_refund_transition() FROM PUBLIC;

@@ -21,3 +21,6 @@ $$;
 
 -- comment: FUNCTION expire_previous_credentials()
 COMMENT ON FUNCTION private.expire_previous_credentials() IS 'pg_cron, every 10 minutes: destroys rotated-out gateway secrets whose 24 h overlap ended.';
+
+-- acl: FUNCTION expire_previous_credentials()
+REVOKE ALL ON FUNCTION private.expire_previous_credentials() FROM PUBLIC;

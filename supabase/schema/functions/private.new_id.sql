@@ -8,3 +8,6 @@ CREATE FUNCTION private.new_id(p_prefix text) RETURNS text
 
 -- comment: FUNCTION new_id(p_prefix text)
 COMMENT ON FUNCTION private.new_id(p_prefix text) IS 'A new id: the prefix, ''_'' and 20 hex characters (80 random bits), e.g. pay_1f0c...';
+
+-- acl: FUNCTION new_id(p_prefix text)
+REVOKE ALL ON FUNCTION private.new_id(p_prefix text) FROM PUBLIC;

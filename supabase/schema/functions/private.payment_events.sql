@@ -32,3 +32,6 @@ $$;
 COMMENT ON FUNCTION private.payment_events() IS 'Trigger: one merchant webhook event per payment state change (payment.created,
 .requires_action, .succeeded, .failed, .cancelled, .expired, .partially_refunded, .refunded)
 carrying the payment''s snapshot.';
+
+-- acl: FUNCTION payment_events()
+REVOKE ALL ON FUNCTION private.payment_events() FROM PUBLIC;

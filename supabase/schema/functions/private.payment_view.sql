@@ -30,3 +30,6 @@ $$;
 -- comment: FUNCTION payment_view(p public.payments)
 COMMENT ON FUNCTION private.payment_view(p public.payments) IS 'A payment''s public snapshot (API answers, merchant webhooks, live events): amounts in minor
 units of currency; never provider secrets.';
+
+-- acl: FUNCTION payment_view(p public.payments)
+REVOKE ALL ON FUNCTION private.payment_view(p public.payments) FROM PUBLIC;

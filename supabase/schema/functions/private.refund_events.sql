@@ -22,3 +22,6 @@ $$;
 
 -- comment: FUNCTION refund_events()
 COMMENT ON FUNCTION private.refund_events() IS 'Trigger: refund.created, refund.succeeded and refund.failed merchant webhook events.';
+
+-- acl: FUNCTION refund_events()
+REVOKE ALL ON FUNCTION private.refund_events() FROM PUBLIC;

@@ -17,3 +17,6 @@ $$;
 
 -- comment: FUNCTION refund_view(r public.refunds)
 COMMENT ON FUNCTION private.refund_view(r public.refunds) IS 'A refund as the API shows it; amount in minor units of currency.';
+
+-- acl: FUNCTION refund_view(r public.refunds)
+REVOKE ALL ON FUNCTION private.refund_view(r public.refunds) FROM PUBLIC;

@@ -35,7 +35,9 @@ begin
       'gateway_id', r.gateway_id, 'provider', r.provider, 'priority', r.priority,
       'success_rate_1h', round(r.success_rate, 4), 'remaining_today', r.remaining
     ))
-    from private.route_gateways(p_amount, p_currency, p_method, p_region, p_mode) as r
+    from private.route_gateways(
+      p_amount, p_currency, p_method, p_region, p_mode, p_merchant_id
+    ) as r
   ), '[]'::jsonb));
 end
 $_$;

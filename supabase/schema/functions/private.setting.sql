@@ -8,3 +8,6 @@ CREATE FUNCTION private.setting(p_key text) RETURNS jsonb
 
 -- comment: FUNCTION setting(p_key text)
 COMMENT ON FUNCTION private.setting(p_key text) IS 'A platform setting''s JSON value (private.settings), or null.';
+
+-- acl: FUNCTION setting(p_key text)
+REVOKE ALL ON FUNCTION private.setting(p_key text) FROM PUBLIC;

@@ -70,6 +70,4 @@ GRANT ALL ON TABLE public.provider_events TO service_role;
 GRANT SELECT ON TABLE public.provider_events TO authenticated;
 
 -- acl: SEQUENCE provider_events_id_seq
-GRANT ALL ON SEQUENCE public.provider_events_id_seq TO anon;
-GRANT ALL ON SEQUENCE public.provider_events_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.provider_events_id_seq TO service_role;

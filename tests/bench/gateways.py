@@ -4,8 +4,9 @@ steady 200 req/s and the routing decision's latency in the database. The API run
 deployed, one uvicorn process per core (--api-workers, default 2); the single-process figure
 is reported beside it.
 
-Data: 50 gateways and 1,000,000 transactions spread over the last 24 hours (bulk-loaded with
-triggers off; the buckets the triggers keep are then built by one aggregate query each).
+Data: 50 gateways and 1,000,000 payments, each with one attempt, spread over the last 24
+hours (bulk-loaded with triggers off; the buckets the attempt triggers keep are then built by
+one aggregate query each).
 """
 
 import argparse
@@ -46,17 +47,27 @@ def load(conn: psycopg.Connection, gateways: int, transactions: int) -> None:
     )
     conn.execute(
         """
-        insert into public.transactions (merchant_id, gateway_id, amount, currency, status,
-          method, provider_latency_ms, created_at, updated_at)
-        select '00000000-0000-4000-8000-0000000d0001', ids[1 + (g %% cardinality(ids))],
-          100 + (g %% 50000), 'INR',
-          case when g %% 10 = 0 then 'failed' else 'succeeded' end, 'upi',
-          20 + (g %% 400), now() - (g %% 86400) * interval '1 second',
-          now() - (g %% 86400) * interval '1 second'
+        insert into public.payments (id, merchant_id, mode, status, amount, currency, method,
+          amount_captured, gateway_id, provider, attempt_count, created_at, updated_at)
+        select 'pay_' || lpad(to_hex(g), 20, '0'), '00000000-0000-4000-8000-0000000d0001',
+          'test', case when g %% 10 = 0 then 'failed' else 'succeeded' end, 100 + (g %% 50000),
+          'INR', 'upi', case when g %% 10 = 0 then 0 else 100 + (g %% 50000) end,
+          ids[1 + (g %% cardinality(ids))], 'razorpay', 1,
+          now() - (g %% 86400) * interval '1 second', now() - (g %% 86400) * interval '1 second'
         from generate_series(1, %s) as g,
           (select array_agg(id) as ids from public.gateways where status = 'active') as x
         """,
         (transactions,),
+    )
+    conn.execute(
+        """
+        insert into public.payment_attempts (id, payment_id, merchant_id, gateway_id, provider,
+          attempt_no, amount, currency, status, provider_latency_ms, created_at, updated_at)
+        select 'att_' || substr(p.id, 5), p.id, p.merchant_id, p.gateway_id, 'razorpay', 1,
+          p.amount, p.currency, p.status, 20 + abs(hashtext(p.id)) % 400, p.created_at,
+          p.updated_at
+        from public.payments as p
+        """
     )
     conn.execute("set session_replication_role = origin")
     conn.execute(
@@ -65,7 +76,7 @@ def load(conn: psycopg.Connection, gateways: int, transactions: int) -> None:
         select gateway_id, date_trunc('hour', created_at),
           count(*) filter (where status = 'succeeded'), count(*) filter (where status = 'failed'),
           coalesce(sum(amount) filter (where status = 'succeeded'), 0)
-        from public.transactions where gateway_id is not null group by 1, 2
+        from public.payment_attempts group by 1, 2
         """
     )
     # The latency histogram the trigger keeps: one count per bucket of latency_bounds().
@@ -80,8 +91,8 @@ def load(conn: psycopg.Connection, gateways: int, transactions: int) -> None:
         from (
           select gateway_id, date_trunc('minute', created_at) as minute, status, amount,
             private.latency_bucket(provider_latency_ms) as b
-          from public.transactions
-          where gateway_id is not null and created_at > now() - interval '61 minutes'
+          from public.payment_attempts
+          where created_at > now() - interval '61 minutes'
         ) as t group by 1, 2
         """
     )
@@ -89,7 +100,7 @@ def load(conn: psycopg.Connection, gateways: int, transactions: int) -> None:
         """
         insert into public.gateway_daily_usage (gateway_id, day, reserved)
         select gateway_id, private.india_day(created_at), sum(amount)
-        from public.transactions where status <> 'failed' and gateway_id is not null
+        from public.payment_attempts where status <> 'failed'
         group by 1, 2
         on conflict (gateway_id, day) do update set reserved = excluded.reserved
         """
@@ -177,7 +188,7 @@ async def steady(base: str, token: str, rate: int, seconds: float) -> tuple[list
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateways", type=int, default=50)
-    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--transactions", type=int, default=1_000_000, help="payments to load")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=10)
     add_api_workers_option(parser)
@@ -190,7 +201,7 @@ def main() -> None:
         load(conn, args.gateways, args.transactions)
         counts = conn.execute(
             "select (select count(*) from public.gateways where status = 'active'),"
-            " (select count(*) from public.transactions)"
+            " (select count(*) from public.payment_attempts)"
         ).fetchone()
     load_s = round(time.perf_counter() - t0, 1)
 
@@ -227,14 +238,14 @@ def main() -> None:
             auth_url,
             "\\set amount random(100, 500000)\n"
             "begin read only;\nset local role service_role;\n"
-            "select * from private.route_gateways(:amount, 'INR', 'upi', 'IN');\ncommit;\n",
+            "select * from private.route_gateways(:amount, 'INR', 'upi', 'IN', 'test');\ncommit;\n",
             1,
             args.seconds,
             Path(tmp),
         )
 
     result = {
-        "data": {"gateways": counts[0], "transactions": counts[1], "load_s": load_s},
+        "data": {"gateways": counts[0], "payment_attempts": counts[1], "load_s": load_s},
         "list": {
             "clients": args.clients,
             "direct_pgbench_tps": round(direct_tps, 1),

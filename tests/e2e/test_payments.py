@@ -677,3 +677,41 @@ def test_bad_payment_input_is_a_400_and_creates_nothing(shop, pg, body):
     assert pg.execute(
         "select count(*) from public.payments where merchant_id = %s", (shop.id,)
     ).fetchone() == (0,)
+
+
+def test_a_payment_the_customer_never_completes_expires_and_a_late_success_still_counts(shop, pg):
+    gw = shop.gateway("sandbox")
+    shop.route_to(gw)
+    created = shop.pay("upi", WAITING_VPA)
+    payment = shop.wait_status(created["id"], "requires_action")
+    # The window passes (default 15 minutes): the next scheduled check is the final one.
+    pg.execute(
+        "update public.payments set action_expires_at = now() - interval '1 s',"
+        " next_check_at = now() where id = %s",
+        (created["id"],),
+    )
+    pg.execute("select private.schedule_payment_checks()")
+    expired = shop.wait_status(created["id"], "expired")
+    assert expired["failure"]["code"] == "expired"
+    assert expired["attempts"][0]["status"] == "cancelled"
+    wait_until(lambda: "payment.expired" in shop.events(created["id"]))
+    # The customer approves after all: the money moved, so it is recorded, and flagged.
+    shop.customer(payment, "success")
+    late = shop.wait_status(created["id"], "succeeded")
+    assert late["late_success"] is True
+    assert shop.captures(created["id"]) == 1
+
+
+def test_provider_secrets_and_customer_data_stay_out_of_answers_and_logs(shop, api, worker):
+    gw = shop.gateway("razorpay")
+    shop.route_to(gw)
+    created = shop.pay("upi", SUCCESS_VPA["razorpay"])
+    payment = shop.wait_status(created["id"], "requires_action", "succeeded")
+    text = json.dumps(payment)
+    from edge_adapter.fake_providers import FAKE_CREDENTIALS
+
+    for secret in FAKE_CREDENTIALS["razorpay"].values():
+        assert secret not in text
+    logs = api.logs() + worker.log_text()
+    for value in ("buyer@example.com", "9876543210", *FAKE_CREDENTIALS["razorpay"].values()):
+        assert value not in logs, value

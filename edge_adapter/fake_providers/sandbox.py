@@ -52,6 +52,16 @@ def _charges() -> list[dict[str, Any]]:
     return [o for (p, _), o in state.orders.items() if p == P]
 
 
+def _by_reference(reference: str) -> list[dict[str, Any]]:
+    """Charges with this reference (an index: the bench makes thousands)."""
+    charge_id = _references.get(reference)
+    charge = state.orders.get((P, charge_id)) if charge_id else None
+    return [charge] if charge else []
+
+
+_references: dict[str, str] = {}
+
+
 @router.post("/v1/charges")
 async def create_charge(request: Request) -> Response:
     if early := await behaviour(P):
@@ -76,7 +86,7 @@ async def create_charge(request: Request) -> Response:
     vpa = body.get("upi_vpa")
     if vpa is not None and (not isinstance(vpa, str) or "@" not in vpa):
         return _error("invalid_vpa", "upi_vpa is not a valid UPI ID")
-    existing = [c for c in _charges() if c["reference"] == reference]
+    existing = _by_reference(reference)
     if existing:
         return JSONResponse(
             {
@@ -102,6 +112,7 @@ async def create_charge(request: Request) -> Response:
         "_notify_url": body.get("notify_url"),
     }
     state.orders[(P, charge["id"])] = charge
+    _references[reference] = charge["id"]
     if method == "upi" and vpa == "success@sandbox":
         await _finish(charge, "success")
     elif method == "upi" and vpa == "failure@sandbox":
@@ -176,7 +187,8 @@ async def list_charges(request: Request) -> Response:
     if bad := _unauthorized(request):
         return bad
     reference = request.query_params.get("reference")
-    data = [_public(c) for c in _charges() if reference is None or c["reference"] == reference]
+    found = _charges() if reference is None else _by_reference(reference)
+    data = [_public(c) for c in found]
     return JSONResponse({"data": data})
 
 

@@ -121,13 +121,25 @@ async def send_webhook(
     if not target:
         return None
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            response = await client.post(target, content=body, headers=headers)
+        response = await _client().post(target, content=body, headers=headers)
     except httpx.HTTPError:
         record["status"] = None
         return None
     record["status"] = response.status_code
     return response.status_code
+
+
+_clients: dict[int, httpx.AsyncClient] = {}
+
+
+def _client() -> httpx.AsyncClient:
+    """One keep-alive client per event loop for outbound webhooks (making a client per send
+    costs milliseconds of CPU: an SSL context each)."""
+    loop = id(asyncio.get_running_loop())
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient(timeout=5)
+    return client
 
 
 def later(coro: Awaitable[Any]) -> None:

@@ -159,6 +159,9 @@ create index payment_attempts_merchant_time_idx on public.payment_attempts (merc
 create index payment_attempts_provider_ids_idx on public.payment_attempts (
   gateway_id, provider_order_id
 ) where provider_order_id is not null;
+create index payment_attempts_provider_payment_idx on public.payment_attempts (
+  gateway_id, provider_payment_id
+) where provider_payment_id is not null;
 create index payment_attempts_open_idx on public.payment_attempts (gateway_id)
 where status in ('created', 'requires_action', 'pending', 'unknown');
 
@@ -188,6 +191,8 @@ alter table public.refunds enable row level security;
 create index refunds_payment_idx on public.refunds (payment_id, created_at);
 create index refunds_merchant_idx on public.refunds (merchant_id, created_at desc);
 create index refunds_checks_idx on public.refunds (next_check_at) where status = 'pending';
+create index refunds_provider_idx on public.refunds (gateway_id, provider_refund_id)
+where provider_refund_id is not null;
 
 -- Status machines ---------------------------------------------------------------------------
 -- Payments never go backwards. A provider's late success after we gave up (failed, expired,

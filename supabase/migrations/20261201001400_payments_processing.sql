@@ -628,6 +628,7 @@ as $$
 declare
   v_id bigint;
   v_body_bytes integer := octet_length(coalesce(p_body, ''));
+  v_status text := 'received';
 begin
   if p_rejection is not null then
     insert into public.provider_events (
@@ -638,55 +639,88 @@ begin
     ) returning id into v_id;
     return jsonb_build_object('id', v_id, 'status', 'rejected');
   end if;
+  -- An event that only confirms what the attempt already says (the charge call's own answer
+  -- got there first) is kept as applied, without a job.
+  if p_event ->> 'kind' = 'payment' and exists (
+    select 1 from private.attempt_for_event(p_gateway_id, p_event) as a
+    where a.id is not null and a.status = p_event ->> 'status'
+  ) then
+    v_status := 'applied';
+  end if;
   insert into public.provider_events (
-    gateway_id, provider, event_id, event_type, status, event, headers, body, body_bytes
+    gateway_id, provider, event_id, event_type, status, event, headers, body, body_bytes,
+    outcome, applied_at
   ) values (
-    p_gateway_id, p_provider, p_event ->> 'event_id', p_event ->> 'type', 'received', p_event,
-    private.redact(p_headers), p_body, v_body_bytes
+    p_gateway_id, p_provider, p_event ->> 'event_id', p_event ->> 'type', v_status, p_event,
+    private.redact(p_headers), p_body, v_body_bytes,
+    case when v_status = 'applied' then 'the attempt already had this status' end,
+    case when v_status = 'applied' then now() end
   )
   on conflict (gateway_id, event_id) do nothing
   returning id into v_id;
   if v_id is null then
     return jsonb_build_object('status', 'duplicate');
   end if;
-  perform private.enqueue(
-    'payment', jsonb_build_object('provider_event_id', v_id), 0, 'provider_event:' || v_id
-  );
-  return jsonb_build_object('id', v_id, 'status', 'received');
+  if v_status = 'received' then
+    perform private.enqueue(
+      'payment', jsonb_build_object('provider_event_id', v_id), 0, 'provider_event:' || v_id
+    );
+  end if;
+  return jsonb_build_object('id', v_id, 'status', v_status);
 end
 $$;
 comment on function private.record_provider_event(uuid, text, jsonb, jsonb, text, text) is
 $$service_role (the adapter's webhook route): stores a verified event once per provider event
-id and enqueues it, or records a rejected one (p_rejection: the reason). Returns {id, status:
-received | duplicate | rejected}.$$;
+id and enqueues it (an event confirming the status its attempt already has is stored as
+applied, without a job), or records a rejected one (p_rejection: the reason). Returns {id,
+status: received | applied | duplicate | rejected}.$$;
 
 create function private.refund_for_event(p_gateway_id uuid, p_event jsonb)
 returns public.refunds
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select r.* from public.refunds as r
-  where r.gateway_id = p_gateway_id
-    and (r.id = p_event ->> 'refund_id' or r.provider_refund_id = p_event ->> 'provider_refund_id')
-  limit 1
+declare
+  r public.refunds;
+begin
+  -- One indexed lookup at a time: an OR of all three would scan the gateway's refunds.
+  select * into r from public.refunds as x
+  where x.id = p_event ->> 'refund_id' and x.gateway_id = p_gateway_id;
+  if not found and p_event ->> 'provider_refund_id' is not null then
+    select * into r from public.refunds as x
+    where x.gateway_id = p_gateway_id and x.provider_refund_id = p_event ->> 'provider_refund_id'
+    limit 1;
+  end if;
+  return r;
+end
 $$;
 comment on function private.refund_for_event(uuid, jsonb) is
 $$The refund a provider event names (our refund id, or the provider's refund id).$$;
 
 create function private.attempt_for_event(p_gateway_id uuid, p_event jsonb)
 returns public.payment_attempts
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select a.* from public.payment_attempts as a
-  where a.gateway_id = p_gateway_id
-    and (
-      a.id = p_event ->> 'attempt_id'
-      or a.provider_order_id = p_event ->> 'provider_order_id'
-      or a.provider_payment_id = p_event ->> 'provider_payment_id'
-    )
-  order by a.id = p_event ->> 'attempt_id' desc
-  limit 1
+declare
+  a public.payment_attempts;
+begin
+  -- One indexed lookup at a time: an OR of all three would scan the gateway's attempts.
+  select * into a from public.payment_attempts as x
+  where x.id = p_event ->> 'attempt_id' and x.gateway_id = p_gateway_id;
+  if not found and p_event ->> 'provider_order_id' is not null then
+    select * into a from public.payment_attempts as x
+    where x.gateway_id = p_gateway_id and x.provider_order_id = p_event ->> 'provider_order_id'
+    limit 1;
+  end if;
+  if not found and p_event ->> 'provider_payment_id' is not null then
+    select * into a from public.payment_attempts as x
+    where x.gateway_id = p_gateway_id
+      and x.provider_payment_id = p_event ->> 'provider_payment_id'
+    limit 1;
+  end if;
+  return a;
+end
 $$;
 comment on function private.attempt_for_event(uuid, jsonb) is
 $$The attempt a provider event is about: by our attempt id as the provider echoes it, else by

@@ -2,18 +2,28 @@
 
 -- function: attempt_for_event(uuid, jsonb)
 CREATE FUNCTION private.attempt_for_event(p_gateway_id uuid, p_event jsonb) RETURNS public.payment_attempts
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select a.* from public.payment_attempts as a
-  where a.gateway_id = p_gateway_id
-    and (
-      a.id = p_event ->> 'attempt_id'
-      or a.provider_order_id = p_event ->> 'provider_order_id'
-      or a.provider_payment_id = p_event ->> 'provider_payment_id'
-    )
-  order by a.id = p_event ->> 'attempt_id' desc
-  limit 1
+declare
+  a public.payment_attempts;
+begin
+  -- One indexed lookup at a time: an OR of all three would scan the gateway's attempts.
+  select * into a from public.payment_attempts as x
+  where x.id = p_event ->> 'attempt_id' and x.gateway_id = p_gateway_id;
+  if not found and p_event ->> 'provider_order_id' is not null then
+    select * into a from public.payment_attempts as x
+    where x.gateway_id = p_gateway_id and x.provider_order_id = p_event ->> 'provider_order_id'
+    limit 1;
+  end if;
+  if not found and p_event ->> 'provider_payment_id' is not null then
+    select * into a from public.payment_attempts as x
+    where x.gateway_id = p_gateway_id
+      and x.provider_payment_id = p_event ->> 'provider_payment_id'
+    limit 1;
+  end if;
+  return a;
+end
 $$;
 
 -- comment: FUNCTION attempt_for_event(p_gateway_id uuid, p_event jsonb)

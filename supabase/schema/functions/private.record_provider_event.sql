@@ -8,6 +8,7 @@ CREATE FUNCTION private.record_provider_event(p_gateway_id uuid, p_provider text
 declare
   v_id bigint;
   v_body_bytes integer := octet_length(coalesce(p_body, ''));
+  v_status text := 'received';
 begin
   if p_rejection is not null then
     insert into public.provider_events (
@@ -18,28 +19,42 @@ begin
     ) returning id into v_id;
     return jsonb_build_object('id', v_id, 'status', 'rejected');
   end if;
+  -- An event that only confirms what the attempt already says (the charge call's own answer
+  -- got there first) is kept as applied, without a job.
+  if p_event ->> 'kind' = 'payment' and exists (
+    select 1 from private.attempt_for_event(p_gateway_id, p_event) as a
+    where a.id is not null and a.status = p_event ->> 'status'
+  ) then
+    v_status := 'applied';
+  end if;
   insert into public.provider_events (
-    gateway_id, provider, event_id, event_type, status, event, headers, body, body_bytes
+    gateway_id, provider, event_id, event_type, status, event, headers, body, body_bytes,
+    outcome, applied_at
   ) values (
-    p_gateway_id, p_provider, p_event ->> 'event_id', p_event ->> 'type', 'received', p_event,
-    private.redact(p_headers), p_body, v_body_bytes
+    p_gateway_id, p_provider, p_event ->> 'event_id', p_event ->> 'type', v_status, p_event,
+    private.redact(p_headers), p_body, v_body_bytes,
+    case when v_status = 'applied' then 'the attempt already had this status' end,
+    case when v_status = 'applied' then now() end
   )
   on conflict (gateway_id, event_id) do nothing
   returning id into v_id;
   if v_id is null then
     return jsonb_build_object('status', 'duplicate');
   end if;
-  perform private.enqueue(
-    'payment', jsonb_build_object('provider_event_id', v_id), 0, 'provider_event:' || v_id
-  );
-  return jsonb_build_object('id', v_id, 'status', 'received');
+  if v_status = 'received' then
+    perform private.enqueue(
+      'payment', jsonb_build_object('provider_event_id', v_id), 0, 'provider_event:' || v_id
+    );
+  end if;
+  return jsonb_build_object('id', v_id, 'status', v_status);
 end
 $$;
 
 -- comment: FUNCTION record_provider_event(p_gateway_id uuid, p_provider text, p_event jsonb, p_headers jsonb, p_body text, p_rejection text)
 COMMENT ON FUNCTION private.record_provider_event(p_gateway_id uuid, p_provider text, p_event jsonb, p_headers jsonb, p_body text, p_rejection text) IS 'service_role (the adapter''s webhook route): stores a verified event once per provider event
-id and enqueues it, or records a rejected one (p_rejection: the reason). Returns {id, status:
-received | duplicate | rejected}.';
+id and enqueues it (an event confirming the status its attempt already has is stored as
+applied, without a job), or records a rejected one (p_rejection: the reason). Returns {id,
+status: received | applied | duplicate | rejected}.';
 
 -- acl: FUNCTION record_provider_event(p_gateway_id uuid, p_provider text, p_event jsonb, p_headers jsonb, p_body text, p_rejection text)
 REVOKE ALL ON FUNCTION private.record_provider_event(p_gateway_id uuid, p_provider text, p_event jsonb, p_headers jsonb, p_body text, p_rejection text) FROM PUBLIC;

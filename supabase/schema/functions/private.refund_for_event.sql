@@ -2,13 +2,22 @@
 
 -- function: refund_for_event(uuid, jsonb)
 CREATE FUNCTION private.refund_for_event(p_gateway_id uuid, p_event jsonb) RETURNS public.refunds
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select r.* from public.refunds as r
-  where r.gateway_id = p_gateway_id
-    and (r.id = p_event ->> 'refund_id' or r.provider_refund_id = p_event ->> 'provider_refund_id')
-  limit 1
+declare
+  r public.refunds;
+begin
+  -- One indexed lookup at a time: an OR of all three would scan the gateway's refunds.
+  select * into r from public.refunds as x
+  where x.id = p_event ->> 'refund_id' and x.gateway_id = p_gateway_id;
+  if not found and p_event ->> 'provider_refund_id' is not null then
+    select * into r from public.refunds as x
+    where x.gateway_id = p_gateway_id and x.provider_refund_id = p_event ->> 'provider_refund_id'
+    limit 1;
+  end if;
+  return r;
+end
 $$;
 
 -- comment: FUNCTION refund_for_event(p_gateway_id uuid, p_event jsonb)

@@ -74,6 +74,9 @@ CREATE INDEX payment_attempts_open_idx ON public.payment_attempts USING btree (g
 -- index: payment_attempts_provider_ids_idx
 CREATE INDEX payment_attempts_provider_ids_idx ON public.payment_attempts USING btree (gateway_id, provider_order_id) WHERE (provider_order_id IS NOT NULL);
 
+-- index: payment_attempts_provider_payment_idx
+CREATE INDEX payment_attempts_provider_payment_idx ON public.payment_attempts USING btree (gateway_id, provider_payment_id) WHERE (provider_payment_id IS NOT NULL);
+
 -- trigger: payment_attempts payment_attempts_gateway_accounting
 CREATE TRIGGER payment_attempts_gateway_accounting BEFORE INSERT OR UPDATE OF status ON public.payment_attempts FOR EACH ROW EXECUTE FUNCTION private.attempt_gateway_accounting();
 

@@ -53,6 +53,9 @@ CREATE INDEX refunds_merchant_idx ON public.refunds USING btree (merchant_id, cr
 -- index: refunds_payment_idx
 CREATE INDEX refunds_payment_idx ON public.refunds USING btree (payment_id, created_at);
 
+-- index: refunds_provider_idx
+CREATE INDEX refunds_provider_idx ON public.refunds USING btree (gateway_id, provider_refund_id) WHERE (provider_refund_id IS NOT NULL);
+
 -- trigger: refunds audit_refunds
 CREATE TRIGGER audit_refunds AFTER INSERT OR DELETE OR UPDATE ON public.refunds FOR EACH ROW EXECUTE FUNCTION audit.record_change();
 

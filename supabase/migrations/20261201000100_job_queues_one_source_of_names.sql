@@ -62,6 +62,8 @@ create function private.create_queue(
 language plpgsql volatile security definer
 set search_path = ''
 as $$
+declare
+  t text;
 begin
   insert into public.queue_controls (queue_name, concurrency, max_attempts, visibility_timeout_s)
   values (p_queue, p_concurrency, p_max_attempts, p_visibility_timeout_s)
@@ -72,6 +74,15 @@ begin
   if not exists (select 1 from pgmq.meta as m where m.queue_name = p_queue || '_dlq') then
     perform pgmq.create(p_queue || '_dlq');
   end if;
+  -- The worker (service_role) works the new tables as it does the first queues'.
+  for t in
+    select c.relname from pg_catalog.pg_class as c
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+    where n.nspname = 'pgmq' and c.relkind = 'r'
+      and c.relname in ('q_' || p_queue, 'a_' || p_queue, 'q_' || p_queue || '_dlq', 'a_' || p_queue || '_dlq')
+  loop
+    execute format('grant select, insert, update, delete on pgmq.%I to service_role', t);
+  end loop;
 end
 $$;
 

@@ -3,7 +3,7 @@
 -- come from public.queue_controls alone.
 begin;
 \ir _helpers.psql
-select plan(17);
+select plan(18);
 select tests.make_world();
 
 -- A member of one merchant needs no merchant_id.
@@ -87,6 +87,11 @@ select results_eq(
     (select concurrency from public.queue_controls where queue_name = 'tests_scratch')$$,
   $$values (2, 3)$$,
   'create_queue makes the controls row, the queue and its dead-letter queue'
+);
+select ok(
+  has_table_privilege('service_role', 'pgmq.q_tests_scratch_dlq', 'select,insert,update,delete')
+  and has_table_privilege('service_role', 'pgmq.a_tests_scratch', 'select,insert,update,delete'),
+  'the worker may work the new queue''s tables'
 );
 select is(
   private.worker_config() -> 'channels' ->> 'jobs', 'lsp_jobs',

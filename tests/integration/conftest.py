@@ -16,7 +16,9 @@ import pytest
 from tests.jobs import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
-QUEUE = "payment"
+# A queue of the tests' own (made and dropped around each test), so no producer of the real
+# queues (pg_cron's payment checks and probes, events) can slip jobs into what they count.
+QUEUE = "worker_test"
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
@@ -37,6 +39,7 @@ class Queues:
 
     def reset(self) -> None:
         c = self.conn
+        c.execute("select private.create_queue(%s)", (QUEUE,))  # as migrations do
         c.execute(SCHEMA)
         c.execute("truncate test_support.effects, test_support.deliveries, test_support.poison")
         for q in (QUEUE, f"{QUEUE}_dlq"):
@@ -55,6 +58,12 @@ class Queues:
             backoff_base_s=0.2,
             backoff_max_s=2,
         )
+
+    def drop(self) -> None:
+        for q in (QUEUE, f"{QUEUE}_dlq"):
+            self.conn.execute("select pgmq.drop_queue(%s)", (q,))
+        self.conn.execute("delete from public.queue_controls where queue_name = %s", (QUEUE,))
+        self.conn.execute("delete from public.queue_stats_minute where queue_name = %s", (QUEUE,))
 
     def configure(self, **settings: Any) -> None:
         sets = ", ".join(f"{k} = %s" for k in settings)
@@ -149,4 +158,4 @@ def queues(pg: psycopg.Connection, authenticator_url: str, tmp_path: Path) -> It
     q.reset()
     yield q
     q.stop_all()
-    q.configure(paused=False, paused_reason=None)
+    q.drop()

@@ -248,12 +248,12 @@ def test_a_handler_for_a_queue_the_database_lacks_is_refused_loudly(queues: Queu
     refusal = next(line for line in log.splitlines() if "no such queue" in line)
     assert '"queues": ["emails"]' in refusal
     started = next(line for line in log.splitlines() if "worker started" in line)
-    assert '"queues": ["payment"]' in started
+    assert f'"queues": ["{QUEUE}"]' in started
     assert worker.poll() is None
 
 
-def test_the_code_and_the_database_name_the_same_queues(queues: Queues):
+def test_the_code_and_the_database_name_the_same_queues(pg):
     from edge_adapter.queues import QUEUES
 
-    names = [r[0] for r in queues.conn.execute("select queue_name from public.queue_controls")]
+    names = [r[0] for r in pg.execute("select queue_name from public.queue_controls")]
     assert sorted(names) == sorted(QUEUES)

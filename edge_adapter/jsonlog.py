@@ -6,6 +6,8 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from .masking import is_secret_key, mask_card_numbers
+
 # Anything that looks like a bearer token, API key, webhook secret or DSN password.
 _SECRET_PATTERNS = [
     (re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*"), "[jwt]"),
@@ -17,9 +19,22 @@ _SECRET_PATTERNS = [
 
 
 def scrub(text: str) -> str:
+    """Secrets by shape (tokens, keys, DSN passwords), secret-named JSON fields, and card
+    numbers by value (edge_adapter/masking.py: the database's masking rule)."""
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    text = _SECRET_FIELD.sub(_redact_field, text)
+    return mask_card_numbers(text)
+
+
+# "name": "value" pairs in a JSON line whose name is a secret by the masking rule.
+_SECRET_FIELD = re.compile(r'"([A-Za-z0-9_-]{1,64})": "((?:[^"\\]|\\.)*)"')
+
+
+def _redact_field(match: re.Match[str]) -> str:
+    if is_secret_key(match.group(1)):
+        return f'"{match.group(1)}": "[redacted]"'
+    return match.group(0)
 
 
 class JsonFormatter(logging.Formatter):

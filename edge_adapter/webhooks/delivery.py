@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from ..masking import mask_card_numbers
 from .signing import signature_header
 from .ssrf import (
     BlockedConnection,
@@ -57,7 +58,8 @@ async def _clipped_body(response: aiohttp.ClientResponse) -> str:
         body += chunk
         if len(body) >= MAX_BODY:
             break
-    return body[:MAX_BODY].decode(errors="ignore")
+    # A receiver's answer is stored and shown to the merchant: card numbers never are.
+    return mask_card_numbers(body[:MAX_BODY].decode(errors="ignore"))
 
 
 # One keep-alive session per event loop and loopback policy. aiohttp pools connections per

@@ -256,3 +256,35 @@ def test_enqueue_then_inspect_a_job(api, admin):
     assert job["state"] == "delayed"
     assert job["payload"] == {"batch": 7, "api_secret": "[redacted]"}
     assert "s3cr3t" not in str(job)
+
+
+def test_job_payloads_are_masked_by_name_and_card_numbers_by_value(api, admin):
+    """The review's cases: an Authorization header and a card number came back verbatim."""
+    created = api.client.post(
+        "/api/v1/admin/queues/jobs",
+        headers=admin,
+        json={
+            "queue": "settlement",
+            "payload": {
+                "authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig",
+                "card_number": "4111111111111111",
+                "Proxy-Authorization": "Basic dXNlcjpwYXNz",
+                "headers": {"Cookie": "session=abc", "X-Api-Key": "lsp_test_x"},
+                "note": "customer card 4242 4242 4242 4242",
+                "amount": 1000,
+            },
+            "delay_seconds": 3600,
+        },
+    )
+    assert created.status_code == 201, created.text
+    job = api.client.get(
+        f"/api/v1/admin/queues/jobs/{created.json()['job_id']}", headers=admin
+    ).json()
+    assert job["payload"] == {
+        "authorization": "[redacted]",
+        "card_number": "[redacted]",
+        "Proxy-Authorization": "[redacted]",
+        "headers": {"Cookie": "[redacted]", "X-Api-Key": "[redacted]"},
+        "note": "customer card ************4242",
+        "amount": 1000,
+    }

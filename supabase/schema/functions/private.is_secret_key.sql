@@ -5,8 +5,14 @@ CREATE FUNCTION private.is_secret_key(p_key text) RETURNS boolean
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $_$
-  select p_key ~* '(secret|password|passwd|token|api_?key|private_?key|key_hash|credential|signature|salt|pin$|cvv)'
+  select k ~ '(secret|passw|passphrase|token|api_?key|private_?key|key_?hash|credential|signature|salt|authori[sz]ation|cookie|session|cvv|cvc|card_?number|card_?no|account_?number|access_?key|jwt|bearer|otp|mpin|upi_?pin)'
+    or k ~ '(^|_)(pin|pan|auth|sig|pwd|pass)(_|$)'
+  from (select replace(lower(p_key), '-', '_') as k) as x
 $_$;
+
+-- comment: FUNCTION is_secret_key(p_key text)
+COMMENT ON FUNCTION private.is_secret_key(p_key text) IS 'Whether a JSON key names a secret (credentials, signatures, tokens, cookies, sessions, card
+and account numbers, PINs, OTPs), case-insensitively with ''-'' read as ''_''.';
 
 -- acl: FUNCTION is_secret_key(p_key text)
 REVOKE ALL ON FUNCTION private.is_secret_key(p_key text) FROM PUBLIC;

@@ -26,11 +26,19 @@ begin
       into result
       from jsonb_array_elements(p_value) with ordinality as e (value, ord);
       return result;
+    when 'string' then
+      return to_jsonb(private.mask_card_numbers(p_value #>> '{}'));
     else
       return p_value;
   end case;
 end
 $$;
+
+-- comment: FUNCTION redact(p_value jsonb, p_extra_keys text[])
+COMMENT ON FUNCTION private.redact(p_value jsonb, p_extra_keys text[]) IS 'A JSON value with every secret-named key''s value replaced by ''[redacted]'' (plus
+p_extra_keys), and card numbers found by value in strings masked to their last four digits,
+nested objects and arrays included. (JSON numbers are left alone: amounts and millisecond
+timestamps are numbers, and a tenth of all digit runs pass Luhn.)';
 
 -- acl: FUNCTION redact(p_value jsonb, p_extra_keys text[])
 REVOKE ALL ON FUNCTION private.redact(p_value jsonb, p_extra_keys text[]) FROM PUBLIC;

@@ -69,24 +69,25 @@ async def test_gateway(ctx: ActionContext) -> Any:
 
 
 async def create_api_key(ctx: ActionContext) -> Any:
-    """The adapter makes the key (it alone holds the pepper); the database stores the digest
-    and decides whether the caller may. The full key is returned once."""
+    """The adapter makes the key (it alone holds the pepper); the database stores the digest,
+    decides whether the caller may, and answers with the full key once (or, for a retry with
+    the same Idempotency-Key, the first request's key: its new one is then discarded)."""
     mode = ctx.args.get("p_mode", "test")
     new = apikeys.generate(mode, ctx.settings.api_key_pepper.get_secret_value())
-    merchant_id = ctx.args.get("p_merchant_id")
-    result = await ctx.call(
+    return await ctx.call(
         "merchant_create_api_key",
         {
-            "p_merchant_id": merchant_id,
+            "p_merchant_id": ctx.args.get("p_merchant_id"),
             "p_name": ctx.args["p_name"],
             "p_mode": mode,
+            "p_key": new.key,
             "p_prefix": new.prefix,
             "p_last4": new.last4,
             "p_key_hash": new.digest,
             "p_expires_at": ctx.args.get("p_expires_at"),
+            "p_idempotency_key": ctx.args.get("p_idempotency_key"),
         },
     )
-    return {**result, "key": new.key, "key_shown_once": True}
 
 
 async def rotate_api_key(ctx: ActionContext) -> Any:
@@ -94,17 +95,18 @@ async def rotate_api_key(ctx: ActionContext) -> Any:
     # Unknown ids are refused by the RPC as not found.
     mode = await queries.api_key_mode(ctx.db, key_id) or "test"
     new = apikeys.generate(mode, ctx.settings.api_key_pepper.get_secret_value())
-    result = await ctx.call(
+    return await ctx.call(
         "merchant_rotate_api_key",
         {
             "p_key_id": key_id,
+            "p_key": new.key,
             "p_prefix": new.prefix,
             "p_last4": new.last4,
             "p_key_hash": new.digest,
             "p_grace_seconds": ctx.args.get("p_grace_seconds", 0),
+            "p_idempotency_key": ctx.args.get("p_idempotency_key"),
         },
     )
-    return {**result, "key": new.key, "key_shown_once": True}
 
 
 async def webhook_test(ctx: ActionContext) -> Any:

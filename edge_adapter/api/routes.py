@@ -19,14 +19,20 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class AuditLogQuery(Input):
+class Page(Input):
+    """Keyset pagination: pass back next_cursor as cursor until it is null."""
+
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AuditLogQuery(Page):
     actor: UUID | None = None
     table: str | None = Field(default=None, max_length=63)
     action: Literal["insert", "update", "delete"] | None = None
     row_id: str | None = Field(default=None, max_length=200)
     from_: datetime | None = Field(default=None, alias="from")
     to: datetime | None = None
-    cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=500)
 
 
@@ -140,12 +146,15 @@ class RoutePreview(Input):
     region: str = Field(default="IN", pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
-class MerchantScope(Input):
-    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+MERCHANT_ID_DOC = "not needed with an API key or for a member of one merchant"
+
+
+class MerchantPage(Page):
+    merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
 
 
 class CreateApiKey(Input):
-    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+    merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
     name: str = Field(min_length=1, max_length=100)
     mode: Literal["test", "live"] = "test"
     expires_at: datetime | None = None
@@ -159,14 +168,14 @@ class RegenerateApiKey(Input):
 
 
 class UsageQuery(Input):
-    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+    merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
     from_: datetime | None = Field(default=None, alias="from")
     to: datetime | None = None
     granularity: Literal["minute", "hour", "day"] = "hour"
 
 
 class CreateWebhookEndpoint(Input):
-    merchant_id: UUID | None = Field(default=None, description="not needed with an API key")
+    merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
     url: str = Field(max_length=2000, examples=["https://example.com/webhooks/lightspeedpay"])
     event_types: list[str] | None = Field(
         default=None, max_length=100, description="empty or omitted: every event"
@@ -181,9 +190,8 @@ class UpdateWebhookEndpoint(Input):
     enabled: StrictBool | None = None
 
 
-class WebhookEvents(Input):
-    merchant_id: UUID | None = None
-    limit: int = Field(default=50, ge=1, le=200)
+class WebhookEvents(MerchantPage):
+    type: str | None = Field(default=None, max_length=100, description="e.g. payment.succeeded")
 
 
 class WebhookTest(Input):
@@ -247,7 +255,7 @@ class CreatePayment(Input):
     )
 
 
-class PaymentFilters(Input):
+class PaymentFilters(Page):
     status: PaymentStatus | None = None
     method: PaymentMethod | None = None
     gateway_id: UUID | None = None
@@ -256,14 +264,10 @@ class PaymentFilters(Input):
     to: datetime | None = None
     amount_min: int | None = Field(default=None, ge=0)
     amount_max: int | None = Field(default=None, ge=0)
-    cursor: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class ListPayments(PaymentFilters):
-    merchant_id: UUID | None = Field(
-        default=None, description="not needed with an API key or for a member of one merchant"
-    )
+    merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
 
 
 class AdminListPayments(PaymentFilters):
@@ -520,8 +524,9 @@ ROUTES: list[Route] = [
         "GET",
         "/api/v1/merchant/credentials",
         "merchant_list_api_keys",
-        "API keys: name, mode, prefix and last 4, created, last used, expiry, status, limit",
-        MerchantScope,
+        "API keys (name, mode, prefix and last 4, created, last used, expiry, status, limit) "
+        "and the webhook configuration status",
+        MerchantPage,
         tags=("merchant",),
     ),
     Route(
@@ -533,6 +538,7 @@ ROUTES: list[Route] = [
         201,
         tags=("merchant",),
         action="create_api_key",
+        idempotent=True,
     ),
     Route(
         "POST",
@@ -543,6 +549,7 @@ ROUTES: list[Route] = [
         201,
         tags=("merchant",),
         action="rotate_api_key",
+        idempotent=True,
     ),
     Route(
         "DELETE",
@@ -572,7 +579,7 @@ ROUTES: list[Route] = [
         "/api/v1/merchant/webhooks",
         "merchant_list_webhook_endpoints",
         "Webhook endpoints with last delivery and success rate",
-        MerchantScope,
+        MerchantPage,
         tags=("webhooks",),
     ),
     Route(
@@ -583,6 +590,7 @@ ROUTES: list[Route] = [
         CreateWebhookEndpoint,
         201,
         tags=("webhooks",),
+        idempotent=True,
     ),
     Route(
         "POST",
@@ -624,6 +632,7 @@ ROUTES: list[Route] = [
         "merchant_rotate_webhook_secret",
         "New signing secret (shown once); the old one keeps signing for 24 h",
         tags=("webhooks",),
+        idempotent=True,
     ),
     # Payments ------------------------------------------------------------------------------
     Route(

@@ -229,10 +229,11 @@ set search_path = ''
 as $$
   select translate(encode(convert_to(
     to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || p_id, 'UTF8'
-  ), 'base64'), '+/=', '-_')
+  ), 'base64'), E'+/=\n', '-_')
 $$;
 comment on function private.page_cursor(timestamptz, text) is
-$$An opaque keyset cursor for (created_at, id): base64url of 'timestamp|id'.$$;
+$$An opaque keyset cursor for (created_at, id): base64url of 'timestamp|id', on one line
+(Postgres's base64 breaks lines every 76 characters; a uuid id makes the text longer).$$;
 
 create function private.read_cursor(p_cursor text, out at timestamptz, out id text)
 language plpgsql immutable

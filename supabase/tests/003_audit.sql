@@ -152,7 +152,7 @@ select throws_ok(
 -- Reading: admin only, filters and keyset pagination.
 select is(
   jsonb_array_length(
-    public.list_audit_logs(p_table => 'merchants', p_row_id => (select mm.id::text from made as mm)) -> 'items'
+    public.list_audit_logs(p_table => 'merchants', p_row_id => (select mm.id::text from made as mm)) -> 'data'
   ),
   2, 'filters by table and row id'
 );
@@ -161,11 +161,11 @@ select ok(
     with first_page as (select public.list_audit_logs(p_limit => 2) as p),
 
     second_page as (
-      select public.list_audit_logs(p_limit => 2, p_cursor => (p ->> 'next_cursor')::bigint) as p
+      select public.list_audit_logs(p_limit => 2, p_cursor => p ->> 'next_cursor') as p
       from first_page
     )
 
-    select (f.p -> 'items' -> 1 ->> 'id')::bigint > (s.p -> 'items' -> 0 ->> 'id')::bigint
+    select (f.p -> 'data' -> 1 ->> 'id')::bigint > (s.p -> 'data' -> 0 ->> 'id')::bigint
     from first_page as f, second_page as s
   ),
   'the cursor continues strictly after the previous page'

@@ -60,7 +60,7 @@ select results_eq(
   'select count(*)::int from public.payments', array[1], 'and its merchant''s payments'
 );
 select throws_ok(
-  'select public.merchant_create_api_key(null, ''more'', ''test'', ''lsp_test_CCCC'', ''cccc'', extensions.digest(''c'', ''sha256''))',
+  'select public.merchant_create_api_key(null, ''more'', ''test'', ''lsp_test_CCCCcccccccccccccccccccccccccc'', ''lsp_test_CCCC'', ''cccc'', extensions.digest(''c'', ''sha256''))',
   '42501', null, 'an API key cannot mint keys'
 );
 select throws_ok(

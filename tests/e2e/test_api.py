@@ -116,7 +116,7 @@ def test_admin_creates_a_merchant_idempotently_and_the_audit_log_shows_it(api, w
         headers=bearer(hs_token(admin)),
     )
     assert logs.status_code == 200
-    items = logs.json()["items"]
+    items = logs.json()["data"]
     assert len(items) == 1
     assert items[0]["actor_id"] == admin
     assert items[0]["actor_role"] == "authenticated"
@@ -134,7 +134,7 @@ def test_audit_logs_paginate_with_a_cursor(api, world):
         params={"limit": 2, "cursor": first["next_cursor"]},
         headers=headers,
     ).json()
-    ids = [i["id"] for i in first["items"]] + [i["id"] for i in second["items"]]
+    ids = [i["id"] for i in first["data"]] + [i["id"] for i in second["data"]]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 4
 
 

@@ -132,8 +132,8 @@ def test_roles_owners_and_developers_manage_viewers_only_see(api, merchant, worl
         == 403
     )
     seen = api.client.get(CREDS, headers=viewer, params={"merchant_id": merchant.id})
-    assert seen.status_code == 200 and len(seen.json()["keys"]) == 1
-    assert "key" not in seen.json()["keys"][0]
+    assert seen.status_code == 200 and len(seen.json()["data"]) == 1
+    assert "key" not in seen.json()["data"][0]
     assert api.client.delete(f"{CREDS}/{made.json()['id']}", headers=viewer).status_code == 403
     outsider = Merchant(api, world, pg)
     assert (
@@ -486,3 +486,97 @@ def test_a_member_of_one_merchant_needs_no_merchant_id(api, merchant, world, pg)
     assert other.id in ambiguous.json()["error"]["message"]
     chosen = api.client.get(CREDS, headers=merchant.headers, params={"merchant_id": other.id})
     assert chosen.status_code == 200 and chosen.json()["merchant_id"] == other.id
+
+
+def test_a_retried_create_or_regenerate_returns_the_same_key(api, merchant, pg):
+    """Idempotency-Key on key routes: a replay within 24 h answers with the first key (kept
+    encrypted in Vault meanwhile, never in the replay row), other parameters are a 422."""
+    idem = {**merchant.headers, "idempotency-key": f"create-{uuid.uuid4()}"}
+    body = {"merchant_id": merchant.id, "name": "retried"}
+    first = api.client.post(CREDS, headers=idem, json=body)
+    again = api.client.post(CREDS, headers=idem, json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json() == first.json() and again.json()["key"].startswith("lsp_test_")
+    assert get(api, again.json()["key"]).status_code == 200
+    count = pg.execute(
+        "select count(*) from public.api_keys where merchant_id = %s and name = 'retried'",
+        (merchant.id,),
+    ).fetchone()[0]
+    assert count == 1
+    row = pg.execute(
+        "select response::text, secret_id from private.idempotency_keys where key = %s",
+        (idem["idempotency-key"],),
+    ).fetchone()
+    assert first.json()["key"] not in row[0] and row[1] is not None
+    other = api.client.post(CREDS, headers=idem, json={**body, "name": "another"})
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+    regen = {**merchant.headers, "idempotency-key": f"regen-{uuid.uuid4()}"}
+    rotated = api.client.post(
+        f"{CREDS}/regenerate", headers=regen, json={"key_id": first.json()["id"]}
+    )
+    retried = api.client.post(
+        f"{CREDS}/regenerate", headers=regen, json={"key_id": first.json()["id"]}
+    )
+    assert rotated.status_code == retried.status_code == 201, retried.text
+    assert retried.json()["key"] == rotated.json()["key"]
+    assert get(api, retried.json()["key"]).status_code == 200
+
+    # Past the replay window the row and its Vault secret go together.
+    pg.execute(
+        "update private.idempotency_keys set created_at = now() - interval '25 hours'"
+        " where key in (%s, %s)",
+        (idem["idempotency-key"], regen["idempotency-key"]),
+    )
+    secrets = [
+        r[0]
+        for r in pg.execute(
+            "select secret_id from private.idempotency_keys where key in (%s, %s)",
+            (idem["idempotency-key"], regen["idempotency-key"]),
+        ).fetchall()
+    ]
+    assert pg.execute("select private.idempotency_retention()").fetchone()[0] >= 2
+    left = pg.execute(
+        "select count(*) from vault.secrets where id = any(%s)", (secrets,)
+    ).fetchone()[0]
+    assert left == 0
+
+
+def test_a_suspended_merchant_gets_no_new_keys(api, merchant, pg):
+    existing = merchant.new_key()
+    pg.execute("update public.merchants set status = 'suspended' where id = %s", (merchant.id,))
+    before = pg.execute("select count(*) from public.api_keys").fetchone()
+    created = api.client.post(
+        CREDS, headers=merchant.headers, json={"merchant_id": merchant.id, "name": "x"}
+    )
+    assert created.status_code == 422, created.text
+    assert "suspended" in created.json()["error"]["message"]
+    rotated = api.client.post(
+        f"{CREDS}/regenerate", headers=merchant.headers, json={"key_id": existing["id"]}
+    )
+    assert rotated.status_code == 422, rotated.text
+    assert pg.execute("select count(*) from public.api_keys").fetchone() == before
+
+
+def test_keys_page_with_a_cursor(api, merchant):
+    made = [merchant.new_key(name=f"k{n}")["id"] for n in range(3)]
+    page1 = api.client.get(CREDS, headers=merchant.headers, params={"limit": 2}).json()
+    page2 = api.client.get(
+        CREDS, headers=merchant.headers, params={"limit": 2, "cursor": page1["next_cursor"]}
+    ).json()
+    assert [k["id"] for k in page1["data"] + page2["data"]] == made[::-1]
+    assert page2["next_cursor"] is None
+    assert api.client.get(CREDS, headers=merchant.headers, params={"limit": 0}).status_code == 400
+
+
+def test_me_with_an_api_key_names_the_key_and_its_merchant(api, merchant):
+    key = merchant.new_key(name="server")
+    me = api.client.get("/api/v1/me", headers=bearer(key["key"]))
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["caller"] == "api_key" and body["user_id"] is None
+    assert body["api_key"]["id"] == key["id"] and body["api_key"]["display"] == key["display"]
+    assert body["merchant"]["id"] == merchant.id and body["merchant"]["status"] == "active"
+    user = api.client.get("/api/v1/me", headers=merchant.headers).json()
+    assert user["caller"] == "user" and user["api_key"] is None and user["merchant"] is None

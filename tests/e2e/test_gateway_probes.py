@@ -66,7 +66,7 @@ def test_the_health_endpoint_reports_state_probes_and_regions(api, pg, gateway, 
     probe(pg, gateway, False)
     admin = bearer(hs_token(world.admin()))
     health = api.client.get("/api/v1/admin/gateways/health", headers=admin).json()
-    mine = next(g for g in health["gateways"] if g["id"] == gateway)
+    mine = next(g for g in health["data"] if g["id"] == gateway)
     assert mine["state"] == "degraded"
     assert mine["probe_success_rate_1h"] == 0.5
     assert mine["last_probe"]["error_class"] == "unreachable"

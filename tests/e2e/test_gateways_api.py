@@ -103,7 +103,7 @@ def test_a_merchant_cannot_trigger_a_connectivity_test(api, admin, merchant, fak
 
 # Catalogue and create ----------------------------------------------------------------------------
 def test_catalogue_describes_every_provider(api, admin):
-    catalog = api.client.get(f"{BASE}/catalog", headers=admin).json()
+    catalog = api.client.get(f"{BASE}/catalog", headers=admin).json()["data"]
     providers = {p["provider"]: p for p in catalog}
     assert set(providers) == {
         "sandbox",
@@ -290,10 +290,10 @@ def test_archive_refuses_in_flight_work_unless_forced_and_keeps_history(api, adm
     assert pg.execute(
         "select count(*) from public.payment_attempts where gateway_id = %s", (gw["id"],)
     ).fetchone() == (2,)
-    listed = api.client.get(BASE, headers=admin).json()["gateways"]
+    listed = api.client.get(BASE, headers=admin).json()["data"]
     assert gw["id"] not in {g["id"] for g in listed}
     with_archived = api.client.get(BASE, params={"include_archived": True}, headers=admin).json()
-    assert gw["id"] in {g["id"] for g in with_archived["gateways"]}
+    assert gw["id"] in {g["id"] for g in with_archived["data"]}
     assert api.client.post(f"{BASE}/{gw['id']}/test", headers=admin).status_code == 422
     assert (
         api.client.put(f"{BASE}/{gw['id']}", json={"display_name": "x"}, headers=admin).status_code
@@ -312,7 +312,7 @@ def test_the_test_endpoint_checks_and_records_without_echoing_credentials(
     slow = api.client.post(f"{BASE}/{gw['id']}/test", headers=admin).json()
     assert (slow["ok"], slow["error_class"]) == (False, "timeout")
     listed = next(
-        g for g in api.client.get(BASE, headers=admin).json()["gateways"] if g["id"] == gw["id"]
+        g for g in api.client.get(BASE, headers=admin).json()["data"] if g["id"] == gw["id"]
     )
     assert listed["last_test"]["error_class"] == "timeout"
     assert FAKE_CREDENTIALS["paytm"]["merchant_key"] not in ok.text + str(slow)
@@ -325,7 +325,7 @@ def test_the_test_endpoint_checks_and_records_without_echoing_credentials(
 
 # Priority --------------------------------------------------------------------------------------
 def current_order(api, admin) -> list[str]:
-    return [g["id"] for g in api.client.get(BASE, headers=admin).json()["gateways"]]
+    return [g["id"] for g in api.client.get(BASE, headers=admin).json()["data"]]
 
 
 def test_priority_reorders_atomically_with_one_audit_entry(api, admin, pg):
@@ -436,7 +436,7 @@ def test_priority_orders_candidates_and_success_rate_breaks_ties(api, admin, pg,
     assert route(api, admin, m, 100, cur)[:2] == [b["id"], a["id"]]
     pg.execute("update public.gateways set priority = 4 where id = %s", (a["id"],))
     assert route(api, admin, m, 100, cur)[:2] == [a["id"], b["id"]]
-    listed = {g["id"]: g for g in api.client.get(BASE, headers=admin).json()["gateways"]}
+    listed = {g["id"]: g for g in api.client.get(BASE, headers=admin).json()["data"]}
     assert listed[a["id"]]["success_rate"]["1h"] == 0.25
     assert listed[b["id"]]["transactions"]["24h"] == {"succeeded": 4, "failed": 0}
     assert listed[b["id"]]["latency_ms"] == {"p50": 200, "p95": 200}
@@ -461,7 +461,7 @@ def test_concurrent_payments_cannot_jointly_overshoot_a_daily_limit(
         results = list(pool.map(pay, range(30)))
     assert results.count(True) == 10
     listed = next(
-        g for g in api.client.get(BASE, headers=admin).json()["gateways"] if g["id"] == gw["id"]
+        g for g in api.client.get(BASE, headers=admin).json()["data"] if g["id"] == gw["id"]
     )
     assert listed["today"]["volume"] == 10_000 and listed["today"]["remaining"] == 0
 

@@ -131,7 +131,7 @@ def test_bad_input_is_a_4xx_and_changes_nothing(
 
 def test_overview_lists_every_queue_with_depths_rates_and_state(api, admin, dead_letters):
     body = api.client.get("/api/v1/admin/queues", headers=admin).json()
-    by_name = {q["queue"]: q for q in body["queues"]}
+    by_name = {q["queue"]: q for q in body["data"]}
     assert set(by_name) == {"payment", "webhook", "settlement", "gateway_health"}
     payment = by_name["payment"]
     assert payment["failed"] == 3
@@ -227,8 +227,8 @@ def test_pause_and_resume_all_queues_is_audited(api, admin, pg):
     assert paused.status_code == 200
     assert paused.json()["queues"] == ["gateway_health", "payment", "settlement", "webhook"]
     overview = api.client.get("/api/v1/admin/queues", headers=admin).json()
-    assert {q["state"] for q in overview["queues"]} == {"paused"}
-    assert overview["queues"][0]["paused"]["reason"] == "db maintenance"
+    assert {q["state"] for q in overview["data"]} == {"paused"}
+    assert overview["data"][0]["paused"]["reason"] == "db maintenance"
     resumed = api.client.post("/api/v1/admin/queues/pause", headers=admin, json={"paused": False})
     assert len(resumed.json()["queues"]) == 4
     audited = pg.execute(

@@ -88,6 +88,13 @@ def test_canaries_planted_through_failing_paths_reach_no_log(api, world, pg):
         json={"name": "past", "expires_at": "2020-01-01T00:00:00Z"},
     )
     assert failing.status_code == 400, failing.text
+    # An idempotent create (its full key is kept in Vault for replays), then its key reused
+    # with other parameters: the second call fails carrying a new full key as a parameter.
+    idem = {**owner_h, "idempotency-key": f"k-{canary}"}
+    replayable = api.client.post("/api/v1/merchant/credentials", headers=idem, json={"name": "i"})
+    assert replayable.status_code == 201, replayable.text
+    reused = api.client.post("/api/v1/merchant/credentials", headers=idem, json={"name": "j"})
+    assert reused.status_code == 422, reused.text
     # A JWT whose claims carry a canary, on a failing call.
     claims_token = hs_token(admin_id, email=f"{canary}@example.com")
     assert (
@@ -101,10 +108,11 @@ def test_canaries_planted_through_failing_paths_reach_no_log(api, world, pg):
 
     log = server_log()[log_before:]
     assert "ERROR" in log, "the failing calls were logged (so the check below can fail)"
-    for secret in (canary, webhook_secret, key, key[9:]):
+    replayable_key = replayable.json()["key"]
+    for secret in (canary, webhook_secret, key, key[9:], replayable_key, replayable_key[9:]):
         assert secret not in log, f"{secret[:12]}... reached the Postgres log"
     assert not re.search(r"\\\\x[0-9a-f]{64}", log), "a key digest reached the Postgres log"
     assert "set_config('request.jwt.claims', '{" not in log, "claims were inlined"
     adapter_log = api.logs()
-    for secret in (canary, webhook_secret, key):
+    for secret in (canary, webhook_secret, key, replayable_key):
         assert secret not in adapter_log, f"{secret[:12]}... reached the adapter's log"

@@ -53,7 +53,7 @@ def test_usage_matches_generated_traffic(api, world, pg):
         headers=merchant.headers,
         params={"merchant_id": merchant.id},
     ).json()
-    assert listed["keys"][0]["requests_24h"] == sum(truth.values())
+    assert listed["data"][0]["requests_24h"] == sum(truth.values())
 
 
 def test_usage_is_private_to_the_merchant_and_validated(api, world, pg):

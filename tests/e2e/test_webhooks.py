@@ -114,7 +114,7 @@ def test_endpoint_secret_is_shown_once_and_the_test_event_verifies(api, merchant
     assert request["headers"]["webhook-id"] == result["event_id"]
     events = api.client.get(
         f"{HOOKS}/events", headers=merchant.headers, params={"merchant_id": merchant.id}
-    ).json()["events"]
+    ).json()["data"]
     attempt = events[0]["deliveries"][0]["attempt_log"][0]
     assert attempt["status_code"] == 200 and attempt["response_body"] == "ok"
 
@@ -330,3 +330,88 @@ def test_key_rotation_emits_an_api_key_rotated_event(api, merchant, receiver, pg
     assert payload["type"] == "api_key.rotated"
     assert payload["data"]["api_key_id"] == key["id"]
     assert uuid.UUID(payload["data"]["replaced_by"])
+
+
+def test_retried_endpoint_create_and_secret_rotation_return_the_same_secret(api, merchant, pg):
+    idem = {**merchant.headers, "idempotency-key": f"hook-{uuid.uuid4()}"}
+    body = {"merchant_id": merchant.id, "url": "https://example.com/retried"}
+    first = api.client.post(HOOKS, headers=idem, json=body)
+    again = api.client.post(HOOKS, headers=idem, json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["secret"] == first.json()["secret"]
+    assert again.json()["id"] == first.json()["id"]
+    count = pg.execute(
+        "select count(*) from public.webhook_endpoints where merchant_id = %s", (merchant.id,)
+    ).fetchone()[0]
+    assert count == 1
+    moved = api.client.post(HOOKS, headers=idem, json={**body, "url": "https://example.com/x"})
+    assert moved.status_code == 422
+
+    rotate = {**merchant.headers, "idempotency-key": f"rot-{uuid.uuid4()}"}
+    path = f"{HOOKS}/{first.json()['id']}/rotate-secret"
+    rotated = api.client.post(path, headers=rotate)
+    retried = api.client.post(path, headers=rotate)
+    assert rotated.status_code == retried.status_code == 200, retried.text
+    assert retried.json()["secret"] == rotated.json()["secret"] != first.json()["secret"]
+    # One rotation happened: the first secret is the previous one, still signing.
+    signing = pg.execute(
+        "select count(*) from public.webhook_endpoints"
+        " where id = %s and previous_secret_id is not null",
+        (first.json()["id"],),
+    ).fetchone()[0]
+    assert signing == 1
+    stored = pg.execute(
+        "select string_agg(response::text, ' ') from private.idempotency_keys"
+        " where key in (%s, %s)",
+        (idem["idempotency-key"], rotate["idempotency-key"]),
+    ).fetchone()[0]
+    assert "whsec_" not in stored
+
+
+def test_lists_page_with_a_cursor_and_credentials_show_webhook_status(api, merchant, receiver, pg):
+    creds = api.client.get("/api/v1/merchant/credentials", headers=merchant.headers).json()
+    assert creds["webhooks"] == {
+        "endpoints": 0,
+        "enabled": 0,
+        "disabled": 0,
+        "failing": 0,
+        "last_delivery": None,
+        "success_rate_24h": None,
+    }
+    first = endpoint(api, merchant, receiver.url)
+    second = endpoint(api, merchant, "https://example.com/second")
+    endpoint(api, merchant, "https://example.com/third")
+    api.client.put(f"{HOOKS}/{second['id']}", headers=merchant.headers, json={"enabled": False})
+    receiver.script = [(500, 0.0, {})]
+    api.client.post(f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": first["id"]})
+    api.client.post(f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": first["id"]})
+    status = api.client.get("/api/v1/merchant/credentials", headers=merchant.headers).json()
+    assert status["webhooks"]["endpoints"] == 3
+    assert (status["webhooks"]["enabled"], status["webhooks"]["disabled"]) == (2, 1)
+    assert status["webhooks"]["success_rate_24h"] == 0.5
+    last = status["webhooks"]["last_delivery"]
+    assert last["endpoint_id"] == first["id"] and last["status_code"] == 200
+
+    # Endpoints, oldest first, two per page.
+    page1 = api.client.get(HOOKS, headers=merchant.headers, params={"limit": 2}).json()
+    page2 = api.client.get(
+        HOOKS, headers=merchant.headers, params={"limit": 2, "cursor": page1["next_cursor"]}
+    ).json()
+    assert [e["id"] for e in page1["data"]] == [first["id"], second["id"]]
+    assert len(page2["data"]) == 1 and page2["next_cursor"] is None
+    # Events, newest first, filtered by type.
+    for n in range(3):
+        emit(pg, merchant.id, "payment.failed", {"n": n})
+    failed = api.client.get(
+        f"{HOOKS}/events", headers=merchant.headers, params={"type": "payment.failed", "limit": 2}
+    ).json()
+    rest = api.client.get(
+        f"{HOOKS}/events",
+        headers=merchant.headers,
+        params={"type": "payment.failed", "limit": 2, "cursor": failed["next_cursor"]},
+    ).json()
+    seen = [e["payload"]["n"] for e in failed["data"] + rest["data"]]
+    assert seen == [2, 1, 0] and rest["next_cursor"] is None
+    bad = api.client.get(f"{HOOKS}/events", headers=merchant.headers, params={"cursor": "zz"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"

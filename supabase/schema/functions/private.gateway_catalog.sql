@@ -7,14 +7,14 @@ CREATE FUNCTION private.gateway_catalog() RETURNS jsonb
     AS $$
 begin
   perform private.require_admin();
-  return (
+  return jsonb_build_object('data', (
     select jsonb_agg(jsonb_build_object(
       'provider', p.provider, 'display_name', p.display_name,
       'credential_fields', p.credential_fields, 'base_urls', p.base_urls,
       'credential_check', p.credential_check, 'docs_url', p.docs_url
     ) order by p.provider)
     from public.gateway_providers as p
-  );
+  ), 'next_cursor', null);
 end
 $$;
 

@@ -8,7 +8,7 @@ CREATE FUNCTION private.gateway_health() RETURNS jsonb
 begin
   perform private.require_admin();
   return jsonb_build_object(
-    'gateways', coalesce((
+    'data', coalesce((
       select jsonb_agg(jsonb_build_object(
         'id', g.id, 'provider', g.provider, 'display_name', g.display_name, 'status', g.status,
         'state', g.health_state, 'changed_at', g.health_changed_at,
@@ -51,6 +51,7 @@ begin
       'down_after_consecutive_failures', 3, 'up_after_consecutive_successes', 2,
       'degraded_latency_ms', 2000
     ),
+    'next_cursor', null,
     'generated_at', now()
   );
 end

@@ -38,6 +38,12 @@ begin
     );
   end if;
   perform set_config('response.headers', '[{"Idempotent-Replayed": "true"}]', true);
+  if k.secret_id is not null then
+    return k.response || jsonb_build_object(
+      k.secret_field,
+      (select s.decrypted_secret from vault.decrypted_secrets as s where s.id = k.secret_id)
+    );
+  end if;
   return k.response;
 end
 $$;

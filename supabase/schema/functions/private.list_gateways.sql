@@ -8,7 +8,7 @@ CREATE FUNCTION private.list_gateways(p_include_archived boolean) RETURNS json
 begin
   perform private.require_admin();
   return json_build_object(
-    'gateways', coalesce((
+    'data', coalesce((
       select json_agg(
         private.gateway_json(
           g, f.succeeded_1h, f.total_1h, f.p50_ms, f.p95_ms, f.succeeded_24h, f.total_24h, f.reserved
@@ -20,6 +20,7 @@ begin
         where coalesce(p_include_archived, false) or x.status <> 'archived'
       )) as f on f.gateway_id = g.id
     ), '[]'::json),
+    'next_cursor', null,
     'generated_at', now()
   );
 end

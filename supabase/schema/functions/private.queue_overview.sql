@@ -91,7 +91,7 @@ begin
       'latest_failed', latest
     );
   end loop;
-  return jsonb_build_object('queues', result, 'generated_at', now());
+  return jsonb_build_object('data', result, 'next_cursor', null, 'generated_at', now());
 end
 $$;
 

@@ -10,8 +10,9 @@ CREATE FUNCTION public.admin_gateway_catalog() RETURNS jsonb
 COMMENT ON FUNCTION public.admin_gateway_catalog() IS 'The payment providers a gateway can use (sandbox, Razorpay, Cashfree, PayU, PhonePe,
 Paytm, Stripe): their credential fields, base URLs and how credentials are checked.
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: [{provider, display_name, credential_fields: [{name, label, required, secret}],
-base_urls: {test, live}, credential_check: {request, outcomes}, docs_url}], by provider.
+Returns: {data: [{provider, display_name, credential_fields: [{name, label, required,
+secret}], base_urls: {test, live}, credential_check: {request, outcomes}, docs_url}],
+next_cursor: null}, by provider.
 Errors: 42501 not an admin.';
 
 -- acl: FUNCTION admin_gateway_catalog()

@@ -12,10 +12,10 @@ outcomes) and availability per region, for the operators'' dashboard. 3 consecut
 probes make a gateway down; once down, 2 consecutive successes make it healthy; a failure
 short of that, or a success slower than 2 s, makes it degraded.
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: {gateways: [{id, provider, display_name, status, state, changed_at,
+Returns: {data: [{id, provider, display_name, status, state, changed_at,
 consecutive_failures, last_probe, probe_success_rate_1h, transactions_1h: {succeeded,
-failed}, success_rate_1h, latency_ms: {p50, p95}, regions}], regions: {<region, or * for
-gateways serving all>: {gateways, available, state}}, thresholds:
+failed}, success_rate_1h, latency_ms: {p50, p95}, regions}], next_cursor: null, regions:
+{<region, or * for gateways serving all>: {gateways, available, state}}, thresholds:
 {down_after_consecutive_failures, up_after_consecutive_successes, degraded_latency_ms},
 generated_at}. state is unknown, healthy, degraded or down; rates are fractions 0..1 (null
 without data); latency in milliseconds. A region is down when none of its active gateways

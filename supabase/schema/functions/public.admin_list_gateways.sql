@@ -12,15 +12,15 @@ daily limit, success rates, latency percentiles and health, for the operators'' 
 Archived gateways only with p_include_archived. Figures come from per-minute and per-hour
 buckets, so the 1 h window spans 60-61 minutes and the 24 h window 24-25 hours.
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: {gateways: [gateway view], generated_at}, by priority, archived last. A gateway
-view is {id, provider, display_name, environment, status, priority, min_amount,
-max_amount, daily_limit, currencies, methods, regions, config, credentials (masked),
-credentials_rotated_at, today: {day, volume, daily_limit, remaining}, success_rate: {1h,
-24h}, transactions: {1h|24h: {succeeded, failed}}, latency_ms: {p50, p95}, health: {state,
-changed_at, consecutive_failures, last_probe}, last_test, created_at, updated_at,
-archived_at}. Amounts and limits are minor units (paise for INR); today.day is the India
-(Asia/Kolkata) date; success rates are fractions 0..1 (null without outcomes); latency_ms
-are histogram bucket upper bounds in milliseconds.
+Returns: {data: [gateway view], next_cursor: null (the whole set), generated_at}, by
+priority, archived last. A gateway view is {id, provider, display_name, environment,
+status, priority, min_amount, max_amount, daily_limit, currencies, methods, regions,
+config, credentials (masked), credentials_rotated_at, today: {day, volume, daily_limit,
+remaining}, success_rate: {1h, 24h}, transactions: {1h|24h: {succeeded, failed}},
+latency_ms: {p50, p95}, health: {state, changed_at, consecutive_failures, last_probe},
+last_test, created_at, updated_at, archived_at}. Amounts and limits are minor units (paise
+for INR); today.day is the India (Asia/Kolkata) date; success rates are fractions 0..1
+(null without outcomes); latency_ms are histogram bucket upper bounds in milliseconds.
 Errors: 42501 not an admin.';
 
 -- acl: FUNCTION admin_list_gateways(p_include_archived boolean)

@@ -13,11 +13,12 @@ state is paused; stalled (work pending and no live worker, or oldest pending ove
 with nothing finished in 2 minutes); backlogged (oldest pending over 30 s or more than
 1,000 pending); otherwise healthy.
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: {queues: [{queue, state, pending, delayed, processing, failed (dead-letter depth),
+Returns: {data: [{queue, state, pending, delayed, processing, failed (dead-letter depth),
 completed_1h, oldest_pending_age_s (seconds), rates: {enqueued|completed|failed: {1m, 5m,
 1h}} (job counts), paused: {paused, reason, by, at}, settings: {concurrency, max_attempts,
 visibility_timeout_s, backoff_base_s, backoff_max_s, retention_days}, has_live_worker,
-latest_failed: [up to 5 {job_id, failed_at, origin, last_error, attempts}]}], generated_at}.
+latest_failed: [up to 5 {job_id, failed_at, origin, last_error, attempts}]}], next_cursor:
+null, generated_at}.
 Errors: 42501 not an admin.';
 
 -- acl: FUNCTION admin_list_queues()

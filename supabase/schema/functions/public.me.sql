@@ -6,6 +6,11 @@ CREATE FUNCTION public.me() RETURNS jsonb
     SET search_path TO ''
     AS $$
   select jsonb_build_object(
+    'caller', case
+      when auth.jwt() ? 'api_key_id' then 'api_key'
+      when auth.uid() is not null then 'user'
+      else 'service'
+    end,
     'user_id', auth.uid(),
     'email', auth.email(),
     'is_admin', exists (
@@ -17,19 +22,20 @@ CREATE FUNCTION public.me() RETURNS jsonb
         order by m.name
       )
       from public.merchant_members as mm
-      join public.merchants as m on m.id = mm.merchant_id
+      inner join public.merchants as m on mm.merchant_id = m.id
       where mm.user_id = auth.uid()
     ), '[]'::jsonb)
-  )
+  ) || coalesce(private.me_api_key(), '{"api_key": null, "merchant": null}')
 $$;
 
 -- comment: FUNCTION me()
-COMMENT ON FUNCTION public.me() IS 'The signed-in caller''s identity: user id, email, whether they are a platform admin, and the
-merchants they belong to with their role in each.
-Who: any authenticated caller. service_role and API-key callers have no user, so they get
-user_id null, is_admin false (no platform_admins row) and no memberships.
-Returns: {user_id, email, is_admin, memberships: [{merchant_id, merchant_name, role}]},
-memberships ordered by merchant name; role is owner, developer or viewer.
+COMMENT ON FUNCTION public.me() IS 'Who is calling.
+Who: any signed-in caller: users, API keys (through the adapter) and service_role.
+Returns: {caller: user | api_key | service, user_id, email, is_admin,
+memberships: [{merchant_id, merchant_name, role}], api_key, merchant}; memberships ordered
+by merchant name, role owner, developer or viewer; for an API key, api_key is its key view
+(see merchant_list_api_keys) and merchant {id, name, status, live_enabled}, both null for
+other callers.
 Errors: none of its own (42501 only for callers without EXECUTE, such as anon).';
 
 -- acl: FUNCTION me()

@@ -8,8 +8,11 @@ CREATE TABLE private.idempotency_keys (
     fingerprint bytea NOT NULL,
     response jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    secret_id uuid,
+    secret_field text,
     CONSTRAINT idempotency_keys_fingerprint_check CHECK ((octet_length(fingerprint) = 32)),
-    CONSTRAINT idempotency_keys_key_check CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255)))
+    CONSTRAINT idempotency_keys_key_check CHECK (((char_length(key) >= 1) AND (char_length(key) <= 255))),
+    CONSTRAINT idempotency_keys_secret_pair CHECK (((secret_id IS NULL) = (secret_field IS NULL)))
 );
 
 -- comment: TABLE idempotency_keys
@@ -21,12 +24,22 @@ no client role reads it.';
 -- comment: COLUMN idempotency_keys.fingerprint
 COMMENT ON COLUMN private.idempotency_keys.fingerprint IS 'HMAC-SHA256(Vault secret lsp_idempotency_fingerprint_key, route || '' '' || request jsonb).';
 
+-- comment: COLUMN idempotency_keys.secret_id
+COMMENT ON COLUMN private.idempotency_keys.secret_id IS 'Vault secret holding the response''s one-time value (an API key or signing secret), put back
+into the replayed answer as secret_field; deleted with the row.';
+
+-- comment: COLUMN idempotency_keys.secret_field
+COMMENT ON COLUMN private.idempotency_keys.secret_field IS 'Name of the response field whose value is in Vault (secret_id) instead of in response.';
+
 -- constraint: idempotency_keys idempotency_keys_pkey
 ALTER TABLE ONLY private.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (owner, key);
 
 -- index: idempotency_keys_created_idx
 CREATE INDEX idempotency_keys_created_idx ON private.idempotency_keys USING btree (created_at);
+
+-- trigger: idempotency_keys idempotency_keys_forget_secret
+CREATE TRIGGER idempotency_keys_forget_secret AFTER DELETE ON private.idempotency_keys FOR EACH ROW WHEN ((old.secret_id IS NOT NULL)) EXECUTE FUNCTION private.idempotency_forget_secret();
 
 -- row security: idempotency_keys
 ALTER TABLE private.idempotency_keys ENABLE ROW LEVEL SECURITY;

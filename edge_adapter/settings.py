@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,8 @@ MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
 
 # Supabase's well-known local-development JWT secret; hosted projects must set their own.
 DEV_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+DEV_API_KEY_PEPPER = "dev-only-api-key-pepper-change-me-in-production"
+DEV_DATABASE_URL = "postgresql://authenticator:postgres@127.0.0.1:54322/postgres?sslmode=disable"
 
 
 def latest_migration_version(directory: Path = MIGRATIONS_DIR) -> str | None:
@@ -21,10 +24,12 @@ def latest_migration_version(directory: Path = MIGRATIONS_DIR) -> str | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LSP_", extra="ignore")
 
+    # production (the default) refuses to start with any development secret or setting;
+    # scripts/up and the tests set development.
+    env: Literal["development", "production"] = "production"
+
     # The adapter connects as `authenticator`, like PostgREST, and switches role per request.
-    database_url: SecretStr = SecretStr(
-        "postgresql://authenticator:postgres@127.0.0.1:54322/postgres?sslmode=disable"
-    )
+    database_url: SecretStr = SecretStr(DEV_DATABASE_URL)
     pool_min_size: int = 2
     pool_max_size: int = 10
     pool_timeout_s: float = 5.0
@@ -44,7 +49,7 @@ class Settings(BaseSettings):
 
     # API keys are stored as HMAC-SHA256(api_key_pepper, key): a database dump alone cannot
     # verify keys. Set a long random value in production and keep it out of the database.
-    api_key_pepper: SecretStr = SecretStr("dev-only-api-key-pepper-change-me-in-production")
+    api_key_pepper: SecretStr = SecretStr(DEV_API_KEY_PEPPER)
     # Token-bucket burst as a fraction of the per-minute limit (at least 10 requests).
     rate_limit_burst_fraction: float = 0.1
     rate_limit_enabled: bool = True
@@ -72,8 +77,47 @@ class Settings(BaseSettings):
     # Where providers reach this API (their notify / webhook URL is built from it).
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # The HTTP server (python -m edge_adapter.api). Limits apply before any work: a body
+    # above max_body_bytes is a 413 (refused while streaming), a header block above
+    # max_header_bytes is refused by the HTTP parser, more than max_concurrency open
+    # connections and requests get 503, idle keep-alive connections close after
+    # keep_alive_s seconds. Header read time cannot be bounded here: see README (nginx).
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 1024 * 1024
+    max_header_bytes: int = 32 * 1024
+    max_concurrency: int = 1000
+    keep_alive_s: int = 5
+    # Comma-separated proxy addresses (or CIDRs) whose X-Forwarded-For / -Proto are believed;
+    # empty: none (the peer address is the client).
+    trusted_proxies: str = ""
+    # Behind a TLS-terminating trusted proxy: plain-http requests are redirected to
+    # public_base_url (never to the Host header) and responses carry HSTS.
+    force_https: bool = False
+    # Browser origins (comma-separated, e.g. the dashboard's) allowed by CORS; empty: none.
+    cors_origins: str = ""
+
     def expected_migration_version(self) -> str | None:
         return self.expected_migration or latest_migration_version()
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    def development_leftovers(self) -> list[str]:
+        """What production must not run with: development secrets and settings."""
+        found = []
+        if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            found.append("LSP_JWT_SECRET is Supabase's public development secret")
+        if self.api_key_pepper.get_secret_value() == DEV_API_KEY_PEPPER:
+            found.append("LSP_API_KEY_PEPPER is the development pepper")
+        if self.database_url.get_secret_value() == DEV_DATABASE_URL:
+            found.append("LSP_DATABASE_URL is the local development database (password postgres)")
+        if self.webhook_allow_loopback:
+            found.append("LSP_WEBHOOK_ALLOW_LOOPBACK lets webhooks reach this machine")
+        if self.provider_base_urls:
+            found.append("LSP_PROVIDER_BASE_URLS points providers away from their real hosts")
+        return found
 
 
 @lru_cache

@@ -1,5 +1,14 @@
-"""ASGI entry point: `uvicorn edge_adapter.api:app`."""
+"""ASGI entry point: `python -m edge_adapter.api` (uvicorn with the settings' limits), or
+`uvicorn edge_adapter.api:app`. The app is made on first access, so importing the package
+(its route table, say) starts nothing."""
 
-from .app import create_app
+from typing import Any
 
-app = create_app()
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from .app import create_app
+
+        globals()["app"] = app = create_app()
+        return app
+    raise AttributeError(name)

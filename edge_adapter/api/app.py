@@ -6,22 +6,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from .. import jsonlog
 from ..apikeys import ApiKeyVerifier
 from ..auth import JwtVerifier
 from ..db import Database
 from ..settings import Settings, get_settings
+from ..startup import check_mode
 from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
-from . import endpoints, error_handlers, probes, provider_webhooks
+from . import endpoints, error_handlers, openapi, probes, provider_webhooks
 from .authn import Authenticator
-from .middleware import RequestContext
+from .middleware import Admission, RequestContext
+
+# What the dashboard (another origin) may send and read.
+CORS_REQUEST_HEADERS = ["authorization", "content-type", "idempotency-key", "x-request-id"]
+CORS_RESPONSE_HEADERS = [
+    "x-request-id",
+    "idempotent-replayed",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "location",
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     jsonlog.configure(settings.log_level)
+    check_mode(settings, "api")
     db = Database(settings)
     keys = ApiKeyVerifier(
         db, settings.api_key_pepper.get_secret_value(), settings.rate_limit_burst_fraction
@@ -52,13 +67,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="REST surface over LightSpeedPay's Postgres RPCs. Authenticate with a "
         "Supabase JWT: `Authorization: Bearer <token>`.",
         lifespan=lifespan,
+        # A redirect would be built from the Host header: unknown paths are plain 404s.
+        redirect_slashes=False,
     )
     app.state.db = db
     app.state.settings = settings
-    app.add_middleware(RequestContext, usage=usage)
+    # Outermost last: RequestContext -> CORS -> Admission -> the routes.
+    app.add_middleware(Admission, settings=settings)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list(),
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_RESPONSE_HEADERS,
+        allow_credentials=False,  # bearer tokens, never cookies
+        max_age=600,
+    )
+    app.add_middleware(RequestContext, usage=usage, settings=settings)
     auth = Authenticator(db, settings, JwtVerifier(settings), keys)
     error_handlers.install(app, auth)
     probes.install(app, db, settings)
     endpoints.install(app, db, auth, settings)
     provider_webhooks.install(app, db, settings)
+    openapi.install(app)
     return app

@@ -1,6 +1,7 @@
-"""The generic endpoint: one per row of the route table. It validates input (a pydantic
-model per route), authenticates (a dependency, so a bad token is a 401 and an over-limit
-caller a 429 before any input is checked), and runs the row's RPC as the caller, or the
+"""The generic endpoint: one per row of the route table. It authenticates (a dependency, so a
+bad token is a 401 and an over-limit caller a 429 before any input is read), then reads and
+validates input (a pydantic model per route; a body only after authentication, never more
+than the Admission middleware lets through), and runs the row's RPC as the caller, or the
 row's action (api/actions.py) for the few routes that do more than one call."""
 
 import inspect
@@ -9,8 +10,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
-from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from ..apikeys import GATE_REFUSALS
 from ..auth import Caller
@@ -23,8 +26,11 @@ from .routes import ROUTES, Route
 
 PATH_PARAM = re.compile(r"{(\w+)}")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-# Only these request headers reach the database (request.headers), never Authorization.
-FORWARDED_HEADERS = ("user-agent", "x-forwarded-for", "x-client-info")
+# Only these request headers reach the database (request.headers), never Authorization,
+# each cut to HEADER_VALUE_MAX characters; x-forwarded-for is the client address as the
+# server resolved it (forwarded headers count only from trusted proxies).
+FORWARDED_HEADERS = ("user-agent", "x-client-info")
+HEADER_VALUE_MAX = 256
 
 
 def install(app: FastAPI, db: Database, auth: Authenticator, settings: Settings) -> None:
@@ -49,6 +55,39 @@ def unstorable(value: Any) -> str | None:
     return None
 
 
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    """The request body, read only now (after authentication) and validated as JSON. An
+    empty body is {} (the model says which fields are required)."""
+    raw = await request.body()
+    if raw.strip() and not is_json(request.headers.get("content-type", "application/json")):
+        raise ApiError(
+            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
+        )
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False)]
+        ) from None
+
+
+def client_headers(request: Request) -> dict[str, str]:
+    headers = {
+        h: request.headers[h][:HEADER_VALUE_MAX] for h in FORWARDED_HEADERS if h in request.headers
+    }
+    if request.client:
+        headers["x-forwarded-for"] = request.client.host
+    headers["x-request-id"] = request.state.request_id
+    return headers
+
+
 def add_route(
     app: FastAPI, route: Route, db: Database, authenticate: Authenticator, settings: Settings
 ) -> None:
@@ -58,6 +97,8 @@ def add_route(
     async def endpoint(request: Request, caller: Caller, **inputs: Any) -> JSONResponse:
         args: dict[str, Any] = {}
         model = inputs.pop("input", None)
+        if has_body and route.input is not None:
+            model = await read_body(request, route.input)
         if model is not None:
             # A body sent whole as jsonb needs JSON-ready values; separate arguments keep
             # Python types (UUID, datetime) so they bind to the RPC's parameter types.
@@ -88,8 +129,7 @@ def add_route(
         if problem := unstorable(args):
             await authenticate.settle(request)  # a bad key is a 401 (or 429) before a 400
             raise ApiError(400, "invalid_request", problem)
-        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
-        headers["x-request-id"] = request.state.request_id
+        headers = client_headers(request)
 
         async def call(
             rpc: str,
@@ -159,9 +199,15 @@ def add_route(
         )
         for n in path_params
     ]
-    if route.input is not None:
-        source = Body() if has_body else Query()
-        params.append(inspect.Parameter("input", kw, annotation=Annotated[route.input, source]))
+    openapi_extra = None
+    if route.input is not None and has_body:
+        # Read by the endpoint itself (after authentication), documented here.
+        ref = {"$ref": f"#/components/schemas/{route.input.__name__}"}
+        openapi_extra = {
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}
+        }
+    elif route.input is not None:
+        params.append(inspect.Parameter("input", kw, annotation=Annotated[route.input, Query()]))
     endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     endpoint.__name__ = route.rpc
     app.add_api_route(
@@ -171,6 +217,7 @@ def add_route(
         summary=route.summary,
         tags=list(route.tags),
         status_code=route.status,
+        openapi_extra=openapi_extra,
         responses={
             400: {"description": "invalid input"},
             401: {"description": "missing or invalid token"},

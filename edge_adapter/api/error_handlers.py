@@ -33,6 +33,18 @@ def unauthorized(request: Request, exc: AuthError) -> JSONResponse:
     return error_response(err, request_id(request))
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (the table has a route per method, and
+    Starlette's 405 names only the first one's)."""
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI, auth: Authenticator) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -65,7 +77,11 @@ def install(app: FastAPI, auth: Authenticator) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(ApiError(exc.status_code, code, str(exc.detail)), request_id(request))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["allow"] = ", ".join(allowed_methods(request))
+        err = ApiError(exc.status_code, code, str(exc.detail), headers=headers)
+        return error_response(err, request_id(request))
 
     @app.exception_handler(psycopg.Error)
     async def database_error(request: Request, exc: psycopg.Error) -> JSONResponse:

@@ -17,6 +17,7 @@ import signal
 from .. import jsonlog
 from ..db import Database
 from ..settings import get_settings
+from ..startup import check_mode
 from ..webhooks.delivery import close_sessions
 from .core import Handler, Worker
 from .handlers import HANDLERS
@@ -36,6 +37,7 @@ def load_handler(spec: str) -> tuple[str, Handler]:
 async def run(args: argparse.Namespace) -> None:
     settings = get_settings()
     jsonlog.configure(settings.log_level)
+    check_mode(settings, "worker")
     handlers = dict(HANDLERS)
     handlers.update(load_handler(spec) for spec in args.handler)
     if args.queues:

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -125,38 +126,36 @@ def fake_providers(fake_providers_server: FakeProviders) -> Iterator[FakeProvide
     fake_providers_server.reset()
 
 
-@pytest.fixture(scope="session")
-def api(
-    authenticator_url: str, jwks_url: str, fake_providers_server: FakeProviders, tmp_path_factory
+DASHBOARD_ORIGIN = "http://dashboard.test:3000"
+
+
+@contextmanager
+def running_api(
+    authenticator_url: str, jwks_url: str, fake_base: str, log_path: Path, **extra_env: str
 ) -> Iterator[Api]:
+    """The API as `python -m edge_adapter.api` in its own process, with the test settings
+    (and extra_env on top); stopped on exit."""
     from edge_adapter.fake_providers import overrides
 
     port = free_port()
-    log_path = tmp_path_factory.mktemp("api") / "api.log"
     env = {
         **os.environ,
+        "LSP_ENV": "development",
         "LSP_DATABASE_URL": authenticator_url,
         "LSP_JWT_SECRET": TEST_JWT_SECRET,
         "LSP_JWKS_URL": jwks_url,
         "LSP_POOL_TIMEOUT_S": "2",
-        "LSP_PROVIDER_BASE_URLS": overrides(fake_providers_server.base),
+        "LSP_PROVIDER_BASE_URLS": overrides(fake_base),
         "LSP_GATEWAY_CHECK_TIMEOUT_S": "2",
         "LSP_LAST_USED_FLUSH_S": "0.3",
         "LSP_WEBHOOK_ALLOW_LOOPBACK": "true",
         "LSP_WEBHOOK_TIMEOUT_S": "3",
+        "LSP_CORS_ORIGINS": DASHBOARD_ORIGIN,
+        **extra_env,
     }
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "edge_adapter.api:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [sys.executable, "-m", "edge_adapter.api", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -166,7 +165,7 @@ def api(
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code in (200, 308):
                 break
         except httpx.TransportError:
             pass
@@ -174,9 +173,20 @@ def api(
             proc.kill()
             pytest.fail(f"the API did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
-    yield Api(base, log_path)
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield Api(base, log_path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api(
+    authenticator_url: str, jwks_url: str, fake_providers_server: FakeProviders, tmp_path_factory
+) -> Iterator[Api]:
+    log_path = tmp_path_factory.mktemp("api") / "api.log"
+    with running_api(authenticator_url, jwks_url, fake_providers_server.base, log_path) as api:
+        yield api
 
 
 def hs_token(sub: str | None, *, role: str = "authenticated", **overrides: object) -> str:

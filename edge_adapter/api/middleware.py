@@ -1,7 +1,7 @@
 """The request context: one plain ASGI middleware (cheaper than Starlette's
 BaseHTTPMiddleware) for the request id, no-store caching on the API, rate-limit headers, a
-JSON 500 for anything unhandled, usage rollups for API-key traffic, and one JSON log line
-per request."""
+JSON 500 for anything unhandled, usage rollups for API-key traffic, Prometheus request
+metrics (by route template) and one JSON log line per request."""
 
 import logging
 import re
@@ -11,7 +11,7 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import jsonlog
+from .. import jsonlog, metrics
 from ..errors import ApiError, error_response
 from ..usage import UsageRecorder
 
@@ -35,6 +35,7 @@ class RequestContext:
         state["user_id"] = None
         path: str = scope["path"]
         started = time.perf_counter()
+        metrics.request_started()
         status = 500
         response_started = False
 
@@ -63,6 +64,7 @@ class RequestContext:
                 await response(scope, receive, send_with_headers)
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
+            metrics.observe_request(scope, status, duration_ms / 1000)
             key = state.get("api_key")
             if key:  # merchant API traffic feeds usage analytics
                 route = scope.get("route")

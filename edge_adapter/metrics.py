@@ -435,23 +435,24 @@ def _figure_families(snapshot: dict[str, Any]) -> Iterable[Metric]:
     ops = snapshot.get("operations") or {}
     c_last = GaugeMetricFamily(
         "lsp_cron_job_last_success_timestamp_seconds",
-        "When the pg_cron job last finished successfully (Unix time; absent if never).",
-        labels=["job"],
+        "When the pg_cron job last finished successfully (Unix time; absent if never). The label "
+        "is cron_job: job is Prometheus' own target label.",
+        labels=["cron_job"],
     )
     c_start = GaugeMetricFamily(
         "lsp_cron_job_last_run_timestamp_seconds",
         "When the pg_cron job last started (Unix time).",
-        labels=["job"],
+        labels=["cron_job"],
     )
     c_failed = GaugeMetricFamily(
         "lsp_cron_job_last_run_failed",
         "1 when the job's latest finished run failed.",
-        labels=["job"],
+        labels=["cron_job"],
     )
     c_interval = GaugeMetricFamily(
         "lsp_cron_job_interval_seconds",
         "The job's schedule as an interval (minute-level schedules; absent otherwise).",
-        labels=["job"],
+        labels=["cron_job"],
     )
     for job in ops.get("cron_jobs", []):
         name = [str(job.get("job"))]

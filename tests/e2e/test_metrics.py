@@ -177,7 +177,7 @@ def test_worker_metrics_port_exports_jobs_heartbeat_and_database_figures(metrics
         ]
         assert sorted(states) == [0, 0, 0, 1]
     assert value(text, "lsp_queue_live_worker", queue="settlement") == 1
-    assert value(text, "lsp_cron_job_interval_seconds", job="lsp-payment-checks") == 60
-    assert value(text, "lsp_cron_job_interval_seconds", job="lsp-queue-retention") == 600
+    assert value(text, "lsp_cron_job_interval_seconds", cron_job="lsp-payment-checks") == 60
+    assert value(text, "lsp_cron_job_interval_seconds", cron_job="lsp-queue-retention") == 600
     refreshed = value(text, "lsp_db_figures_last_success_timestamp_seconds")
     assert refreshed and time.time() - refreshed < 10

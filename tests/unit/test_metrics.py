@@ -160,7 +160,7 @@ def test_database_figures_come_from_the_snapshot_and_vanish_with_it():
     assert value("lsp_gateway_attempts", {**gw, "window": "1h", "outcome": "failed"}) == 3
     assert value("lsp_gateway_latency_seconds", {**gw, "quantile": "0.95"}) == 0.75
     assert value("lsp_gateway_health_state", {**gw, "state": "degraded"}) == 1
-    job = {"job": "lsp-payment-checks"}
+    job = {"cron_job": "lsp-payment-checks"}
     assert value("lsp_cron_job_last_success_timestamp_seconds", job) == 1700000001.0
     assert value("lsp_cron_job_last_run_failed", job) == 1
     assert value("lsp_cron_job_interval_seconds", job) == 60

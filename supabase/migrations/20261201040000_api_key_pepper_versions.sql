@@ -8,6 +8,7 @@
 -- unlabelled (null) until the adapter that made or first admitted them labels them.
 alter table public.api_keys add column pepper_version smallint default 1
 check (pepper_version between 1 and 32767);
+-- migration-lint: allow ban-drop-default: only the catalog default goes (no rewrite, no scan); existing rows keep version 1
 alter table public.api_keys alter column pepper_version drop default;
 
 comment on column public.api_keys.pepper_version is

@@ -3,6 +3,16 @@
 Format: lsp_<mode>_<24 base62 chars: ~142 random bits><6 base62 chars: CRC-32 checksum>.
 The checksum rejects typos before any lookup. At rest only HMAC-SHA256(pepper, key) exists,
 with the pepper held by the adapter, never in the database.
+
+Pepper rotation: every digest carries the version of the pepper it was made under
+(api_keys.pepper_version). The adapter knows a current pepper (LSP_API_KEY_PEPPER, version
+LSP_API_KEY_PEPPER_VERSION) and may know others (LSP_API_KEY_OTHER_PEPPERS, a JSON object
+version -> pepper). With others configured the gate tries the key's digest under each
+(private.api_key_gate_rotating, in the same single statement) and re-digests a key found
+under an older pepper with the current one. Rotation: (1) deploy the new pepper as an
+*other* one everywhere; (2) make it current (the old one becomes other); (3) once no usable
+key's digest uses the old version (metric lsp_api_key_digests), remove it. Keys made or first
+admitted by a process are labelled with its current version in the flush batches.
 """
 
 import hashlib
@@ -20,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from . import jsonlog, queries
+from . import jsonlog, metrics, queries
 from .auth import AuthError, Caller
 from .db import Database, Gate
 
@@ -54,11 +64,52 @@ def digest(key: str, pepper: str) -> bytes:
     return hmac.digest(pepper.encode(), key.encode(), hashlib.sha256)
 
 
+# Digests this process made with generate(), to label with their pepper version in the next
+# flush: pepper -> version comes from the ApiKeyVerifier's ring (only peppers it knows).
+_made: list[tuple[bytes, str]] = []
+MADE_MAX = 10_000
+
+
 def generate(mode: str, pepper: str) -> NewKey:
     body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LEN))
     head = f"lsp_{mode}_{body}"
     key = head + _checksum(head)
-    return NewKey(key, f"lsp_{mode}_{body[:4]}", key[-4:], digest(key, pepper))
+    new = NewKey(key, f"lsp_{mode}_{body[:4]}", key[-4:], digest(key, pepper))
+    if len(_made) < MADE_MAX:
+        _made.append((new.digest, pepper))
+    return new
+
+
+@dataclass(frozen=True)
+class Peppers:
+    """The current pepper and its version, and the other peppers this process accepts."""
+
+    current: str
+    version: int = 1
+    others: dict[int, str] | None = None
+
+    @classmethod
+    def parse_others(cls, text: str | None) -> dict[int, str]:
+        """LSP_API_KEY_OTHER_PEPPERS: a JSON object {"<version>": "<pepper>"}."""
+        if not text or not text.strip():
+            return {}
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or not all(
+            isinstance(v, str) and v and str(k).isdigit() for k, v in raw.items()
+        ):
+            raise ValueError('LSP_API_KEY_OTHER_PEPPERS must be {"<version>": "<pepper>", ...}')
+        return {int(k): v for k, v in raw.items()}
+
+    def version_of(self, pepper: str) -> int | None:
+        if hmac.compare_digest(pepper.encode(), self.current.encode()):
+            return self.version
+        for version, other in (self.others or {}).items():
+            if hmac.compare_digest(pepper.encode(), other.encode()):
+                return version
+        return None
+
+    def rotating(self) -> bool:
+        return bool(self.others)
 
 
 def looks_like_key(token: str) -> bool:
@@ -113,13 +164,34 @@ class ApiKeyVerifier:
 
     KNOWN_SIZE = 10_000
 
-    def __init__(self, db: Database, pepper: str, burst_fraction: float = 0.1) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pepper: str,
+        burst_fraction: float = 0.1,
+        peppers: Peppers | None = None,
+    ) -> None:
         self.db = db
         self.pepper = pepper
         self.burst_fraction = burst_fraction
+        if peppers is None:  # the version and other peppers come from the environment
+            from .settings import get_settings
+
+            settings = get_settings()
+            peppers = Peppers(
+                pepper,
+                settings.api_key_pepper_version,
+                Peppers.parse_others(
+                    settings.api_key_other_peppers.get_secret_value()
+                    if settings.api_key_other_peppers
+                    else None
+                ),
+            )
+        self.peppers = peppers
         self._last_used: dict[str, float] = {}
         self._known: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
         self._breaches: Counter[tuple[str, datetime]] = Counter()
+        self._labels: set[bytes] = set()  # digests admitted under the current pepper
 
     def gate(self, key: str, limit: bool) -> tuple[KeyGate, dict[str, Any] | None]:
         """The gate for a key, and the key's identity if this process has seen it admitted
@@ -128,7 +200,20 @@ class ApiKeyVerifier:
         digest_ = digest(key, self.pepper)
         known = self._known.get(digest_)
         if known is None:
-            check_format(key)
+            try:
+                check_format(key)
+            except AuthError as exc:
+                metrics.auth_refused("api_key", exc.reason)
+                raise
+        if self.peppers.rotating():
+            others = sorted((self.peppers.others or {}).items(), reverse=True)
+            params = queries.api_key_gate_rotating_params(
+                [digest_, *(digest(key, p) for _, p in others)],
+                [self.peppers.version, *(v for v, _ in others)],
+                self.burst_fraction,
+                limit,
+            )
+            return KeyGate(queries.API_KEY_GATE_ROTATING, params, digest=digest_), known
         params = queries.api_key_gate_params(digest_, self.burst_fraction, limit)
         return KeyGate(queries.API_KEY_GATE, params, digest=digest_), known
 
@@ -141,8 +226,20 @@ class ApiKeyVerifier:
             self._known[gate.digest] = info
             if len(self._known) > self.KNOWN_SIZE:
                 self._known.popitem(last=False)
+            self._note_pepper(gate.digest, answer)
         self.used(info)
         return info
+
+    def _note_pepper(self, digest_: bytes, answer: dict[str, Any]) -> None:
+        """First admission in this process: label the digest with the current version when
+        it matched under the current pepper (or was re-digested to it); count the rest."""
+        matched = answer.get("pepper_version", self.peppers.version)
+        if answer.get("redigested"):
+            metrics.API_KEY_REDIGESTS.labels(str(matched)).inc()
+        elif matched != self.peppers.version:
+            metrics.API_KEY_PEPPER_MATCHES.labels(str(matched)).inc()
+            return  # a newer pepper made it; the process that re-digested it labelled it
+        self._labels.add(digest_)
 
     def used(self, info: dict[str, Any]) -> None:
         """An active key was presented (admitted or rate limited): stamp it, in a batch."""
@@ -153,7 +250,9 @@ class ApiKeyVerifier:
         counted as a breach (the gate's own count was rolled back with its raise)."""
         detail = exc.diag.message_detail or ""
         if exc.sqlstate == "PT401":
-            return refused(detail)
+            refusal = refused(detail)
+            metrics.auth_refused("api_key", refusal.reason)
+            return refusal
         figures = json.loads(detail)
         self.used(figures)
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -173,6 +272,7 @@ class ApiKeyVerifier:
 
     async def flush(self) -> None:
         await self._flush_breaches()
+        await self._flush_labels()
         if not self._last_used:
             return
         batch, self._last_used = self._last_used, {}
@@ -184,6 +284,23 @@ class ApiKeyVerifier:
             for key_id, used in batch.items():
                 self._last_used.setdefault(key_id, used)
             jsonlog.log(logger, logging.WARNING, "last-used flush failed", error=type(exc).__name__)
+
+    async def _flush_labels(self) -> None:
+        """Pepper-version labels for digests made (generate) or admitted by this process."""
+        while _made:
+            made, pepper = _made.pop()
+            if self.peppers.version_of(pepper) == self.peppers.version:
+                self._labels.add(made)
+        if not self._labels:
+            return
+        batch, self._labels = self._labels, set()
+        try:
+            await queries.label_api_key_peppers(self.db, list(batch), self.peppers.version)
+        except Exception as exc:  # keep them for the next round
+            self._labels.update(batch)
+            jsonlog.log(
+                logger, logging.WARNING, "pepper label flush failed", error=type(exc).__name__
+            )
 
     async def _flush_breaches(self) -> None:
         if not self._breaches:

@@ -19,9 +19,23 @@ database error:
   (`reserved_claim`);
 - with `jwt_max_lifetime_s` set, `exp - iat` may not exceed it, and `iat` is required
   (`token_lifetime_too_long`).
+
+Signing keys (`KeyRing`) rotate without downtime, following Supabase's signing-key procedure
+(https://supabase.com/docs/guides/auth/signing-keys): a new key is created as *standby* and
+published in the JWKS before Auth signs with it, then made current (the old one is then
+"previously used" and still trusted), and the old one is revoked (removed from the JWKS) once
+every token it signed has expired. Verification picks the key by the token's `kid` among the
+keys trusted now: the JWKS (`LSP_JWKS_URL`, fetched every `LSP_JWKS_REFRESH_S` and at once,
+at most every `LSP_JWKS_MIN_REFRESH_S`, when a token names a kid we do not have, so a key
+made current before our refresh still verifies) and inline keys (`LSP_JWT_KEYS`, a JWKS
+document: `oct` keys are HS256 shared secrets). HS256 tokens whose kid no key has fall back
+to the legacy project secret `LSP_JWT_SECRET` (empty = retired). A failed fetch keeps the
+keys we had. A key removed from the JWKS stops verifying at the next fetch.
 """
 
 import asyncio
+import json
+import logging
 import math
 import re
 import time
@@ -29,9 +43,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import jwt
 
+from . import jsonlog, metrics
 from .settings import Settings
+
+logger = logging.getLogger("edge_adapter.auth")
 
 ASYMMETRIC_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"}
 # Roles a token may carry into the database. anon tokens are refused: every REST route
@@ -64,6 +82,93 @@ class Caller:
         return str(sub) if sub else None
 
 
+def parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:
+    """The usable keys of a JWKS document ({"keys": [...]}) by kid; keys without a kid, for
+    another use than signatures, or that PyJWT cannot load are skipped."""
+    keys: dict[str, jwt.PyJWK] = {}
+    entries = document.get("keys") if isinstance(document, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("kid"), str):
+            continue
+        if entry.get("use", "sig") != "sig":
+            continue
+        try:
+            keys[entry["kid"]] = jwt.PyJWK(entry)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+            continue
+    return keys
+
+
+class KeyRing:
+    """The signing keys trusted now, by kid (see the module docstring)."""
+
+    def __init__(
+        self,
+        jwks_url: str | None,
+        inline: str | None,
+        refresh_s: float = 300.0,
+        min_refresh_s: float = 10.0,
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.refresh_s = refresh_s
+        self.min_refresh_s = min_refresh_s
+        self.inline = parse_jwks(json.loads(inline)) if inline and inline.strip() else {}
+        self.fetched: dict[str, jwt.PyJWK] = {}
+        self.fetched_at = 0.0  # last successful fetch
+        self.tried_at = -math.inf  # last attempt
+        self._lock = asyncio.Lock()
+        metrics.JWKS_KEYS.set(len(self.inline))
+
+    @property
+    def has_asymmetric(self) -> bool:
+        return self.jwks_url is not None or any(
+            k.algorithm_name in ASYMMETRIC_ALGORITHMS for k in self.inline.values()
+        )
+
+    async def find(self, kid: str) -> jwt.PyJWK | None:
+        if kid in self.inline:
+            return self.inline[kid]
+        if self.jwks_url is None:
+            return None
+        now = time.monotonic()
+        if now - self.fetched_at >= self.refresh_s or (
+            kid not in self.fetched and now - self.tried_at >= self.min_refresh_s
+        ):
+            await self.refresh(force=kid not in self.fetched)
+        return self.fetched.get(kid)
+
+    async def refresh(self, force: bool = False) -> None:
+        """Fetch the JWKS (one fetch at a time; waiters reuse its result)."""
+        started = time.monotonic()
+        async with self._lock:
+            if self.tried_at >= started or (
+                not force and time.monotonic() - self.fetched_at < self.refresh_s
+            ):
+                return  # someone fetched while we waited
+            self.tried_at = time.monotonic()
+            try:
+                async with httpx.AsyncClient(timeout=5, follow_redirects=False) as http:
+                    response = await http.get(self.jwks_url or "")
+                    response.raise_for_status()
+                    keys = parse_jwks(response.json())
+            except (httpx.HTTPError, ValueError) as exc:
+                metrics.JWKS_REFRESHES.labels("error").inc()
+                jsonlog.log(logger, logging.WARNING, "JWKS fetch failed", error=type(exc).__name__)
+                return  # keep the keys we had
+            metrics.JWKS_REFRESHES.labels("ok").inc()
+            if set(keys) != set(self.fetched):
+                jsonlog.log(
+                    logger,
+                    logging.INFO,
+                    "JWKS keys changed",
+                    added=sorted(set(keys) - set(self.fetched)),
+                    removed=sorted(set(self.fetched) - set(keys)),
+                )
+            self.fetched = keys
+            self.fetched_at = time.monotonic()
+            metrics.JWKS_KEYS.set(len(self.inline) + len(keys))
+
+
 class JwtVerifier:
     """Verifies bearer JWTs. A token that verified is remembered (as PostgREST's JWT cache
     does) until it expires or for CACHE_TTL_S at most, so a dashboard polling with the same
@@ -80,13 +185,21 @@ class JwtVerifier:
         self._leeway = settings.jwt_leeway_s
         # Until settings.py declares the field, a Settings without it means "no maximum".
         self._max_lifetime: int | None = getattr(settings, "jwt_max_lifetime_s", None)
-        self._jwks = (
-            jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=5)
-            if settings.jwks_url
-            else None
+        self._keys = KeyRing(
+            settings.jwks_url,
+            settings.jwt_keys.get_secret_value() if getattr(settings, "jwt_keys", None) else None,
+            getattr(settings, "jwks_refresh_s", 300.0),
+            getattr(settings, "jwks_min_refresh_s", 10.0),
         )
 
     async def verify(self, authorization: str | None) -> Caller:
+        try:
+            return await self._verify_cached(authorization)
+        except AuthError as exc:
+            metrics.auth_refused("jwt", exc.reason)
+            raise
+
+    async def _verify_cached(self, authorization: str | None) -> Caller:
         token = bearer_token(authorization)
         cached = self._cache.get(token)
         if cached is not None:
@@ -107,16 +220,19 @@ class JwtVerifier:
         except jwt.DecodeError:
             raise AuthError("malformed_token", "the bearer token is not a JWT") from None
         alg = header.get("alg")
-        if alg == "HS256":
-            key: Any = self._secret
-        elif alg in ASYMMETRIC_ALGORITHMS and self._jwks is not None:
-            try:
-                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-            except jwt.PyJWKClientError:
-                raise AuthError("unknown_key", "the signing key is not in the JWKS") from None
-            key = signing_key.key
-        else:
+        kid = header.get("kid")
+        if alg != "HS256" and not (alg in ASYMMETRIC_ALGORITHMS and self._keys.has_asymmetric):
             raise AuthError("unsupported_algorithm", f"tokens signed with {alg!r} are not accepted")
+        if kid is not None and not isinstance(kid, str):
+            raise AuthError("malformed_token", "the token's 'kid' header is not a string")
+        found = await self._keys.find(kid) if kid else None
+        if found is not None and found.algorithm_name == alg:
+            key: Any = found.key
+            key_label = kid
+        elif alg == "HS256" and self._secret:
+            key, key_label = self._secret, "legacy"  # the project's legacy JWT secret
+        else:
+            raise AuthError("unknown_key", "the signing key is not one we trust")
 
         try:
             claims = jwt.decode(
@@ -147,6 +263,7 @@ class JwtVerifier:
 
         role = self._check_claims(claims)
         self._check_times(claims)
+        metrics.JWT_VERIFIED.labels(alg, key_label).inc()
         return Caller(role=role, claims=claims)
 
     def _check_times(self, claims: dict[str, Any]) -> None:

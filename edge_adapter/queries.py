@@ -36,6 +36,26 @@ def api_key_gate_params(digest: bytes, burst_fraction: float, limit: bool) -> tu
     return (digest, float(burst_fraction), bool(limit))
 
 
+# While the adapter knows more than one pepper: the gate tries each of the key's digests.
+API_KEY_GATE_ROTATING = (
+    "select private.api_key_gate_rotating(%s::bytea[], %s::smallint[], %s::numeric, %s::boolean)"
+)
+
+
+def api_key_gate_rotating_params(
+    digests: list[bytes], versions: list[int], burst_fraction: float, limit: bool
+) -> tuple[Any, ...]:
+    """Parameters of API_KEY_GATE_ROTATING: the digests under the current pepper first."""
+    return (digests, versions, float(burst_fraction), bool(limit))
+
+
+async def label_api_key_peppers(db: Database, digests: list[bytes], version: int) -> None:
+    """Record the pepper version of keys this process made or admitted under its pepper."""
+    await db.service_execute(
+        "select private.label_api_key_peppers(%s::bytea[], %s::smallint)", (digests, version)
+    )
+
+
 async def run_gate(db: Database, query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
     rows = await db.service_execute(query, params)
     return rows[0]

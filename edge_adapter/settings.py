@@ -98,6 +98,26 @@ class Settings(BaseSettings):
     # Browser origins (comma-separated, e.g. the dashboard's) allowed by CORS; empty: none.
     cors_origins: str = ""
 
+    # -- operations: metrics and secret rotation (README "Operations") ----------------------
+    # /metrics on the API; the worker's metrics port (0 = off) and bind address. With a token
+    # set, scrapes need `Authorization: Bearer <token>`; without one, only loopback clients.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    worker_metrics_port: int = 0
+    worker_metrics_host: str = "127.0.0.1"
+    # How often the worker reads the database-side figures (queues, gateways, pg_cron jobs).
+    metrics_db_interval_s: float = 15.0
+    # API-key pepper rotation: the current pepper's version, and the other peppers accepted
+    # (a JSON object {"<version>": "<pepper>"}): standby before a rotation, previous after.
+    api_key_pepper_version: int = 1
+    api_key_other_peppers: SecretStr | None = None
+    # JWT signing keys besides the JWKS: an inline JWKS (JSON) whose keys are looked up by kid
+    # (oct keys = HS256 shared secrets; public keys). How often the JWKS is fetched, and the
+    # least time between fetches caused by a token with an unknown kid.
+    jwt_keys: SecretStr | None = None
+    jwks_refresh_s: float = 300.0
+    jwks_min_refresh_s: float = 10.0
+
     def expected_migration_version(self) -> str | None:
         return self.expected_migration or latest_migration_version()
 

@@ -35,8 +35,11 @@ default_pgdata() {
   echo "/var/tmp/lightspeedpay-$(echo "$ROOT" | md5sum | cut -c1-12)/pgdata"
 }
 
+# prometheus: for promtool, which checks and unit-tests ops/prometheus (the server it also
+# installs is not started by the scripts).
 APT_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-contrib postgresql-15-pgtap
-  postgresql-15-cron postgresql-15-plpgsql-check libtap-parser-sourcehandler-pgtap-perl)
+  postgresql-15-cron postgresql-15-plpgsql-check libtap-parser-sourcehandler-pgtap-perl
+  prometheus)
 
 ensure_system_packages() {
   local ext=/usr/share/postgresql/15/extension missing=0
@@ -45,6 +48,7 @@ ensure_system_packages() {
   [ -f "$ext/pg_cron.control" ] || missing=1
   [ -f "$ext/plpgsql_check.control" ] || missing=1
   command -v pg_prove >/dev/null || missing=1
+  command -v promtool >/dev/null || missing=1
   if [ "$missing" -eq 1 ]; then
     log "installing Debian packages: ${APT_PACKAGES[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import apikeys, queries
+from .. import apikeys, metrics, queries
 from ..db import Database
 from ..errors import ApiError
 from ..gateways import check_credentials
@@ -63,6 +63,7 @@ async def test_gateway(ctx: ActionContext) -> Any:
         target["environment"],
         stored["credentials"],
     )
+    metrics.gateway_check(target["provider"], "test", result.error_class, result.latency_ms)
     return await ctx.call(
         "admin_record_gateway_test", {"p_gateway_id": gateway_id, "p_result": result.as_dict()}
     )

@@ -2,7 +2,8 @@
 
 RequestContext: the request id, response headers (security headers, no-store caching on
 the API, rate-limit headers), a JSON 500 for anything unhandled, usage rollups for API-key
-traffic, and one JSON log line per request.
+traffic, Prometheus request metrics (by route template) and one JSON log line per
+request.
 
 Admission: limits before any work: plain http redirected to HTTPS when configured, headers
 above LSP_MAX_HEADER_BYTES in all refused with 431 (the h11 parser also stops buffering a
@@ -18,7 +19,7 @@ import uuid
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import jsonlog
+from .. import jsonlog, metrics
 from ..errors import ApiError, error_response
 from ..settings import Settings
 from ..usage import UsageRecorder
@@ -65,6 +66,7 @@ class RequestContext:
         state["user_id"] = None
         path: str = scope["path"]
         started = time.perf_counter()
+        metrics.request_started()
         status = 500
         response_started = False
 
@@ -95,6 +97,7 @@ class RequestContext:
                 await response(scope, receive, send_with_headers)
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
+            metrics.observe_request(scope, status, duration_ms / 1000)
             key = state.get("api_key")
             if key:  # merchant API traffic feeds usage analytics
                 route = scope.get("route")

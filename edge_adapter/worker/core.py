@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
-from .. import jsonlog
+from .. import jsonlog, metrics
 from ..db import Database
 from . import queries
 
@@ -290,8 +290,9 @@ class Worker:
 
     async def _heartbeat(self, stopped: bool = False) -> None:
         in_flight = [f"{q}:{m}" for q, s in self.queues.items() for m in s.in_flight]
-        await self._db_retry(
-            lambda: queries.heartbeat(
+
+        async def beat() -> None:
+            await queries.heartbeat(
                 self.db,
                 self.worker_id,
                 socket.gethostname(),
@@ -302,10 +303,10 @@ class Worker:
                 self.processed,
                 self.failed,
                 stopped,
-            ),
-            "heartbeat",
-            attempts=1 if not stopped else 3,
-        )
+            )
+            metrics.HEARTBEAT.set(time.time())
+
+        await self._db_retry(beat, "heartbeat", attempts=1 if not stopped else 3)
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
@@ -379,6 +380,7 @@ class Worker:
         state = self.queues[job.queue]
         started = time.time()
         t0 = time.perf_counter()
+        metrics.JOBS_IN_FLIGHT.labels(job.queue).inc()
         try:
             if job.attempt > 1:
                 await self._db_retry(
@@ -398,9 +400,11 @@ class Worker:
                 (job.msg_id, job.attempt, started, int((time.perf_counter() - t0) * 1000))
             )
             self.processed += 1
+            metrics.job_finished(job.queue, "succeeded", time.perf_counter() - t0)
             if len(state.completions) >= 4 * self.max_batch:
                 self._flushed.set()
         finally:
+            metrics.JOBS_IN_FLIGHT.labels(job.queue).dec()
             state.in_flight.pop(job.msg_id, None)
             state.deadlines.pop(job.msg_id, None)
             state.expired.discard(job.msg_id)
@@ -430,6 +434,8 @@ class Worker:
             "traceback": "".join(traceback.format_exception(exc))[-4000:],
         }
         dead = job.attempt >= ctl.max_attempts
+        metrics.job_finished(job.queue, attempt["outcome"], time.perf_counter() - t0)
+        metrics.job_failed(job.queue, dead)
         retry_in = backoff_seconds(job.attempt, ctl.backoff_base_s, ctl.backoff_max_s)
         outcome = await self._db_retry(
             lambda: queries.fail(self.db, job.queue, job.msg_id, attempt, retry_in, dead),

@@ -1,6 +1,7 @@
 """gateway_health queue: run the provider's credential check for one gateway and record
 the probe (which moves the gateway's health with hysteresis)."""
 
+from .. import metrics
 from ..gateways import check_credentials
 from ..settings import get_settings
 from . import queries
@@ -16,4 +17,5 @@ async def handle(job: Job, ctx: JobContext) -> None:
     result = await check_credentials(
         get_settings(), base_urls, target["provider"], target["environment"], target["credentials"]
     )
+    metrics.gateway_check(target["provider"], "probe", result.error_class, result.latency_ms)
     await queries.record_gateway_probe(ctx.db, gateway_id, result.as_dict())

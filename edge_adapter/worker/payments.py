@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .. import jsonlog
+from .. import jsonlog, metrics
 from ..gateways import PROVIDERS, base_url
 from ..gateways.payments import (
     ChargeRef,
@@ -124,6 +124,7 @@ async def _settle(ctx: JobContext, attempt_id: str, result: ChargeResult) -> str
         next=outcome.get("next"),
         latency_ms=result.latency_ms,
     )
+    metrics.payment_attempt(result.status, str(outcome.get("next") or "none"), result.latency_ms)
     return str(outcome.get("next") or "none")
 
 

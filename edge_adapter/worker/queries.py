@@ -158,3 +158,16 @@ async def record_refund_result(
 
 async def apply_provider_event(db: Database, event_id: int) -> dict[str, Any]:
     return await _one(db, "select private.apply_provider_event(%s)", (event_id,))
+
+
+# -- operations: the database-side metrics (edge_adapter/metrics.py) ---------------------------
+async def operations_figures(db: Database) -> dict[str, Any]:
+    """What only Postgres knows, from the admin RPCs in one round trip: queues
+    (admin_list_queues), gateways (admin_list_gateways, admin_gateway_health) and pg_cron jobs
+    and API-key digests (admin_operations_snapshot)."""
+    rows = await db.service_execute(
+        "select public.admin_list_queues(), public.admin_list_gateways(false),"
+        " public.admin_gateway_health(), public.admin_operations_snapshot()"
+    )
+    queues, gateways, health, operations = rows[0]
+    return {"queues": queues, "gateways": gateways, "health": health, "operations": operations}

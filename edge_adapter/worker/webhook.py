@@ -3,7 +3,7 @@
 
 import random
 
-from .. import queries
+from .. import metrics, queries
 from ..settings import get_settings
 from ..webhooks.delivery import deliver
 from .core import Job, JobContext
@@ -38,6 +38,7 @@ async def handle(job: Job, ctx: JobContext) -> None:
         timeout_s=settings.webhook_timeout_s,
         allow_loopback=settings.webhook_allow_loopback,
     )
+    metrics.webhook_delivery(attempt.status_code, attempt.latency_ms)
     n = info["attempts"] + 1
     retry_in = (
         None

@@ -2,6 +2,8 @@
 -- idempotency mechanism. A retried request must get the same value back, so the value is
 -- kept for the 24 h replay window in Vault (encrypted; never in the replay row's plaintext)
 -- and destroyed with the row. A suspended or closed merchant gets no new API keys.
+-- migration-lint: allow ban-drop-function: the key and webhook RPCs gain p_key and p_idempotency_key; old and new signatures are swapped in one transaction, and the adapter that calls them ships with it (no released clients)
+-- migration-lint: allow constraint-missing-not-valid: idempotency_keys is a 24 h replay cache of a few rows; the new check only reads the two new, null columns
 
 alter table private.idempotency_keys
 add column secret_id uuid,

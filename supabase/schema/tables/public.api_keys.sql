@@ -17,10 +17,12 @@ CREATE TABLE public.api_keys (
     revoked_reason text,
     replaced_by uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    pepper_version smallint,
     CONSTRAINT api_keys_key_hash_check CHECK ((octet_length(key_hash) = 32)),
     CONSTRAINT api_keys_last4_check CHECK ((last4 ~ '^[A-Za-z0-9]{4}$'::text)),
     CONSTRAINT api_keys_mode_check CHECK ((mode = ANY (ARRAY['test'::text, 'live'::text]))),
     CONSTRAINT api_keys_name_check CHECK (((char_length(btrim(name)) >= 1) AND (char_length(btrim(name)) <= 100))),
+    CONSTRAINT api_keys_pepper_version_check CHECK (((pepper_version >= 1) AND (pepper_version <= 32767))),
     CONSTRAINT api_keys_prefix_check CHECK ((prefix ~ '^lsp_(test|live)_[A-Za-z0-9]{4}$'::text)),
     CONSTRAINT api_keys_rate_limit_per_min_check CHECK (((rate_limit_per_min >= 1) AND (rate_limit_per_min <= 1000000))),
     CONSTRAINT api_keys_revoked_reason_check CHECK ((char_length(revoked_reason) <= 200))
@@ -66,6 +68,10 @@ COMMENT ON COLUMN public.api_keys.revoked_reason IS 'revoked (merchant_revoke_ap
 
 -- comment: COLUMN api_keys.replaced_by
 COMMENT ON COLUMN public.api_keys.replaced_by IS 'The key that merchant_rotate_api_key made to replace this one.';
+
+-- comment: COLUMN api_keys.pepper_version
+COMMENT ON COLUMN public.api_keys.pepper_version IS 'Version of the adapter pepper (LSP_API_KEY_PEPPER_VERSION) key_hash was made under; null until
+the adapter labels a new key (on creation or first use). Not readable by clients.';
 
 -- constraint: api_keys api_keys_key_hash_key
 ALTER TABLE ONLY public.api_keys

@@ -52,12 +52,23 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(entry, default=str))
 
 
+def _not_pipeline_noise(record: logging.LogRecord) -> bool:
+    """psycopg warns "error ignored terminating <pipeline>" when a failed call aborts the
+    statements queued after it in the same pipeline; the call's own error is raised (and
+    answered) already, so the warning says nothing new."""
+    message = record.getMessage()
+    return not (message.startswith("error ignored terminating") and "Pipeline" in message)
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    psycopg_logger = logging.getLogger("psycopg")
+    if _not_pipeline_noise not in psycopg_logger.filters:
+        psycopg_logger.addFilter(_not_pipeline_noise)
     # Our own request log replaces uvicorn's access log (which prints query strings).
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from ..queues import JOB_ID_PATTERN, QUEUES
+from ..settings import get_settings
+from ..webhooks.ssrf import BlockedDestination, check_url
 
 
 class Input(BaseModel):
@@ -174,17 +176,38 @@ class UsageQuery(Input):
     granularity: Literal["minute", "hour", "day"] = "hour"
 
 
+def reachable_webhook_url(url: str | None) -> str | None:
+    """The SSRF policy at registration (edge_adapter/webhooks/ssrf.py), for what can be judged
+    without DNS: the host as the HTTP client will read it, literal addresses outside the
+    public ranges, credentials, odd schemes. Names are judged again at each delivery, when
+    they resolve."""
+    if url is not None:
+        try:
+            check_url(url, allow_loopback=get_settings().webhook_allow_loopback)
+        except BlockedDestination as exc:
+            raise ValueError(f"this URL cannot receive webhooks: {exc}") from None
+    return url
+
+
+WebhookUrl = Annotated[str, AfterValidator(reachable_webhook_url)]
+
+
 class CreateWebhookEndpoint(Input):
     merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
-    url: str = Field(max_length=2000, examples=["https://example.com/webhooks/lightspeedpay"])
+    url: WebhookUrl = Field(
+        max_length=2000, examples=["https://example.com/webhooks/lightspeedpay"]
+    )
     event_types: list[str] | None = Field(
-        default=None, max_length=100, description="empty or omitted: every event"
+        default=None,
+        max_length=100,
+        description="types from GET /api/v1/merchant/webhooks/event-types, or <area>.*; "
+        "empty or omitted: every event",
     )
     description: str | None = Field(default=None, max_length=500)
 
 
 class UpdateWebhookEndpoint(Input):
-    url: str | None = Field(default=None, max_length=2000)
+    url: WebhookUrl | None = Field(default=None, max_length=2000)
     event_types: list[str] | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=500)
     enabled: StrictBool | None = None
@@ -591,6 +614,20 @@ ROUTES: list[Route] = [
         201,
         tags=("webhooks",),
         idempotent=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/webhooks/event-types",
+        "merchant_webhook_event_types",
+        "The event types an endpoint can subscribe to",
+        tags=("webhooks",),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/merchant/webhooks/{endpoint_id}",
+        "merchant_delete_webhook_endpoint",
+        "Delete an endpoint: its secrets are destroyed, pending deliveries skipped",
+        tags=("webhooks",),
     ),
     Route(
         "POST",

@@ -315,6 +315,8 @@ class SandboxClient:
         h = {k.lower(): v for k, v in headers.items()}
         event = json.loads(body)
         kind_name, _, outcome = str(event["type"]).partition(".")
+        if kind_name not in ("charge", "refund"):  # signed, but not ours to act on: a 200
+            return ProviderEvent(event_id=h["webhook-id"], kind="other", type=event["type"])
         data = event["data"]
         occurred = datetime.fromisoformat(event["timestamp"]).timestamp()
         if kind_name == "charge":
@@ -334,20 +336,19 @@ class SandboxClient:
                 occurred_at=occurred,
                 type=event["type"],
             )
-        if kind_name == "refund":
-            return ProviderEvent(
-                event_id=h["webhook-id"],
-                kind="refund",
-                status=outcome if outcome in ("succeeded", "failed", "pending") else None,
-                provider_payment_id=data.get("charge"),
-                refund_id=data.get("reference"),
-                provider_refund_id=data.get("id"),
-                amount=int(data["amount"]),
-                currency=str(data.get("currency") or "").upper() or None,
-                occurred_at=occurred,
-                type=event["type"],
-            )
-        return ProviderEvent(event_id=h["webhook-id"], kind="other", type=event["type"])
+        # refund
+        return ProviderEvent(
+            event_id=h["webhook-id"],
+            kind="refund",
+            status=outcome if outcome in ("succeeded", "failed", "pending") else None,
+            provider_payment_id=data.get("charge"),
+            refund_id=data.get("reference"),
+            provider_refund_id=data.get("id"),
+            amount=int(data["amount"]),
+            currency=str(data.get("currency") or "").upper() or None,
+            occurred_at=occurred,
+            type=event["type"],
+        )
 
 
 client = SandboxClient()

@@ -2,7 +2,7 @@
 -- directly; anon reads nothing; the endpoint's secret references are not readable.
 begin;
 \ir _helpers.psql
-select plan(14);
+select plan(19);
 select tests.make_world();
 
 insert into public.webhook_endpoints (id, merchant_id, url, secret_id)
@@ -69,7 +69,24 @@ select throws_ok(
   'select private.webhook_delivery_job(1)', '42501', null, 'clients cannot read signing secrets'
 );
 
+select ok(
+  (select count(*) from public.webhook_event_types) > 10, 'members read the event catalogue'
+);
+select throws_ok(
+  'insert into public.webhook_event_types (type, description) values (''x.y'', ''z'')',
+  '42501', null, 'members cannot add event types'
+);
+select throws_ok(
+  format('select public.merchant_delete_webhook_endpoint(%L)', '00000000-0000-4000-8000-00000000fb01'),
+  'P0002', null, 'B''s endpoint cannot be deleted by A (reported as not found)'
+);
+
 select tests.as_anon();
+select throws_ok('select 1 from public.webhook_event_types', '42501', null, 'anon: event types');
+select throws_ok(
+  format('select public.merchant_delete_webhook_endpoint(%L)', '00000000-0000-4000-8000-00000000fa01'),
+  '42501', null, 'anon: delete an endpoint'
+);
 select throws_ok('select 1 from public.webhook_endpoints', '42501', null, 'anon: endpoints');
 select throws_ok('select 1 from public.webhook_attempts', '42501', null, 'anon: attempts');
 select throws_ok('select 1 from public.api_usage_minute', '42501', null, 'anon: usage');

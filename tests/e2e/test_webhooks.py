@@ -243,12 +243,15 @@ def test_a_worker_killed_mid_delivery_loses_nothing(api, merchant, receiver, pg,
 
 
 def test_ssrf_refusals_through_the_test_endpoint(api, merchant, receiver, pg):
+    """Registration refuses these now; endpoints stored before that (or whose name resolves to
+    such an address later) are still refused at delivery."""
     for url in (
         "http://10.0.0.1/hook",
         "http://169.254.169.254/latest/meta-data",
         "http://[::ffff:10.0.0.1]/x",
     ):
-        ep = endpoint(api, merchant, url)
+        ep = endpoint(api, merchant, receiver.url)
+        pg.execute("update public.webhook_endpoints set url = %s where id = %s", (url, ep["id"]))
         result = api.client.post(
             f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": ep["id"]}
         ).json()
@@ -269,7 +272,16 @@ def test_ssrf_refusals_through_the_test_endpoint(api, merchant, receiver, pg):
         {"url": "not a url"},
         {"url": "https://user:pw@example.com/x"},
         {"url": "https://example.com/x", "event_types": ["Payment!"]},
+        {"url": "https://example.com/x", "event_types": ["payment.nonsense"]},
+        {"url": "https://example.com/x", "event_types": ["nothing.*"]},
         {"url": "https://example.com/x", "secret": "mine"},
+        # Addresses no webhook may target, refused at registration (not only at delivery).
+        {"url": "http://10.0.0.1/x"},
+        {"url": "http://169.254.169.254/latest/meta-data"},
+        {"url": "http://[::ffff:10.0.0.1]/x"},
+        {"url": "http://\uff11\uff10.\uff10.\uff10.\uff11/x"},
+        {"url": "http://0x7f000001.example/x".replace(".example", "")},
+        {"url": "http://100.64.0.1/x"},
     ],
 )
 def test_bad_endpoints_are_refused(api, merchant, pg, payload):
@@ -415,3 +427,54 @@ def test_lists_page_with_a_cursor_and_credentials_show_webhook_status(api, merch
     assert seen == [2, 1, 0] and rest["next_cursor"] is None
     bad = api.client.get(f"{HOOKS}/events", headers=merchant.headers, params={"cursor": "zz"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_event_types_are_a_catalogue(api, merchant, pg):
+    listed = api.client.get(f"{HOOKS}/event-types", headers=merchant.headers)
+    assert listed.status_code == 200
+    types = {t["type"] for t in listed.json()["data"]}
+    assert {"payment.succeeded", "refund.failed", "api_key.rotated"} <= types
+    ok = endpoint(
+        api, merchant, "https://example.com/a", event_types=["payment.*", "refund.failed"]
+    )
+    assert ok["event_types"] == ["payment.*", "refund.failed"]
+    assert api.client.get(f"{HOOKS}/event-types").status_code == 401
+    # Emitting a type outside the catalogue fails: every event a merchant gets is documented.
+    with pytest.raises(Exception, match="webhook_events_type_fkey"):
+        emit(pg, merchant.id, "payment.invented")
+
+
+def test_deleting_an_endpoint_destroys_its_secrets_and_keeps_history(
+    api, merchant, world, pg, receiver
+):
+    ep = endpoint(api, merchant, receiver.url)
+    api.client.post(f"{HOOKS}/test", headers=merchant.headers, json={"endpoint_id": ep["id"]})
+    api.client.post(f"{HOOKS}/{ep['id']}/rotate-secret", headers=merchant.headers)
+    secrets = pg.execute(
+        "select array[secret_id, previous_secret_id] from public.webhook_endpoints where id = %s",
+        (ep["id"],),
+    ).fetchone()[0]
+    pending = emit(pg, merchant.id)  # a delivery still pending when the endpoint goes
+    viewer = merchant.add(world, "viewer")
+    other = Merchant(api, world, pg)
+    assert api.client.delete(f"{HOOKS}/{ep['id']}", headers=viewer).status_code == 403
+    assert api.client.delete(f"{HOOKS}/{ep['id']}", headers=other.headers).status_code == 404
+    deleted = api.client.delete(f"{HOOKS}/{ep['id']}", headers=merchant.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"id": ep["id"], "deleted": True, "pending_deliveries_skipped": 1}
+    left = pg.execute(
+        "select count(*) from vault.secrets where id = any(%s)", (secrets,)
+    ).fetchone()[0]
+    assert left == 0
+    assert api.client.get(HOOKS, headers=merchant.headers).json()["data"] == []
+    history = pg.execute(
+        "select event_id, endpoint_id, status from public.webhook_deliveries"
+        " where merchant_id = %s order by id",
+        (merchant.id,),
+    ).fetchall()
+    assert len(history) == 2 and all(row[1] is None for row in history)
+    assert history[1] == (pending, None, "skipped")
+    events = api.client.get(f"{HOOKS}/events", headers=merchant.headers).json()["data"]
+    assert {e["id"] for e in events} >= {pending}
+    again = api.client.delete(f"{HOOKS}/{ep['id']}", headers=merchant.headers)
+    assert again.status_code == 404

@@ -50,3 +50,17 @@ def test_unknown_database_errors_hide_their_internals():
     err = from_database(Weird("relation secret_table is broken at 0xdeadbeef"))
     assert err.status == 500
     assert "secret_table" not in err.message
+
+
+def test_psycopg_pipeline_termination_warnings_are_dropped(capsys):
+    import logging
+
+    from edge_adapter import jsonlog
+
+    jsonlog.configure("INFO")
+    logger = logging.getLogger("psycopg")
+    logger.warning("error ignored terminating %r: %s", "<psycopg.AsyncPipeline [BAD]>", "aborted")
+    logger.warning("something else from psycopg")
+    out = capsys.readouterr().out
+    assert "error ignored terminating" not in out
+    assert "something else from psycopg" in out

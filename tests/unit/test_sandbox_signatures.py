@@ -58,3 +58,13 @@ def test_no_webhook_secret_configured_verifies_nothing():
     with pytest.raises(WebhookRejected) as rejected:
         client.verify_webhook(HEADERS, BODY, [{"api_key": "k", "api_secret": "s"}])
     assert rejected.value.reason == "bad_signature"
+
+
+def test_an_event_of_a_type_we_do_not_act_on_parses_as_other():
+    """A signed event of another type (even without data) is acknowledged, not a 400 that
+    the provider would retry."""
+    import json
+
+    body = json.dumps({"type": "payout.created", "timestamp": "2026-12-01T00:00:00+00:00"})
+    event = client.parse_webhook({"webhook-id": "msg_x"}, body.encode())
+    assert event.kind == "other" and event.type == "payout.created"

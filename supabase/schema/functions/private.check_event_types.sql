@@ -2,9 +2,11 @@
 
 -- function: check_event_types(text[])
 CREATE FUNCTION private.check_event_types(p_types text[]) RETURNS text[]
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $_$
+declare
+  unknown text;
 begin
   if p_types is null then
     return '{}';
@@ -15,9 +17,24 @@ begin
     raise exception 'event_types must be names such as payment.succeeded or api_key.*'
       using errcode = '22023';
   end if;
+  select t into unknown from unnest(p_types) as t
+  where not exists (
+    select 1 from public.webhook_event_types as c
+    where c.type = t or (t like '%.*' and c.type like left(t, -1) || '%')
+  )
+  limit 1;
+  if unknown is not null then
+    raise exception 'event type % does not exist: see GET /api/v1/merchant/webhooks/event-types',
+      unknown using errcode = '22023';
+  end if;
   return array(select distinct t from unnest(p_types) as t order by t);
 end
 $_$;
+
+-- comment: FUNCTION check_event_types(p_types text[])
+COMMENT ON FUNCTION private.check_event_types(p_types text[]) IS 'Validates a subscription list (22023): at most 100 names, each a catalogued type
+(public.webhook_event_types) or <area>.* for an area with catalogued types; returns them
+sorted and deduplicated (''{}'' for null).';
 
 -- acl: FUNCTION check_event_types(p_types text[])
 REVOKE ALL ON FUNCTION private.check_event_types(p_types text[]) FROM PUBLIC;

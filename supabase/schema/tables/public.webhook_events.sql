@@ -34,6 +34,10 @@ CREATE INDEX webhook_events_merchant_idx ON public.webhook_events USING btree (m
 ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(id);
 
+-- fk constraint: webhook_events webhook_events_type_fkey
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_type_fkey FOREIGN KEY (type) REFERENCES public.webhook_event_types(type);
+
 -- row security: webhook_events
 ALTER TABLE public.webhook_events ENABLE ROW LEVEL SECURITY;
 

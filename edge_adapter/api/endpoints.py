@@ -126,9 +126,16 @@ def add_route(
             value = inputs[name]
             # Numeric ids bind to bigint parameters.
             args[f"p_{name}"] = int(value) if isinstance(value, str) and value.isdigit() else value
-        if problem := unstorable(args):
-            await authenticate.settle(request)  # a bad key is a 401 (or 429) before a 400
-            raise ApiError(400, "invalid_request", problem)
+        for name, value in args.items():
+            if problem := unstorable(value):
+                await authenticate.settle(request)  # a bad key is a 401 (or 429) before a 400
+                field = name.removeprefix("p_")
+                raise ApiError(
+                    400,
+                    "invalid_request",
+                    f"{field}: {problem}",
+                    [{"field": field, "problem": problem}],
+                )
         headers = client_headers(request)
 
         async def call(

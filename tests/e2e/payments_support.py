@@ -186,7 +186,8 @@ class Shop:
         return response.json()
 
     def get(self, payment_id: str) -> dict[str, Any]:
-        response = self.api.client.get(f"/api/v1/payments/{payment_id}", headers=self.headers)
+        # The owner sees both modes (the shop's API key sees test payments only).
+        response = self.api.client.get(f"/api/v1/payments/{payment_id}", headers=self.owner_headers)
         assert response.status_code == 200, response.text
         return response.json()
 

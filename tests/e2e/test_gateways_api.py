@@ -283,6 +283,15 @@ def test_archive_refuses_in_flight_work_unless_forced_and_keeps_history(api, adm
     forced = api.client.delete(f"{BASE}/{gw['id']}", params={"force": True}, headers=admin)
     assert forced.status_code == 200
     assert forced.json()["status"] == "archived"
+    # Kept while the two attempts are open (their webhooks and checks need them)...
+    assert forced.json()["credentials_kept_until_settled"] is True
+    assert gateway_row(pg, gw["id"])[3] == secret
+    assert pg.execute("select private.purge_archived_credentials()").fetchone() == (0,)
+    # ...and destroyed once they settle.
+    pg.execute(
+        "update public.payment_attempts set status = 'failed' where gateway_id = %s", (gw["id"],)
+    )
+    assert pg.execute("select private.purge_archived_credentials()").fetchone() == (1,)
     assert gateway_row(pg, gw["id"])[3] is None
     assert pg.execute("select count(*) from vault.secrets where id = %s", (secret,)).fetchone() == (
         0,

@@ -432,10 +432,10 @@ def test_a_request_still_in_flight_gets_409_with_retry_after(shop, super_url):
 
     key = f"slow-{uuid.uuid4()}"
     body = {"amount": 100, "currency": "INR", "method": "upi"}
-    # Hold the key's lock as the first request would while it runs.
+    # Hold the key's lock as the first request would while it runs (a test key's key space).
     with psycopg.connect(super_url, autocommit=True) as conn:
         conn.execute(
-            "select pg_advisory_lock(hashtextextended(%s, 7))", (f"merchant:{shop.id}|{key}",)
+            "select pg_advisory_lock(hashtextextended(%s, 7))", (f"merchant:{shop.id}:test|{key}",)
         )
         busy = shop.api.client.post(
             "/api/v1/payments", headers={**shop.headers, "Idempotency-Key": key}, json=body
@@ -715,3 +715,164 @@ def test_provider_secrets_and_customer_data_stay_out_of_answers_and_logs(shop, a
     logs = api.logs() + worker.log_text()
     for value in ("buyer@example.com", "9876543210", *FAKE_CREDENTIALS["razorpay"].values()):
         assert value not in logs, value
+
+
+# After QA: modes, refund rules, archived gateways, customer input ---------------------------
+def live_key_for(shop, api) -> dict[str, str]:
+    assert (
+        api.client.put(
+            f"/api/v1/admin/merchants/{shop.id}/live", headers=shop.admin, json={"enabled": True}
+        ).status_code
+        == 200
+    )
+    key = api.client.post(
+        "/api/v1/merchant/credentials",
+        headers=shop.owner_headers,
+        json={"name": "live", "mode": "live"},
+    ).json()["key"]
+    return bearer(key)
+
+
+def test_an_api_key_works_in_its_own_mode_only(shop, api, pg):
+    shop.route_to(shop.gateway("sandbox"), shop.gateway("sandbox", environment="live"))
+    live = live_key_for(shop, api)
+    body = {"amount": 5000, "currency": "INR", "method": "upi", "upi": {"vpa": "success@sandbox"}}
+    # One Idempotency-Key, two modes: two payments, never a replay across modes.
+    idem = {"idempotency-key": f"mode-{uuid.uuid4()}"}
+    as_test = api.client.post("/api/v1/payments", headers={**shop.headers, **idem}, json=body)
+    as_live = api.client.post("/api/v1/payments", headers={**live, **idem}, json=body)
+    assert as_test.status_code == as_live.status_code == 201, as_live.text
+    assert "idempotent-replayed" not in as_live.headers
+    assert (as_test.json()["mode"], as_live.json()["mode"]) == ("test", "live")
+    live_id = as_live.json()["id"]
+    shop.wait_status(live_id, "succeeded")
+    shop.wait_status(as_test.json()["id"], "succeeded")
+
+    # The test key neither sees nor touches the live payment.
+    assert api.client.get(f"/api/v1/payments/{live_id}", headers=shop.headers).status_code == 404
+    refund = api.client.post(
+        f"/api/v1/payments/{live_id}/refunds", headers=shop.headers, json={"amount": 100}
+    )
+    assert refund.status_code == 404
+    cancel = api.client.post(f"/api/v1/payments/{live_id}/cancel", headers=shop.headers)
+    assert cancel.status_code == 404
+    listed = api.client.get("/api/v1/payments", headers=shop.headers).json()["data"]
+    assert {p["mode"] for p in listed} == {"test"}
+    asked = api.client.get("/api/v1/payments", headers=shop.headers, params={"mode": "live"})
+    assert asked.status_code == 400
+    events = api.client.get(
+        "/api/v1/merchant/webhooks/events", headers=shop.headers, params={"limit": 200}
+    ).json()["data"]
+    assert all(e["payload"].get("mode", "test") == "test" for e in events)
+    assert any(e["payload"].get("id") == as_test.json()["id"] for e in events)
+    # The live key sees its own; the owner (a user) sees both.
+    assert api.client.get(f"/api/v1/payments/{live_id}", headers=live).status_code == 200
+    both = api.client.get("/api/v1/payments", headers=shop.owner_headers).json()["data"]
+    assert {p["mode"] for p in both} == {"test", "live"}
+    # Row level security says the same for a key reading tables directly.
+    with pg.transaction():
+        pg.execute("set local role authenticated")
+        claims = {
+            "role": "authenticated",
+            "api_key_id": str(uuid.uuid4()),
+            "merchant_id": shop.id,
+            "key_mode": "test",
+        }
+        pg.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        modes = pg.execute("select distinct mode from public.payments").fetchall()
+        pg.execute("rollback")
+    assert modes in ([("test",)], [])
+
+
+def test_refund_refusals_have_their_own_codes(shop):
+    shop.route_to(shop.gateway("sandbox"))
+    waiting = shop.pay("upi", WAITING_VPA)
+    not_yet = shop.api.client.post(
+        f"/api/v1/payments/{waiting['id']}/refunds", headers=shop.headers, json={}
+    )
+    assert not_yet.status_code == 422
+    assert not_yet.json()["error"]["code"] == "payment_not_refundable"
+    paid = shop.wait_status(shop.pay("upi", "success@sandbox")["id"], "succeeded")
+    refunds = f"/api/v1/payments/{paid['id']}/refunds"
+    too_much = shop.api.client.post(refunds, headers=shop.headers, json={"amount": 10_001})
+    assert too_much.json()["error"]["code"] == "refund_exceeds_available"
+    assert shop.api.client.post(refunds, headers=shop.headers, json={}).status_code == 201
+    nothing = shop.api.client.post(refunds, headers=shop.headers, json={})
+    assert nothing.status_code == 422, nothing.text
+    assert nothing.json()["error"]["code"] == "nothing_to_refund"
+    assert shop.get(paid["id"])["refunds"][0]["mode"] == "test"
+
+
+def test_every_partial_refund_emits_partially_refunded(shop):
+    shop.route_to(shop.gateway("sandbox"))
+    paid = shop.wait_status(shop.pay("upi", "success@sandbox")["id"], "succeeded")
+    for _ in range(3):
+        made = shop.api.client.post(
+            f"/api/v1/payments/{paid['id']}/refunds", headers=shop.headers, json={"amount": 3000}
+        )
+        assert made.status_code == 201
+    wait_until(lambda: shop.get(paid["id"])["amount_refunded"] == 9000, timeout=30)
+    refunded = [
+        r[0]
+        for r in shop.pg.execute(
+            "select (payload ->> 'amount_refunded')::bigint from public.webhook_events"
+            " where merchant_id = %s and type = 'payment.partially_refunded'"
+            " and payload ->> 'id' = %s order by created_at",
+            (shop.id, paid["id"]),
+        )
+    ]
+    assert refunded == [3000, 6000, 9000]
+
+
+def test_force_archiving_a_gateway_keeps_its_credentials_until_payments_settle(shop, pg):
+    gw = shop.gateway("sandbox")
+    shop.route_to(gw)
+    waiting = shop.wait_status(shop.pay("upi", WAITING_VPA)["id"], "requires_action")
+    base = f"/api/v1/admin/gateways/{gw}"
+    assert shop.api.client.delete(base, headers=shop.admin).status_code == 422
+    archived = shop.api.client.delete(base, headers=shop.admin, params={"force": "true"})
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["credentials_kept_until_settled"] is True
+    # The customer pays after the archive: the provider's webhook still lands and counts.
+    shop.customer(waiting, "success")
+    done = shop.wait_status(waiting["id"], "succeeded")
+    assert done["amount_captured"] == 10_000 and shop.captures(waiting["id"]) == 1
+    # Nothing in flight any more: pg_cron's purge destroys the credentials.
+    assert pg.execute("select private.purge_archived_credentials()").fetchone()[0] >= 1
+    left = pg.execute(
+        "select credentials_secret_id from public.gateways where id = %s", (gw,)
+    ).fetchone()[0]
+    assert left is None
+
+
+def test_customer_input_is_normalised_or_refused(shop, pg):
+    shop.route_to(shop.gateway("sandbox"))
+    customer = {"email": "b@example.com", "phone": "+91 98765-43210", "ip": "2001:db8::7"}
+    made = shop.pay("upi", "SUCCESS@SANDBOX", customer=customer)
+    row = pg.execute(
+        "select customer_phone, upi_vpa from public.payments where id = %s", (made["id"],)
+    ).fetchone()
+    assert row == ("+919876543210", "success@sandbox")
+    assert shop.wait_status(made["id"], "succeeded")["status"] == "succeeded"
+    for bad in (
+        {"customer": {"ip": "999.1.1.1"}},
+        {"customer": {"ip": "10.0.0.0/8"}},
+        {"customer": {"phone": "call me"}},
+        {"amount": 2**53},
+    ):
+        body = {"amount": 100, "currency": "INR", "method": "upi", **bad}
+        refused = shop.api.client.post("/api/v1/payments", headers=shop.headers, json=body)
+        assert refused.status_code == 400, (bad, refused.text)
+    too_big = shop.api.client.post(
+        "/api/v1/payments",
+        headers=shop.headers,
+        json={"amount": 2**53, "currency": "INR", "method": "upi"},
+    )
+    assert "at most" in too_big.json()["error"]["message"]
+    huge = shop.api.client.post(
+        "/api/v1/payments",
+        headers=shop.headers,
+        json={"amount": 2**63, "currency": "INR", "method": "upi"},
+    )
+    assert huge.status_code == 400
+    assert huge.json()["error"]["details"][0]["field"] == "amount"

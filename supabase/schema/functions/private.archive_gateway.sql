@@ -17,31 +17,29 @@ begin
   if g.status = 'archived' then
     return private.gateway_view(g) || jsonb_build_object('already_archived', true);
   end if;
-  select count(*) into in_flight from public.payment_attempts as a
-  where a.gateway_id = g.id and a.status in ('created', 'requires_action', 'pending', 'unknown');
+  in_flight := private.gateway_in_flight(g.id);
   if in_flight > 0 and not coalesce(p_force, false) then
     raise exception 'gateway % has % payments in flight', p_gateway_id, in_flight
       using errcode = 'P0001', hint = 'wait for them to finish, or archive with force';
   end if;
-  if g.credentials_secret_id is not null then
-    delete from vault.secrets where id = g.credentials_secret_id;
-  end if;
-  delete from vault.secrets as s where s.id in (
-    select p.secret_id from private.gateway_previous_credentials as p where p.gateway_id = g.id
-  );
-  delete from private.gateway_previous_credentials as p where p.gateway_id = g.id;
-  update public.gateways as x set
-    status = 'archived', archived_at = now(), credentials_secret_id = null,
-    credentials_masked = '{}'::jsonb
+  update public.gateways as x set status = 'archived', archived_at = now()
   where x.id = g.id
   returning * into g;
-  return private.gateway_view(g) || jsonb_build_object('in_flight_at_archive', in_flight);
+  -- With payments in flight the credentials stay until they settle: their webhooks, status
+  -- checks and refunds still need them (private.purge_archived_credentials).
+  if in_flight = 0 then
+    perform private.destroy_gateway_credentials(g.id);
+    select * into g from public.gateways as x where x.id = g.id;
+  end if;
+  return private.gateway_view(g) || jsonb_build_object(
+    'in_flight_at_archive', in_flight, 'credentials_kept_until_settled', in_flight > 0
+  );
 end
 $$;
 
 -- comment: FUNCTION archive_gateway(p_gateway_id uuid, p_force boolean)
-COMMENT ON FUNCTION private.archive_gateway(p_gateway_id uuid, p_force boolean) IS 'Admins only: archives a gateway and deletes its Vault secret, refusing in-flight payments
-unless forced; see public.admin_archive_gateway.';
+COMMENT ON FUNCTION private.archive_gateway(p_gateway_id uuid, p_force boolean) IS 'Admins: takes a gateway out of routing for good; its credentials are destroyed at once, or,
+when forced with payments in flight, once those settle; see public.admin_archive_gateway.';
 
 -- acl: FUNCTION archive_gateway(p_gateway_id uuid, p_force boolean)
 REVOKE ALL ON FUNCTION private.archive_gateway(p_gateway_id uuid, p_force boolean) FROM PUBLIC;

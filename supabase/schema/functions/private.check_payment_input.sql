@@ -44,12 +44,18 @@ begin
       or char_length(p_customer ->> 'email') > 254 then
       raise exception 'customer.email is not an email address' using errcode = '22023';
     end if;
-    if p_customer ->> 'phone' !~ '^\+?[0-9]{8,15}$' then
-      raise exception 'customer.phone must be 8 to 15 digits, optionally with a leading +'
+    if char_length(p_customer ->> 'phone') > 30
+      or private.normalized_phone(p_customer ->> 'phone') !~ '^\+?[0-9]{8,15}$' then
+      raise exception 'customer.phone must be 8 to 15 digits, optionally with a leading + (spaces, dots, dashes and brackets are ignored)'
         using errcode = '22023';
     end if;
-    if char_length(p_customer ->> 'ip') > 45 or char_length(p_customer ->> 'user_agent') > 500 then
-      raise exception 'customer.ip or customer.user_agent is too long' using errcode = '22023';
+    if p_customer ? 'ip' and (
+      char_length(p_customer ->> 'ip') > 45 or not private.is_ip_address(p_customer ->> 'ip')
+    ) then
+      raise exception 'customer.ip must be an IPv4 or IPv6 address' using errcode = '22023';
+    end if;
+    if char_length(p_customer ->> 'user_agent') > 500 then
+      raise exception 'customer.user_agent is longer than 500 characters' using errcode = '22023';
     end if;
   end if;
   if char_length(p_description) > 500 then

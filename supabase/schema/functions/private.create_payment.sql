@@ -9,7 +9,7 @@ declare
   m uuid := private.require_merchant(
     p_merchant_id, '{owner,developer,api_key}', 'create payments'
   );
-  key_mode text := auth.jwt() ->> 'key_mode';
+  key_mode text := private.key_mode();
   v_mode text := coalesce(key_mode, p_mode, 'test');
   v_vpa text;
   request jsonb := jsonb_build_object(
@@ -32,9 +32,12 @@ begin
     raise exception 'this is a % API key: it creates % payments only', key_mode, key_mode
       using errcode = '22023';
   end if;
-  if p_amount is null or p_amount <= 0 or p_amount > 100000000000000 then
+  if p_amount is null or p_amount <= 0 then
     raise exception 'amount must be a positive whole number of minor units (paise for INR)'
       using errcode = '22023';
+  end if;
+  if p_amount > 100000000000000 then
+    raise exception 'amount must be at most 100000000000000 minor units' using errcode = '22023';
   end if;
   perform private.check_currency(p_currency);
   if p_upi is not null and (
@@ -62,8 +65,9 @@ begin
     customer_ip, customer_user_agent, description, metadata, return_url, region, api_key_id,
     created_by, next_check_at
   ) values (
-    m, v_mode, p_amount, p_currency, p_method, v_vpa, p_customer ->> 'email',
-    p_customer ->> 'phone', p_customer ->> 'ip', p_customer ->> 'user_agent', p_description,
+    m, v_mode, p_amount, p_currency, p_method, lower(v_vpa), p_customer ->> 'email',
+    private.normalized_phone(p_customer ->> 'phone'), p_customer ->> 'ip',
+    p_customer ->> 'user_agent', p_description,
     coalesce(p_metadata, '{}'::jsonb), p_return_url, coalesce(p_region, 'IN'),
     (auth.jwt() ->> 'api_key_id')::uuid, auth.uid(),
     now() + make_interval(secs => (private.setting('payments.check_schedule_s') ->> 0)::integer)

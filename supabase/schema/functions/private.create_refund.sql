@@ -14,6 +14,7 @@ declare
     'payment_id', p_payment_id, 'amount', p_amount, 'reason', p_reason
   );
   replay jsonb;
+  v_left bigint;
   v_amount bigint;
   captured public.payment_attempts;
   r public.refunds;
@@ -24,21 +25,34 @@ begin
   if replay is not null then
     return replay;
   end if;
-  if p.status not in ('succeeded', 'partially_refunded') then
-    raise exception 'payment % is %: only succeeded payments can be refunded', p.id, p.status
-      using errcode = 'P0001';
-  end if;
-  v_amount := coalesce(p_amount, p.amount_captured - p.refund_reserved);
-  if v_amount <= 0 then
+  if p_amount is not null and p_amount <= 0 then
     raise exception 'amount must be a positive whole number of minor units' using errcode = '22023';
-  end if;
-  if p.refund_reserved + v_amount > p.amount_captured then
-    raise exception 'a refund of % would exceed what is left to refund (% of % %)',
-      v_amount, p.amount_captured - p.refund_reserved, p.amount_captured, p.currency
-      using errcode = 'P0001';
   end if;
   if char_length(p_reason) > 500 then
     raise exception 'reason must be at most 500 characters' using errcode = '22023';
+  end if;
+  if p.status not in ('succeeded', 'partially_refunded', 'refunded') then
+    perform private.raise_http(
+      422, 'payment_not_refundable',
+      format('payment %s is %s: only succeeded or partially refunded payments can be refunded',
+        p.id, p.status)
+    );
+  end if;
+  v_left := p.amount_captured - p.refund_reserved;
+  if v_left <= 0 then
+    perform private.raise_http(
+      422, 'nothing_to_refund',
+      format('payment %s has nothing left to refund: refunds already cover its %s %s',
+        p.id, p.amount_captured, p.currency)
+    );
+  end if;
+  v_amount := coalesce(p_amount, v_left);
+  if v_amount > v_left then
+    perform private.raise_http(
+      422, 'refund_exceeds_available',
+      format('a refund of %s would exceed what is left to refund (%s of %s %s)',
+        v_amount, v_left, p.amount_captured, p.currency)
+    );
   end if;
   select * into captured from public.payment_attempts as a
   where a.payment_id = p.id and a.status = 'succeeded'

@@ -20,13 +20,15 @@ CREATE FUNCTION private.gateway_webhook_credentials(p_gateway_id uuid, p_provide
     where p.gateway_id = g.id and p.valid_until > now()
   ) as c on true
   left join vault.decrypted_secrets as s on s.id = c.secret_id
-  where g.id = p_gateway_id and g.provider = p_provider and g.status <> 'archived'
+  where g.id = p_gateway_id and g.provider = p_provider
+    and (g.status <> 'archived' or g.credentials_secret_id is not null)
   group by g.id, g.provider
 $$;
 
 -- comment: FUNCTION gateway_webhook_credentials(p_gateway_id uuid, p_provider text)
-COMMENT ON FUNCTION private.gateway_webhook_credentials(p_gateway_id uuid, p_provider text) IS 'service_role only: {gateway_id, provider, credentials: [current, previous...]} for verifying
-an inbound webhook; null when no such gateway of that provider (archived ones included).';
+COMMENT ON FUNCTION private.gateway_webhook_credentials(p_gateway_id uuid, p_provider text) IS 'service_role: the credentials (current first, then previous ones still valid) to verify an
+inbound webhook; null when no such gateway of that provider, or an archived one whose
+credentials are gone.';
 
 -- acl: FUNCTION gateway_webhook_credentials(p_gateway_id uuid, p_provider text)
 REVOKE ALL ON FUNCTION private.gateway_webhook_credentials(p_gateway_id uuid, p_provider text) FROM PUBLIC;

@@ -6,8 +6,9 @@ CREATE FUNCTION private.idempotency_owner(p_merchant_id uuid DEFAULT NULL::uuid)
     SET search_path TO ''
     AS $$
   select case
-    when p_merchant_id is not null then 'merchant:' || p_merchant_id
-    when auth.jwt() ? 'api_key_id' then 'merchant:' || (auth.jwt() ->> 'merchant_id')
+    when p_merchant_id is not null or auth.jwt() ? 'api_key_id' then
+      'merchant:' || coalesce(p_merchant_id::text, auth.jwt() ->> 'merchant_id')
+      || coalesce(':' || private.key_mode(), '')
     when auth.uid() is not null then 'user:' || auth.uid()
     else 'role:' || coalesce(auth.role(), current_setting('role', true))
   end
@@ -15,7 +16,8 @@ $$;
 
 -- comment: FUNCTION idempotency_owner(p_merchant_id uuid)
 COMMENT ON FUNCTION private.idempotency_owner(p_merchant_id uuid) IS 'Whose key space an Idempotency-Key lives in: the merchant acted for (given, or an API key''s),
-else the signed-in user, else the role.';
+and for an API key its mode too (merchant:<id>:test and merchant:<id>:live are separate, so
+a live key never replays a test answer); else the signed-in user, else the role.';
 
 -- acl: FUNCTION idempotency_owner(p_merchant_id uuid)
 REVOKE ALL ON FUNCTION private.idempotency_owner(p_merchant_id uuid) FROM PUBLIC;

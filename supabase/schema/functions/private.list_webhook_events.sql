@@ -8,6 +8,7 @@ CREATE FUNCTION private.list_webhook_events(p_merchant_id uuid, p_type text, p_c
 declare
   m uuid := private.require_merchant(p_merchant_id);
   c record := private.read_cursor(p_cursor);
+  k text := private.key_mode();
   page jsonb;
   n integer;
   last_at timestamptz;
@@ -37,6 +38,7 @@ begin
     select * from public.webhook_events as x
     where x.merchant_id = m
       and (p_type is null or x.type = p_type)
+      and (k is null or coalesce(x.payload ->> 'mode', k) = k)
       and (c.at is null or (x.created_at, x.id) < (c.at, c.id))
     order by x.created_at desc, x.id desc limit p_limit
   ) as ev;

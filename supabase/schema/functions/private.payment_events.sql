@@ -20,6 +20,8 @@ begin
       when 'partially_refunded' then 'payment.partially_refunded'
       when 'refunded' then 'payment.refunded'
     end;
+  elsif new.status = 'partially_refunded' and new.amount_refunded > old.amount_refunded then
+    v_type := 'payment.partially_refunded';
   end if;
   if v_type is not null then
     perform private.emit_event(new.merchant_id, v_type, private.payment_view(new));
@@ -29,9 +31,9 @@ end
 $$;
 
 -- comment: FUNCTION payment_events()
-COMMENT ON FUNCTION private.payment_events() IS 'Trigger: one merchant webhook event per payment state change (payment.created,
-.requires_action, .succeeded, .failed, .cancelled, .expired, .partially_refunded, .refunded)
-carrying the payment''s snapshot.';
+COMMENT ON FUNCTION private.payment_events() IS 'Trigger: a payment.* webhook event for a new payment, each status change, and each further
+successful partial refund (amount_refunded grows while the status stays
+partially_refunded).';
 
 -- acl: FUNCTION payment_events()
 REVOKE ALL ON FUNCTION private.payment_events() FROM PUBLIC;

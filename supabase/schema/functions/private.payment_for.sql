@@ -13,7 +13,9 @@ begin
   else
     select * into p from public.payments as x where x.id = p_payment_id;
   end if;
-  if not found or not (private.is_admin() or private.has_merchant_role(p.merchant_id)) then
+  -- Another merchant's payment, or one of the other mode for an API key: not found.
+  if not found or not (private.is_admin() or private.has_merchant_role(p.merchant_id))
+    or p.mode is distinct from coalesce(private.key_mode(), p.mode) then
     raise exception 'payment % does not exist', p_payment_id using errcode = 'P0002';
   end if;
   perform private.require_merchant(p.merchant_id, p_roles, p_doing);

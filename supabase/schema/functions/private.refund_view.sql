@@ -7,6 +7,7 @@ CREATE FUNCTION private.refund_view(r public.refunds) RETURNS jsonb
     AS $$
   select jsonb_build_object(
     'id', r.id, 'object', 'refund', 'payment_id', r.payment_id, 'merchant_id', r.merchant_id,
+    'mode', (select p.mode from public.payments as p where p.id = r.payment_id),
     'amount', r.amount, 'currency', r.currency, 'status', r.status, 'reason', r.reason,
     'provider_refund_id', r.provider_refund_id,
     'failure', case when r.status = 'failed' then

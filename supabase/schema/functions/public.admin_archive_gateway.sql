@@ -7,14 +7,15 @@ CREATE FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean 
     AS $$ select private.archive_gateway(p_gateway_id, p_force) $$;
 
 -- comment: FUNCTION admin_archive_gateway(p_gateway_id uuid, p_force boolean)
-COMMENT ON FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean) IS 'Archives a gateway: it stops routing, its Vault credentials are deleted and the masked
-copy cleared; the row and its history stay. Refused while it has payments in flight
-(created, pending or processing) unless p_force. Archiving twice is harmless.
+COMMENT ON FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean) IS 'Archives a gateway: out of routing for good, history kept. Its credentials (Vault) are
+destroyed at once; when forced while payments or refunds are in flight on it, they are kept
+until those settle (so the provider''s webhooks, status checks and refunds still work) and
+destroyed by pg_cron within 10 minutes after.
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: the gateway view (see admin_list_gateways) plus in_flight_at_archive (count), or
-plus already_archived: true when it was archived before.
-Errors: P0002 gateway does not exist; P0001 payments in flight and p_force is not true;
-42501 not an admin.';
+Returns: the gateway view plus in_flight_at_archive and credentials_kept_until_settled (or
+already_archived: true).
+Errors: P0002 unknown gateway; P0001 payments in flight and p_force not set; 42501 not an
+admin.';
 
 -- acl: FUNCTION admin_archive_gateway(p_gateway_id uuid, p_force boolean)
 REVOKE ALL ON FUNCTION public.admin_archive_gateway(p_gateway_id uuid, p_force boolean) FROM PUBLIC;

@@ -7,14 +7,17 @@ CREATE FUNCTION public.create_refund(p_payment_id text, p_amount bigint DEFAULT 
     AS $$ select private.create_refund(p_payment_id, p_amount, p_reason, p_idempotency_key) $$;
 
 -- comment: FUNCTION create_refund(p_payment_id text, p_amount bigint, p_reason text, p_idempotency_key text)
-COMMENT ON FUNCTION public.create_refund(p_payment_id text, p_amount bigint, p_reason text, p_idempotency_key text) IS 'Refunds all (p_amount null) or part of a succeeded payment through the gateway that captured
-it; the worker calls the provider and the refund becomes succeeded or failed. Pending and
-succeeded refunds never add up to more than the captured amount, even when requested
-concurrently (the payment''s row lock).
-Who: the merchant''s owners and developers and its API keys; viewers get 42501.
-Returns: the refund {id rfd_..., amount (minor units), currency, status pending}.
-Errors: P0002 unknown payment; 42501 role; P0001 not succeeded, or more than is left to
-refund; 22023 amount not positive, reason too long; PGRST 422 / 409 idempotency.';
+COMMENT ON FUNCTION public.create_refund(p_payment_id text, p_amount bigint, p_reason text, p_idempotency_key text) IS 'Refunds all (p_amount null) or part of a succeeded payment, asynchronously: the refund is
+pending until the provider answers (refund.succeeded / refund.failed webhooks follow).
+Refunds of one payment never add up to more than was captured, however many run at once.
+Who: the merchant''s owners and developers, its API keys (of the payment''s mode), admins.
+Returns: the refund {id, object: refund, payment_id, merchant_id, mode, amount, currency,
+status: pending, reason, provider_refund_id, failure, created_at, completed_at}.
+Errors: P0002 unknown payment (or another merchant''s, or another mode''s for an API key);
+42501 role; 22023 amount not positive, reason over 500 characters, Idempotency-Key not
+1..255 characters; PGRST 422 payment_not_refundable (not succeeded or partially refunded),
+nothing_to_refund (refunds already cover the capture), refund_exceeds_available (more than
+is left), idempotency_key_reused; PGRST 409 idempotency_key_in_use.';
 
 -- acl: FUNCTION create_refund(p_payment_id text, p_amount bigint, p_reason text, p_idempotency_key text)
 REVOKE ALL ON FUNCTION public.create_refund(p_payment_id text, p_amount bigint, p_reason text, p_idempotency_key text) FROM PUBLIC;

@@ -6,19 +6,20 @@ CREATE FUNCTION public.list_payments(p_merchant_id uuid DEFAULT NULL::uuid, p_st
     SET search_path TO ''
     AS $$
   select private.list_payments(
-    private.require_merchant(p_merchant_id), p_status, p_method, p_gateway_id, p_mode, p_from,
-    p_to, p_amount_min, p_amount_max, p_cursor, p_limit
+    private.require_merchant(p_merchant_id), p_status, p_method, p_gateway_id,
+    private.scoped_mode(p_mode), p_from, p_to, p_amount_min, p_amount_max, p_cursor, p_limit
   )
 $$;
 
 -- comment: FUNCTION list_payments(p_merchant_id uuid, p_status text, p_method text, p_gateway_id uuid, p_mode text, p_from timestamp with time zone, p_to timestamp with time zone, p_amount_min bigint, p_amount_max bigint, p_cursor text, p_limit integer)
 COMMENT ON FUNCTION public.list_payments(p_merchant_id uuid, p_status text, p_method text, p_gateway_id uuid, p_mode text, p_from timestamp with time zone, p_to timestamp with time zone, p_amount_min bigint, p_amount_max bigint, p_cursor text, p_limit integer) IS 'A merchant''s payments, newest first, filtered by status, method, gateway, mode, created_at
-range [from, to) and amount range (minor units), keyset-paginated.
+range [from, to) and amount range (minor units), keyset-paginated. An API key sees its own
+mode''s payments only.
 Who: the merchant''s members and API keys (merchant_id optional for a member of one merchant),
 admins naming the merchant.
 Returns: {data: [payment], next_cursor: text | null}; limit 1..200 (default 50).
-Errors: 22023 bad filter, limit or cursor, or merchant_id needed; 42501 not a member; P0002
-unknown merchant (admins).';
+Errors: 22023 bad filter, limit or cursor, merchant_id needed, or an API key asking for the
+other mode; 42501 not a member; P0002 unknown merchant (admins).';
 
 -- acl: FUNCTION list_payments(p_merchant_id uuid, p_status text, p_method text, p_gateway_id uuid, p_mode text, p_from timestamp with time zone, p_to timestamp with time zone, p_amount_min bigint, p_amount_max bigint, p_cursor text, p_limit integer)
 REVOKE ALL ON FUNCTION public.list_payments(p_merchant_id uuid, p_status text, p_method text, p_gateway_id uuid, p_mode text, p_from timestamp with time zone, p_to timestamp with time zone, p_amount_min bigint, p_amount_max bigint, p_cursor text, p_limit integer) FROM PUBLIC;

@@ -105,7 +105,9 @@ ALTER TABLE ONLY public.payment_attempts
 ALTER TABLE public.payment_attempts ENABLE ROW LEVEL SECURITY;
 
 -- policy: payment_attempts payment_attempts_read
-CREATE POLICY payment_attempts_read ON public.payment_attempts FOR SELECT TO authenticated USING ((( SELECT private.is_admin() AS is_admin) OR (merchant_id IN ( SELECT private.member_merchant_ids() AS member_merchant_ids))));
+CREATE POLICY payment_attempts_read ON public.payment_attempts FOR SELECT TO authenticated USING (((( SELECT private.is_admin() AS is_admin) OR (merchant_id IN ( SELECT private.member_merchant_ids() AS member_merchant_ids))) AND ((( SELECT private.key_mode() AS key_mode) IS NULL) OR (EXISTS ( SELECT 1
+   FROM public.payments p
+  WHERE ((p.id = payment_attempts.payment_id) AND (p.mode = ( SELECT private.key_mode() AS key_mode))))))));
 
 -- acl: TABLE payment_attempts
 GRANT ALL ON TABLE public.payment_attempts TO service_role;

@@ -109,7 +109,7 @@ CREATE INDEX payments_merchant_list_idx ON public.payments USING btree (merchant
 CREATE TRIGGER audit_payments AFTER INSERT OR DELETE OR UPDATE ON public.payments FOR EACH ROW EXECUTE FUNCTION audit.record_change('id', 'customer_email', 'customer_phone', 'customer_ip', 'customer_user_agent', 'upi_vpa');
 
 -- trigger: payments payments_events
-CREATE TRIGGER payments_events AFTER INSERT OR UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.payment_events();
+CREATE TRIGGER payments_events AFTER INSERT OR UPDATE OF status, amount_refunded ON public.payments FOR EACH ROW EXECUTE FUNCTION private.payment_events();
 
 -- trigger: payments payments_status
 CREATE TRIGGER payments_status BEFORE UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.check_payment_transition();
@@ -141,7 +141,7 @@ ALTER TABLE ONLY public.payments
 ALTER TABLE public.payments ENABLE ROW LEVEL SECURITY;
 
 -- policy: payments payments_read
-CREATE POLICY payments_read ON public.payments FOR SELECT TO authenticated USING ((( SELECT private.is_admin() AS is_admin) OR (merchant_id IN ( SELECT private.member_merchant_ids() AS member_merchant_ids))));
+CREATE POLICY payments_read ON public.payments FOR SELECT TO authenticated USING (((( SELECT private.is_admin() AS is_admin) OR (merchant_id IN ( SELECT private.member_merchant_ids() AS member_merchant_ids))) AND (mode = COALESCE(( SELECT private.key_mode() AS key_mode), mode))));
 
 -- acl: TABLE payments
 GRANT ALL ON TABLE public.payments TO service_role;

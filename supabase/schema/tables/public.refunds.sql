@@ -100,7 +100,9 @@ ALTER TABLE ONLY public.refunds
 ALTER TABLE public.refunds ENABLE ROW LEVEL SECURITY;
 
 -- policy: refunds refunds_read
-CREATE POLICY refunds_read ON public.refunds FOR SELECT TO authenticated USING ((( SELECT private.is_admin() AS is_admin) OR (merchant_id IN ( SELECT private.member_merchant_ids() AS member_merchant_ids))));
+CREATE POLICY refunds_read ON public.refunds FOR SELECT TO authenticated USING (((( SELECT private.is_admin() AS is_admin) OR (merchant_id IN ( SELECT private.member_merchant_ids() AS member_merchant_ids))) AND ((( SELECT private.key_mode() AS key_mode) IS NULL) OR (EXISTS ( SELECT 1
+   FROM public.payments p
+  WHERE ((p.id = refunds.payment_id) AND (p.mode = ( SELECT private.key_mode() AS key_mode))))))));
 
 -- acl: TABLE refunds
 GRANT ALL ON TABLE public.refunds TO service_role;

@@ -4,19 +4,21 @@
    validated by schemathesis' checks (status, content type, headers, body schema), and no
    answer carries a field the document does not name.
 2. schemathesis fuzzes every operation (examples, coverage and fuzzing phases; no stateful
-   links) as three callers: an admin JWT, a merchant owner's JWT and that merchant's API key,
-   with the checks not_a_server_error, status_code_conformance, content_type_conformance,
-   response_headers_conformance and response_schema_conformance. Bounded:
-   LSP_SCHEMATHESIS_EXAMPLES (default 5) examples per operation, about 20 s per caller
-   here; run longer by hand with more examples, or LSP_SCHEMATHESIS_MAX_TIME seconds per
-   caller (fuzzing then repeats until the time is spent), and LSP_SCHEMATHESIS_SEED for
-   other cases (the default seed is fixed, so CI runs the same cases).
+   links, no identifiers reused from answers) as three callers: an admin JWT, a merchant
+   owner's JWT and that merchant's API key, with the checks not_a_server_error,
+   status_code_conformance, content_type_conformance, response_headers_conformance and
+   response_schema_conformance. Bounded: LSP_SCHEMATHESIS_EXAMPLES (default 5) examples
+   per operation, about 15 s per caller here. Run longer by hand with more examples, or
+   with LSP_SCHEMATHESIS_MAX_TIME seconds per caller (fuzzing then repeats until the time
+   is spent), and LSP_SCHEMATHESIS_SEED for other cases (the default seed is fixed, so CI
+   runs the same cases).
 
 The run shares the test database with the other tests, so it works on a merchant made for
 it and leaves nothing behind that others would trip over: the routes that act on every
-queue (pause, clean, retry, enqueue) are not fuzzed (the happy path calls them with inputs
-that change nothing outside this test), and the jobs its payments and webhook events queued
-are removed afterwards.
+queue (pause, clean, retry, enqueue) are not fuzzed (the first test calls them with inputs
+that change nothing outside this test), each fuzzing run must leave the merchants, admins,
+memberships, gateways, API keys and queue controls that existed before it as they were, and
+the jobs its payments and webhook events queued are removed afterwards.
 """
 
 import os
@@ -56,6 +58,21 @@ SEED = int(os.environ.get("LSP_SCHEMATHESIS_SEED", "20250115"))
 # Routes that act on every queue of the shared database: the happy path covers them.
 NOT_FUZZED = ("admin_pause_queue", "admin_clean_queue", "admin_retry_jobs", "enqueue_job")
 UNLIMITED = 1_000_000
+# schemathesis reuses identifiers it finds in answers (and in 4xx messages) as inputs of
+# other operations: as an admin it would suspend other tests' merchants, archive their
+# gateways, grant or revoke platform admins (itself included). Each operation gets
+# generated values only; the first test covers the 2xx answers.
+NO_HARVESTING = """
+[phases.examples]
+extra-data-sources.responses = false
+
+[phases.coverage]
+extra-data-sources.responses = false
+
+[phases.fuzzing]
+extra-data-sources.responses = false
+error-feedback.enabled = false
+"""
 
 
 class Run:
@@ -253,20 +270,23 @@ def test_every_route_answers_the_shape_it_documents(api, run, schema, document, 
     assert me["caller"] == "api_key" and me["merchant"]["id"] == m
     c.call("GET", "/api/v1/admin/audit-logs", admin, query={"table": "merchants", "limit": 5})
 
-    # Merchants, members, admins, wallet (on a merchant and users made here).
+    # Merchants, members, admins, wallet: on a second merchant with its own owner, so the
+    # run's owner stays in one merchant (its routes then need no merchant_id).
     idem = f"contract-{uuid.uuid4()}"
     user = World(run.conn).user("member")
+    owner2_id = World(run.conn).user("owner")
+    owner2 = bearer(hs_token(owner2_id))
     made = c.call(
         "POST",
         "/api/v1/admin/merchants",
         admin,
-        body={"name": "Contract Co", "owner_user_id": run.owner_id},
+        body={"name": "Contract Co", "owner_user_id": owner2_id},
         idempotency_key=idem,
     )
     replay = api.client.post(
         "/api/v1/admin/merchants",
         headers={**admin, "Idempotency-Key": idem},
-        json={"name": "Contract Co", "owner_user_id": run.owner_id},
+        json={"name": "Contract Co", "owner_user_id": owner2_id},
     )
     assert c.check("POST", "/api/v1/admin/merchants", replay) == made
     assert replay.headers["idempotent-replayed"] == "true"
@@ -282,12 +302,15 @@ def test_every_route_answers_the_shape_it_documents(api, run, schema, document, 
     c.call(
         "PUT",
         "/api/v1/merchants/{merchant_id}/members/{user_id}",
-        owner,
+        owner2,
         path_parameters=member,
         body={"role": "developer"},
     )
     c.call(
-        "DELETE", "/api/v1/merchants/{merchant_id}/members/{user_id}", owner, path_parameters=member
+        "DELETE",
+        "/api/v1/merchants/{merchant_id}/members/{user_id}",
+        owner2,
+        path_parameters=member,
     )
     c.call("POST", "/api/v1/admin/platform-admins", admin, body={"user_id": user})
     c.call(
@@ -505,6 +528,23 @@ def test_every_route_answers_the_shape_it_documents(api, run, schema, document, 
 
 
 # 2. schemathesis, as three callers --------------------------------------------------------------
+STATE = {
+    "merchants": "select id::text, jsonb_build_array(status, live_enabled, updated_at)"
+    " from public.merchants",
+    "platform_admins": "select user_id::text, true from public.platform_admins",
+    "merchant_members": "select merchant_id || ':' || user_id, role from public.merchant_members",
+    "gateways": "select id::text, jsonb_build_array(status, priority, updated_at)"
+    " from public.gateways",
+    "api_keys": "select id::text, revoked_at from public.api_keys",
+    "queue_controls": "select queue_name, paused from public.queue_controls",
+}
+
+
+def others_state(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    """Rows the fuzzing must leave as they are (rows it creates are its own)."""
+    return {name: dict(conn.execute(query).fetchall()) for name, query in STATE.items()}
+
+
 def schemathesis_cli() -> list[str]:
     exe = Path(sys.executable).with_name("schemathesis")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "schemathesis.cli"]
@@ -513,8 +553,12 @@ def schemathesis_cli() -> list[str]:
 @pytest.mark.parametrize("caller", ["admin", "owner", "key"])
 def test_schemathesis_finds_no_contract_violation(api, run, document, caller, tmp_path):
     headers = {"admin": run.admin, "owner": run.owner, "key": run.key}[caller]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(NO_HARVESTING)
     command = [
         *schemathesis_cli(),
+        "--config-file",
+        str(config),
         "run",
         f"{api.base_url}/openapi.json",
         "--url",
@@ -544,10 +588,14 @@ def test_schemathesis_finds_no_contract_violation(api, run, document, caller, tm
         command += ["--max-time", str(MAX_TIME)]
     for operation_id in NOT_FUZZED:
         command += ["--exclude-operation-id", operation_id]
+    before = others_state(run.conn)
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     took = time.monotonic() - started
     run.forget_queued_work()
+    after = others_state(run.conn)
+    changed = {k: v for k, v in before.items() if {r: after[k].get(r) for r in v} != v}
+    assert not changed, f"the run as {caller} changed rows it was not given: {sorted(changed)}"
     output = done.stdout + done.stderr
     (tmp_path / "schemathesis.log").write_text(output)
     assert done.returncode == 0, f"schemathesis as {caller} ({took:.0f} s):\n{output[-20000:]}"

@@ -629,6 +629,19 @@ class CheckResult(Out):
     at: datetime
 
 
+class LastTest(Out):
+    """The latest connectivity test: a manual one (POST .../test, as CheckResult), or the one
+    run when the gateway was created with test=true, which private.create_gateway stores as
+    the adapter sent it, without `at`."""
+
+    ok: bool
+    latency_ms: int | None = Field(description="milliseconds")
+    http_status: int | None
+    error_class: ERROR_CLASS | None
+    message: str | None
+    at: datetime | None = Field(default=None, description="absent for the test at creation")
+
+
 class CredentialField(Out):
     name: str
     label: str
@@ -779,7 +792,7 @@ class Gateway(Out):
     transactions: Transactions
     latency_ms: Percentiles
     health: GatewayHealthState
-    last_test: CheckResult | None
+    last_test: LastTest | None
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None

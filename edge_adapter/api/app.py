@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="LightSpeedPay API",
         version="1",
-        description="REST surface over LightSpeedPay's Postgres RPCs (see api/openapi.py).",
+        description=openapi.DESCRIPTION,
         lifespan=lifespan,
         # A redirect would be built from the Host header: unknown paths are plain 404s.
         redirect_slashes=False,

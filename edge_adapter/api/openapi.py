@@ -457,10 +457,7 @@ def _restore_examples(document: dict[str, Any]) -> None:
 
 def build(app: FastAPI) -> dict[str, Any]:
     document = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=DESCRIPTION,
-        routes=app.routes,
+        title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     components = document.setdefault("components", {})
     found = components.setdefault("schemas", {})

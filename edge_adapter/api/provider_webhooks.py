@@ -51,26 +51,26 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         schemas.ProviderWebhookReceipt,
         idempotent=False,
         api=False,
-        description="Stored "
-        "(or a duplicate of an event stored before); it is applied through the payment queue.",
+        description="Stored (or a duplicate of an event stored before); it is applied "
+        "through the payment queue.",
     ),
     400: openapi.error_response(
         400,
         api=False,
-        description="`malformed_event`: a verified body that is not an event "
-        "we can read (recorded as rejected).",
+        description="`malformed_event`: a verified body that is not an event we can read "
+        "(recorded as rejected).",
     ),
     401: openapi.error_response(
         401,
         api=False,
-        description="`invalid_signature`: a missing or bad signature, or no "
-        "webhook secret configured for the gateway (details.reason); recorded, not applied.",
+        description="`invalid_signature`: a missing or bad signature, or no webhook secret "
+        "configured for the gateway (details.reason); recorded, not applied.",
     ),
     404: openapi.error_response(
         404,
         api=False,
-        description="No such provider, or no gateway of that provider with "
-        "this id (archived gateways included).",
+        description="No such provider, or no gateway of that provider with this id "
+        "(archived gateways included).",
     ),
     413: openapi.error_response(
         413, api=False, description="The body is larger than LSP_PROVIDER_WEBHOOK_MAX_BYTES."

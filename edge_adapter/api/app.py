@@ -4,9 +4,14 @@ error handlers, probes and one endpoint per row of the route table (routes.py)."
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from .. import jsonlog
 from ..apikeys import ApiKeyVerifier
@@ -64,11 +69,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="LightSpeedPay API",
         version="1",
-        description="REST surface over LightSpeedPay's Postgres RPCs. Authenticate with a "
-        "Supabase JWT: `Authorization: Bearer <token>`.",
+        description=openapi.DESCRIPTION,
         lifespan=lifespan,
         # A redirect would be built from the Host header: unknown paths are plain 404s.
         redirect_slashes=False,
+        # /docs and /redoc are served below with their assets from a local package.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.db = db
     app.state.settings = settings
@@ -91,4 +99,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     provider_webhooks.install(app, db, settings)
     metrics_route.install(app, db, settings)
     openapi.install(app)
+    install_docs(app)
     return app
+
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+DOCS_ASSETS_URL = "/docs/assets"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, their scripts, styles and icon served from
+    the fastapi-offline package's copies (no CDN: the pages work offline, and the docs CSP
+    in middleware.py allows only 'self')."""
+    app.mount(DOCS_ASSETS_URL, StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    assert app.openapi_url is not None
+    spec_url = app.openapi_url
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=spec_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=spec_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )

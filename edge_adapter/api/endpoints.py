@@ -20,6 +20,7 @@ from ..auth import Caller
 from ..db import Database
 from ..errors import ApiError
 from ..settings import Settings
+from . import openapi
 from .actions import ACTIONS, ActionContext
 from .authn import Authenticator
 from .routes import ROUTES, Route
@@ -206,17 +207,12 @@ def add_route(
         )
         for n in path_params
     ]
-    openapi_extra = None
-    if route.input is not None and has_body:
-        # Read by the endpoint itself (after authentication), documented here.
-        ref = {"$ref": f"#/components/schemas/{route.input.__name__}"}
-        openapi_extra = {
-            "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}
-        }
-    elif route.input is not None:
+    if route.input is not None and not has_body:
         params.append(inspect.Parameter("input", kw, annotation=Annotated[route.input, Query()]))
     endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     endpoint.__name__ = route.rpc
+    # Documentation only: the endpoint passes the RPC's JSON through, never through these
+    # models. A body is read by the endpoint itself (after authentication), documented here.
     app.add_api_route(
         route.path,
         endpoint,
@@ -224,10 +220,7 @@ def add_route(
         summary=route.summary,
         tags=list(route.tags),
         status_code=route.status,
-        openapi_extra=openapi_extra,
-        responses={
-            400: {"description": "invalid input"},
-            401: {"description": "missing or invalid token"},
-            403: {"description": "the caller's role does not allow this"},
-        },
+        operation_id=route.rpc,
+        openapi_extra=openapi.operation_extra(route),
+        responses=openapi.route_responses(route),
     )

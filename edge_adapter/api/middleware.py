@@ -33,7 +33,7 @@ DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
 )
-DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+DOCS_PATHS = ("/docs", "/redoc")
 HSTS = "max-age=63072000; includeSubDomains"
 
 

@@ -13,10 +13,10 @@ applied through the payment queue; a duplicate is answered 200 and changes nothi
 """
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse
 
 from .. import jsonlog, queries
@@ -25,6 +25,7 @@ from ..errors import ApiError
 from ..gateways import PROVIDERS
 from ..gateways.payments import WebhookRejected
 from ..settings import Settings
+from . import openapi, schemas
 
 logger = logging.getLogger("edge_adapter.api")
 # Headers worth keeping with a stored event; credentials and session headers never are.
@@ -44,18 +45,74 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+# Documentation only (the endpoint reads the raw body itself, as the signature needs it).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: openapi.success_response(
+        schemas.ProviderWebhookReceipt,
+        idempotent=False,
+        api=False,
+        description="Stored (or a duplicate of an event stored before); it is applied "
+        "through the payment queue.",
+    ),
+    400: openapi.error_response(
+        400,
+        api=False,
+        description="`malformed_event`: a verified body that is not an event we can read "
+        "(recorded as rejected).",
+    ),
+    401: openapi.error_response(
+        401,
+        api=False,
+        description="`invalid_signature`: a missing or bad signature, or no webhook secret "
+        "configured for the gateway (details.reason); recorded, not applied.",
+    ),
+    404: openapi.error_response(
+        404,
+        api=False,
+        description="No such provider, or no gateway of that provider with this id "
+        "(archived gateways included).",
+    ),
+    413: openapi.error_response(
+        413, api=False, description="The body is larger than LSP_PROVIDER_WEBHOOK_MAX_BYTES."
+    ),
+    431: openapi.error_response(431, api=False),
+    500: openapi.error_response(500, api=False),
+    503: openapi.error_response(503, api=False),
+}
+OPENAPI_EXTRA: dict[str, Any] = {
+    "security": [],  # the provider's signature over the raw body authenticates it
+    "requestBody": {
+        "required": True,
+        "description": "The provider's event exactly as it sends it (JSON, or a form post "
+        "for PayU and Paytm callbacks), signed as that provider signs.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+        },
+    },
+}
+
+
 def install(app: FastAPI, db: Database, settings: Settings) -> None:
     @app.post(
         "/api/v1/providers/{provider}/webhooks/{gateway_id}",
         tags=["providers"],
         summary="A payment provider's webhook (authenticated by the provider's signature)",
-        responses={
-            401: {"description": "bad or missing signature"},
-            404: {"description": "unknown provider or gateway"},
-            413: {"description": "body too large"},
-        },
+        operation_id="provider_webhook",
+        responses=RESPONSES,
+        openapi_extra=OPENAPI_EXTRA,
     )
-    async def receive(provider: str, gateway_id: str, request: Request) -> JSONResponse:
+    async def receive(
+        provider: Annotated[str, Path(json_schema_extra={"enum": sorted(PROVIDERS)})],
+        gateway_id: Annotated[
+            str,
+            Path(
+                description="the gateway whose credentials verify the signature",
+                json_schema_extra={"format": "uuid"},
+            ),
+        ],
+        request: Request,
+    ) -> JSONResponse:
         client = PROVIDERS.get(provider)
         try:
             gateway = str(UUID(gateway_id))

@@ -5,9 +5,11 @@ POST /_control  {"provider", "mode", "latency_ms"}   behaviour of one provider; 
                 then 500) | hang_after_commit (acts, then never answers)
 POST /_webhooks {"provider", "url"}    where that provider's webhooks go (its dashboard)
 POST /_hosted/{provider}/{order_id}/complete {"outcome": "success" | "failure"}
-                the customer finishes the hosted page / approves the UPI request
+                the customer finishes the hosted page / approves the UPI request; 409
+                when it was cancelled or expired (nothing is captured)
 GET  /_hosted/{provider}/{order_id}    the hosted page itself (a small HTML form)
-GET  /_calls    requests per provider       GET /_captures  captures per payment id
+GET  /_calls    requests per provider (and `<provider>.cancel`: cancel / expire calls)
+GET  /_captures  captures per payment id
 GET  /_webhooks/sent   every webhook sent   POST /_reset    back to defaults
 """
 
@@ -119,7 +121,10 @@ async def complete(provider: str, order_id: str, request: Request) -> Response:
         outcome = (await request.json()).get("outcome")
     if outcome not in ("success", "failure"):
         return JSONResponse({"error": "outcome must be success or failure"}, 400)
-    await state.completers[provider](order, outcome)
+    try:
+        await state.completers[provider](order, outcome)
+    except state.Refused as refused:
+        return JSONResponse({"error": str(refused), "order": order_id}, 409)
     return JSONResponse({"order": order_id, "outcome": outcome})
 
 

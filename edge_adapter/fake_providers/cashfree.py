@@ -9,6 +9,9 @@ Test mode as documented: UPI collect to `testsuccess@gocash` succeeds and to
 waits until the test approves it (POST /_hosted/cashfree/<order_id>/complete); payment links
 are paid or failed on the hosted page (/_hosted/cashfree/<cf_link_id>).
 
+A terminated order (PATCH /pg/orders/{id}) or a cancelled link (POST /pg/links/{id}/cancel)
+refuses the customer on the hosted page and captures nothing.
+
 Not documented by Cashfree and chosen conservatively here: the order a paid link creates
 (`CFPay_...`) carries no order_tags, a failed attempt on a link sends PAYMENT_FAILED_WEBHOOK
 for that order (no attempt id in it) and leaves the link ACTIVE; conflict answers use code
@@ -163,6 +166,36 @@ async def get_order(order_id: str, request: Request) -> Response:
     order = _order(order_id)
     if order is None:
         return _error("order not found", "order_not_found", 404)
+    return _json(_public(order))
+
+
+@router.patch("/pg/orders/{order_id}")
+async def terminate_order(order_id: str, request: Request) -> Response:
+    """Terminate Order (API version 2023-08-01 and later): {"order_status": "TERMINATED"}
+    ends an ACTIVE order, which can then no longer be paid
+    (https://www.cashfree.com/docs/api-reference/payments/latest/orders/terminate-order)."""
+    if early := await _guard(request):
+        return early
+    if request.headers["x-api-version"] < "2023-08-01":
+        return _error("order termination needs x-api-version 2023-08-01 or later", "request_failed")
+    body = await _body(request) or {}
+    if body.get("order_status") != "TERMINATED":
+        return _error("order_status : should be TERMINATED", "order_status_invalid")
+    state.cancelled(P)
+    order = _order(order_id)
+    if order is None:
+        return _error("order does not exist", "order_not_found", 404)
+    if order["order_status"] != "ACTIVE":
+        return _error(
+            f"order is {order['order_status'].lower()} and cannot be terminated",
+            "order_not_active",
+        )
+    order["order_status"] = "TERMINATED"
+    for payment in order["_payments"]:
+        if payment["payment_status"] == "PENDING":
+            payment.update(payment_status="CANCELLED", payment_message="order terminated")
+    if fault := await after_commit(P):
+        return fault
     return _json(_public(order))
 
 
@@ -399,8 +432,30 @@ async def link_orders(link_id: str, request: Request) -> Response:
     return _json([_public(o) for o in link["_orders"]])
 
 
+@router.post("/pg/links/{link_id}/cancel")
+async def cancel_link(link_id: str, request: Request) -> Response:
+    """Cancel Payment Link: only an ACTIVE link can be cancelled; a cancelled link takes no
+    payment (https://www.cashfree.com/docs/api-reference/payments/latest/payment-links/cancel)."""
+    if early := await _guard(request):
+        return early
+    state.cancelled(P)
+    link = _link(link_id)
+    if link is None:
+        return _error("link does not exist", "link_not_found", 404)
+    if link["link_status"] != "ACTIVE":
+        return _error(
+            f"link is {link['link_status'].lower()} and cannot be cancelled", "link_not_active"
+        )
+    link["link_status"] = "CANCELLED"
+    if fault := await after_commit(P):
+        return fault
+    return _json(_public(link))
+
+
 async def _pay_link(link: dict[str, Any], outcome: str) -> None:
     """The customer paid (or failed) on the hosted page: the link makes an order of its own."""
+    if link["link_status"] in ("CANCELLED", "EXPIRED", "TERMINATED"):
+        raise state.Refused(f"this payment link is {link['link_status'].lower()}")
     if link["link_status"] != "ACTIVE":
         return
     order_id = f"CFPay_{link['cf_link_id']}_{secrets.token_hex(4)}"
@@ -447,6 +502,8 @@ async def _complete(obj: dict[str, Any], outcome: str) -> None:
     if obj.get("entity") == "link":
         await _pay_link(obj, outcome)
     elif obj.get("entity") == "order":
+        if obj["order_status"] in ("TERMINATED", "EXPIRED"):
+            raise state.Refused(f"this order is {obj['order_status'].lower()}")
         for payment in list(obj["_payments"]):
             await _settle(obj, payment, outcome)
 

@@ -9,7 +9,8 @@ with success@razorpay the amounts 201 / 402 / 204 / 302 paise fail with insuffic
 payment_declined / incorrect_pin / payment_cancelled (the "Test Mode" column of
 https://razorpay.com/docs/payments/payment-gateway/s2s-integration/payment-methods/upi/error-codes/).
 Any other VPA waits until the test approves it (POST /_hosted/razorpay/<order id>/complete);
-payment links are paid or failed on the hosted page (/_hosted/razorpay/<plink id>).
+payment links are paid or failed on the hosted page (/_hosted/razorpay/<plink id>), which
+refuses a cancelled link (POST /v1/payment_links/{id}/cancel).
 """
 
 import asyncio
@@ -379,9 +380,35 @@ async def get_link(link_id: str, request: Request) -> Response:
     return JSONResponse(_public(link))
 
 
+@router.post("/v1/payment_links/{link_id}/cancel")
+async def cancel_link(link_id: str, request: Request) -> Response:
+    """Only a link in the created state can be cancelled
+    (https://razorpay.com/docs/payments/payment-links/states/); a cancelled link cannot be
+    paid any more (https://razorpay.com/docs/payments/payment-links/cancel)."""
+    if early := await _guard(request):
+        return early
+    state.cancelled(P)
+    link = _get("payment_link", link_id)
+    if link is None:
+        return _error("The id provided does not exist", reason="NA")
+    if link["status"] != "created":
+        return _error(
+            f"Payment Link cannot be cancelled as it is {link['status']}",
+            reason="NA",
+            field="id",
+        )
+    link.update(status="cancelled", cancelled_at=int(time.time()))
+    state.later(_event("payment_link.cancelled", {"payment_link": {"entity": _public(link)}}))
+    if fault := await after_commit(P):
+        return fault
+    return JSONResponse(_public(link))
+
+
 async def _pay_link(link: dict[str, Any], outcome: str) -> None:
     """The customer paid (or failed to) on the hosted page: like the real API, the payment
     link makes an order (receipt = reference_id) and a payment, both with the link's notes."""
+    if link["status"] in ("cancelled", "expired"):
+        raise state.Refused(f"this payment link is {link['status']}")
     if link["status"] != "created":
         return
     order = {

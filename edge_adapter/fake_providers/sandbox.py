@@ -137,6 +137,8 @@ async def create_charge(request: Request) -> Response:
 
 async def _finish(charge: dict[str, Any], outcome: str) -> None:
     """Complete a charge: capture it (counted once) or decline it, then send the webhook."""
+    if charge["status"] == "canceled":
+        raise state.Refused("this charge was cancelled by the merchant")
     if charge["status"] in ("succeeded", "failed"):
         return
     if outcome == "success":
@@ -190,6 +192,41 @@ async def list_charges(request: Request) -> Response:
     found = _charges() if reference is None else _by_reference(reference)
     data = [_public(c) for c in found]
     return JSONResponse({"data": data})
+
+
+@router.post("/v1/charges/{charge_id}/cancel")
+async def cancel_charge(charge_id: str, request: Request) -> Response:
+    """Cancel a charge nobody has paid (the API in edge_adapter/gateways/sandbox.py)."""
+    if early := await behaviour(P):
+        return early
+    if bad := _unauthorized(request):
+        return bad
+    state.cancelled(P)
+    charge = state.orders.get((P, charge_id))
+    if charge is None:
+        return _error("not_found", "no such charge", 404)
+    if charge["status"] in ("succeeded", "failed"):
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "charge_not_cancelable",
+                    "message": f"the charge already {charge['status']}",
+                },
+                "charge": _public(charge),
+            },
+            409,
+        )
+    if charge["status"] != "canceled":
+        charge.update(
+            status="canceled",
+            next_action=None,
+            failure_code="canceled",
+            failure_message="The merchant cancelled the charge",
+        )
+        state.later(_send("charge.canceled", _public(charge), charge.get("_notify_url")))
+    if fault := await after_commit(P):
+        return fault
+    return JSONResponse(_public(charge))
 
 
 @router.get("/v1/charges/{charge_id}")

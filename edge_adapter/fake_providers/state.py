@@ -78,9 +78,21 @@ captures: Counter[str] = Counter()  # our payment id -> successful captures
 # that names its own notify URL (where the real API has one) overrides it.
 webhook_targets: dict[str, str] = {}
 # provider -> fn(order, outcome) completing a hosted page or a pending payment: it updates
-# the order, counts the capture and sends the provider's webhook (see complete_order).
+# the order, counts the capture and sends the provider's webhook (see complete_order). It
+# raises Refused when the object can no longer be paid (cancelled, expired, terminated).
 completers: dict[str, Callable[[dict[str, Any], str], Awaitable[None]]] = {}
 sent_webhooks: list[dict[str, Any]] = []
+
+
+class Refused(Exception):
+    """The hosted page refuses the customer: what they try to pay was cancelled or expired.
+    Nothing is captured; /_hosted/.../complete answers 409 with the message."""
+
+
+def cancelled(provider: str) -> None:
+    """Count one cancel / expire call that reached `provider` (GET /_calls shows
+    `<provider>.cancel`), on top of the provider's total."""
+    calls[f"{provider}.cancel"] += 1
 
 
 def reset_payments() -> None:

@@ -8,7 +8,8 @@ idempotency_error. Requests refused before anything was created save nothing.
 
 The hosted page (/_hosted/stripe/<cs id>) plays Checkout: success pays (a test card such as
 4242 4242 4242 4242 would), failure declines with card_declined / generic_decline (4000 0000
-0000 0002, https://docs.stripe.com/testing#declined-payments) and leaves the session open.
+0000 0002, https://docs.stripe.com/testing#declined-payments) and leaves the session open; an
+expired session (POST /v1/checkout/sessions/{id}/expire) refuses the customer.
 """
 
 import asyncio
@@ -233,8 +234,29 @@ async def list_sessions(request: Request) -> Response:
     )
 
 
+@router.post("/v1/checkout/sessions/{session_id}/expire")
+async def expire_session(session_id: str, request: Request) -> Response:
+    """Only an `open` session can be expired; the customer then cannot complete it, and an
+    error answers any other state (https://docs.stripe.com/api/checkout/sessions/expire)."""
+    if early := await _guard(request):
+        return early
+    state.cancelled(P)
+    session = state.orders.get((P, session_id))
+    if session is None or session.get("object") != "checkout.session":
+        return _error(f"No such checkout.session: '{session_id}'", 404, code="resource_missing")
+    if session["status"] != "open":
+        return _error(f"This Checkout Session is {session['status']} and can no longer be expired.")
+    session.update(status="expired", expires_at=int(time.time()))
+    state.later(_event_later("checkout.session.expired", _session_view(session)))
+    if fault := await after_commit(P):
+        return fault
+    return JSONResponse(_session_view(session))
+
+
 async def _pay(session: dict[str, Any], outcome: str) -> None:
     """The customer submitted the hosted page: the PaymentIntent is made on the first try."""
+    if session["status"] == "expired":
+        raise state.Refused("this Checkout Session is expired")
     if session["status"] != "open":
         return
     intent = state.orders.get((P, session["payment_intent"] or ""))

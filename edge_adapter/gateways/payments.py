@@ -7,6 +7,11 @@ A provider module exposes `client`, an object with these methods (see `Provider`
     fetch_status(call, ref)    the provider's current view of an attempt (reconciliation)
     refund(call, req)          refund (part of) a captured payment
     fetch_refund(call, req)    the provider's current view of a refund
+    requirements(req)          None when this provider can take the charge, else why not
+                               (what its API needs that the payment lacks): the worker then
+                               skips the gateway without calling it
+    cancel_charge(call, ref)   after the merchant cancelled: cancel or expire what the attempt
+                               created, so the customer can no longer pay it (VoidResult)
     verify_webhook(headers, body, credentials)   the provider's own signature scheme
     parse_webhook(headers, body)                 what an inbound event says, normalised
 
@@ -40,6 +45,14 @@ ChargeStatus = Literal[
     "unknown",  # the call may or may not have created something
 ]
 RefundStatus = Literal["pending", "succeeded", "failed", "not_found", "error", "unknown"]
+VoidStatus = Literal[
+    "voided",  # the provider cancelled / expired it (or never had it): nothing can be paid
+    "not_supported",  # the provider has no such API (no call was made)
+    "already_paid",  # the customer paid first: look the charge up and record the success
+    "failed",  # the provider refused for good (the late-success path still catches a payment)
+    "error",  # transient, nothing changed: retry later
+    "unknown",  # transient, the provider may have acted: retry later (a void is idempotent)
+]
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ class ChargeRequest:
 
 @dataclass(frozen=True)
 class ChargeRef:
-    """What we know about an attempt at the provider, for status checks."""
+    """What we know about an attempt at the provider, for status checks and voids."""
 
     payment_id: str
     attempt_id: str
@@ -84,6 +97,7 @@ class ChargeRef:
     currency: str
     provider_order_id: str | None = None
     provider_payment_id: str | None = None
+    method: str | None = None  # the payment's method, when known (which flow created it)
 
 
 @dataclass
@@ -129,6 +143,26 @@ class RefundResult:
     http_status: int | None = None
     sent: bool = True
     latency_ms: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VoidResult:
+    """A provider's answer to cancel_charge. `error` / `unknown` are transient (the void job
+    retries through the queue); every other status is final for the attempt."""
+
+    status: VoidStatus
+    error_code: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    sent: bool = True
+    latency_ms: int = 0
+
+    @property
+    def transient(self) -> bool:
+        return self.status in ("error", "unknown")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,8 +235,14 @@ class Provider(Protocol):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> ProviderEvent: ...
 
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """None when the provider's API can take this charge; otherwise a short reason (no
+        personal data) naming what is missing or unsupported, from the provider's docs."""
 
-Result = ChargeResult | RefundResult
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult: ...
+
+
+Result = ChargeResult | RefundResult | VoidResult
 
 
 async def run_provider_call(
@@ -211,11 +251,12 @@ async def run_provider_call(
     arg: Any,
     *,
     refund: bool = False,
+    void: bool = False,
 ) -> Result:
     """Run one client method with timing and transport outcomes (see module docstring).
     The timeout is the http client's; a client method may also return error/unknown
     itself for answers it understands."""
-    make = RefundResult if refund else ChargeResult
+    make: type[Result] = RefundResult if refund else VoidResult if void else ChargeResult
     started = time.perf_counter()
     try:
         result = await method(call, arg)
@@ -251,3 +292,43 @@ def by_http_status(response: httpx.Response, *, refund: bool = False) -> Result 
     if status >= 500:
         return make("unknown", error_code="provider_5xx", http_status=status)
     return None  # other 4xx: the client reads the provider's own error body
+
+
+def void_by_http_status(response: httpx.Response) -> VoidResult | None:
+    """The transport meaning of a non-2xx answer to a void: 429 and 5xx are transient (the
+    job retries); 401/403 is a permanent failure (our credentials are refused). None for 2xx
+    and for other 4xx, which the client interprets (usually by looking the object up)."""
+    status = response.status_code
+    if status < 300:
+        return None
+    if status == 429:
+        return VoidResult("error", error_code="rate_limited", http_status=status, sent=False)
+    if status in (401, 403):
+        return VoidResult("failed", error_code="auth_failed", http_status=status, sent=False)
+    if status >= 500:
+        return VoidResult("unknown", error_code="provider_5xx", http_status=status)
+    return None
+
+
+def void_from_state(
+    state: str,
+    *,
+    voided: tuple[str, ...],
+    paid: tuple[str, ...],
+    pending: tuple[str, ...] = (),
+    http_status: int | None = None,
+    error_code: str | None = None,
+) -> VoidResult:
+    """What the provider's current state of the object says about a void: cancelled /
+    expired states are `voided`, paid ones `already_paid`, states on their way to one of
+    those `unknown` (ask again later); anything else (still payable) means the provider
+    refused the void: `failed`."""
+    if state in voided:
+        return VoidResult("voided", http_status=http_status)
+    if state in paid:
+        return VoidResult("already_paid", http_status=http_status)
+    if state in pending:
+        return VoidResult("unknown", error_code=f"state_{state.lower()}", http_status=http_status)
+    return VoidResult(
+        "failed", error_code=error_code or f"state_{state.lower()}", http_status=http_status
+    )

@@ -45,6 +45,7 @@ from .payments import (
     RefundRequest,
     RefundResult,
     RefundStatus,
+    VoidResult,
     WebhookRejected,
     by_http_status,
 )
@@ -206,6 +207,27 @@ class PaytmClient:
     """Paytm PG (MID + merchant key; webhooks are signed with the same key)."""
 
     name = "paytm"
+
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """Paytm's domestic PG takes INR only; initiateTransaction needs a callbackUrl (our
+        return URL, else our notify URL) and userInfo.custId (our payment id), which we always
+        have (https://github.com/paytm/paytm-agent-skills/blob/main/references/web-integration.md)."""
+        if req.currency != "INR":
+            return "Paytm takes INR only"
+        return None
+
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult:
+        """Paytm PG documents initiateTransaction, showPaymentPage / processTransaction, the
+        order status and refunds, and no API to close or cancel an order: the txnToken lapses
+        on its own after 15 minutes
+        (https://github.com/paytm/paytm-agent-skills/blob/main/references/web-integration.md).
+        So `not_supported`, without a call; a late success is still caught and flagged."""
+        return VoidResult(
+            "not_supported",
+            error_code="no_cancel_api",
+            error_message="Paytm cannot cancel an unpaid order",
+            sent=False,
+        )
 
     @staticmethod
     def _signed(call: ProviderCall, body: Mapping[str, Any]) -> str:

@@ -42,6 +42,7 @@ from .payments import (
     RefundRequest,
     RefundResult,
     RefundStatus,
+    VoidResult,
     WebhookRejected,
     by_http_status,
 )
@@ -177,6 +178,41 @@ class PayUClient:
     """PayU India payments (merchant key + salt; no separate webhook secret)."""
 
     name = "payu"
+
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """`_payment` requires key, txnid, amount, productinfo, firstname, email, phone, surl
+        and furl (https://docs.payu.in/docs/addl_info-payment-apis); PayU India takes INR
+        only. We fill firstname ourselves and use the return URL (else our notify URL) for
+        surl/furl, so the customer's email and phone are what a payment may lack."""
+        if req.currency != "INR":
+            return "PayU India takes INR only"
+        missing = [
+            name
+            for name, value in (
+                ("customer email", req.customer.email),
+                ("customer phone", req.customer.phone),
+                ("return_url", req.return_url or req.notify_url),
+            )
+            if not value
+        ]
+        if missing:
+            return "PayU's _payment needs the " + ", ".join(missing)
+        return None
+
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult:
+        """PayU India has no API to cancel a payment nobody has made yet: the hosted checkout
+        form exists only in the customer's browser until it is posted, and the UPI collect
+        request cannot be withdrawn. Its cancel web services are for other states:
+        cancel_refund_transaction cancels a transaction in `auth` state or refunds a captured
+        one (https://docs.payu.in/docs/refund-transaction-api), cancel_qr_payment is for QR
+        transactions only (https://docs.payu.in/docs/cancel-qr-transaction-api). So
+        `not_supported`, without a call; a late success is still caught and flagged."""
+        return VoidResult(
+            "not_supported",
+            error_code="no_cancel_api",
+            error_message="PayU cannot cancel an unpaid transaction",
+            sent=False,
+        )
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod

@@ -42,6 +42,7 @@ from .payments import (
     RefundRequest,
     RefundResult,
     RefundStatus,
+    VoidResult,
     WebhookRejected,
     by_http_status,
 )
@@ -233,6 +234,32 @@ class PhonePeClient:
     webhook_username / webhook_password)."""
 
     name = "phonepe"
+
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """PhonePe PG takes INR, in paise, at least 100
+        (https://developer.phonepe.com/payment-gateway/website-integration/standard-checkout/api-integration/api-reference/create-payment/initiate-payment:
+        amount, "Minimum value = 100 (in paise)" in
+        https://developer.phonepe.com/v1/reference/nodejs-sdk-standard-checkout)."""
+        if req.currency != "INR":
+            return "PhonePe takes INR only"
+        if req.amount < 100:
+            return "PhonePe takes at least 100 paise"
+        return None
+
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult:
+        """PhonePe PG v2's checkout APIs are authorization, create payment, order status,
+        refund and refund status (https://developer.phonepe.com/v1/docs/common-links-pg-v2-standard-checkout):
+        no cancel. (The Cancel Payment Link API is for PhonePe's separate payment-links
+        product, https://developer.phonepe.com/payment-gateway/payment-links/api-reference-payment-links/cancel,
+        and the /v3/charge/.../cancel APIs for its offline products.) An order lapses after
+        its expireAfter (ORDER_EXPIRY_S). So `not_supported`, without a call; a late success
+        is still caught and flagged."""
+        return VoidResult(
+            "not_supported",
+            error_code="no_cancel_api",
+            error_message="PhonePe PG cannot cancel an order",
+            sent=False,
+        )
 
     async def _request(
         self, call: ProviderCall, method: str, path: str, payload: Any = None

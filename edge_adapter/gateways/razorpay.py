@@ -33,9 +33,14 @@ from .payments import (
     ProviderEvent,
     RefundRequest,
     RefundResult,
+    VoidResult,
     WebhookRejected,
     by_http_status,
+    void_by_http_status,
+    void_from_state,
 )
+
+MIN_AMOUNT = 100  # paise: "The minimum value is 100" (https://razorpay.com/docs/api/orders/create/)
 
 # Razorpay's `error.code` is a broad class; `error.reason` says what happened, so clients
 # surface the reason where there is one ("Match on reason, not on the code":
@@ -63,8 +68,9 @@ ERROR_MAP: dict[str, tuple[str, str, str]] = {
     "SERVER_ERROR": ("retry", "provider_error", "Razorpay had an internal error"),
     "GATEWAY_ERROR": ("next", "provider_error", "the payment gateway had an error"),
     # our request was refused: nothing was created
-    "BAD_REQUEST_ERROR": ("next", "provider_error", "Razorpay refused the request"),
-    "input_validation_failed": ("next", "provider_error", "Razorpay refused the request"),
+    # (request_error in the SQL map: not counted against the gateway's success rate)
+    "BAD_REQUEST_ERROR": ("next", "invalid_request", "Razorpay refused the request"),
+    "input_validation_failed": ("next", "invalid_request", "Razorpay refused the request"),
 }
 
 _CHARGE_STATES = {
@@ -188,6 +194,96 @@ def _latest(payments: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
 
 class RazorpayClient:
     name = "razorpay"
+
+    # -- what a charge needs, and cancelling one ------------------------------------------------
+
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """Orders and payment links take at least 100 paise
+        (https://razorpay.com/docs/api/orders/create/). The S2S UPI payment
+        (POST /v1/payments/create/upi) requires the customer's email and contact and the
+        page's referer, for collect and intent alike
+        (https://razorpay.com/docs/payments/payment-gateway/s2s-integration/payment-methods/upi/collect/,
+        .../upi/intent/); we send the return URL as the referer. Payment links need nothing
+        more (https://razorpay.com/docs/api/payments/payment-links/create-standard/)."""
+        if req.amount < MIN_AMOUNT:
+            return "Razorpay takes at least 100 minor units (INR 1.00)"
+        if req.method == "upi":
+            missing = [
+                name
+                for name, value in (
+                    ("customer email", req.customer.email),
+                    ("customer phone", req.customer.phone),
+                    ("return_url", req.return_url),
+                )
+                if not value
+            ]
+            if missing:
+                return "Razorpay's server-to-server UPI needs the " + ", ".join(missing)
+        return None
+
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult:
+        """Payment links: POST /v1/payment_links/{id}/cancel
+        (https://razorpay.com/docs/api/payments/payment-links/cancel-standard/), which only a
+        link in the created state allows: "You cannot cancel Payment Links in the
+        partially_paid or paid state"
+        (https://razorpay.com/docs/payments/payment-links/states/). On any refusal the link is
+        fetched and its state decides: cancelled / expired = voided, paid / partially_paid =
+        already_paid.
+
+        UPI (an order and an S2S payment): Razorpay has no API to cancel an order or a
+        created payment (the Orders API creates, fetches and updates notes:
+        https://razorpay.com/docs/api/orders/); the collect request lapses by its
+        expiry_time. `not_supported`, and a late success is still caught by its webhook."""
+        order_id = ref.provider_order_id or ""
+        link_id: str | None = order_id if order_id.startswith("plink_") else None
+        if link_id is None and ref.method not in (None, "upi"):
+            link, failed = await self._link_by_reference(call, ref.attempt_id)
+            if failed:
+                return VoidResult(
+                    "unknown" if failed.status == "unknown" else "error",
+                    error_code=failed.error_code,
+                )
+            if link is None:
+                return VoidResult("voided", error_code="not_found")
+            link_id = str(link["id"])
+        if link_id is None:
+            return VoidResult(
+                "not_supported",
+                error_code="no_cancel_api",
+                error_message="Razorpay cannot cancel a UPI order or payment",
+                sent=False,
+            )
+        response = await call.http.post(
+            f"{call.base_url}/v1/payment_links/{link_id}/cancel", auth=_auth(call)
+        )
+        if response.status_code == 200:
+            return self._link_void(response.json(), response.status_code)
+        if transport := void_by_http_status(response):
+            return transport
+        code, _, _ = _error(response)
+        # Refused (already paid, cancelled or expired?): the link's own state says which.
+        fetched = await call.http.get(
+            f"{call.base_url}/v1/payment_links/{link_id}", auth=_auth(call)
+        )
+        if transport := void_by_http_status(fetched):
+            return transport
+        if fetched.status_code >= 400:
+            if "does not exist" in fetched.text:
+                return VoidResult("voided", error_code="not_found", http_status=400)
+            return VoidResult("failed", error_code=code, http_status=response.status_code)
+        result = self._link_void(fetched.json(), response.status_code)
+        if result.status == "failed":
+            result.error_code = code
+        return result
+
+    @staticmethod
+    def _link_void(link: Mapping[str, Any], http_status: int) -> VoidResult:
+        return void_from_state(
+            str(link["status"]),
+            voided=("cancelled", "expired"),
+            paid=("paid", "partially_paid"),
+            http_status=http_status,
+        )
 
     # -- lookups -------------------------------------------------------------------------------
 

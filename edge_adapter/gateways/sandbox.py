@@ -10,7 +10,7 @@ Charges (amounts are integer minor units, currencies ISO 4217 upper case):
       200 -> charge  {"id": "ch_...", "object": "charge", "reference", "status", "amount",
                       "currency", "method", "amount_refunded", "failure_code"?,
                       "failure_message"?, "next_action"?, "metadata", "created"}
-      status: succeeded | failed | pending | requires_action
+      status: succeeded | failed | pending | requires_action | canceled
       next_action: {"type": "redirect", "url"} | {"type": "upi_collect", "vpa"}
                    | {"type": "upi_intent", "url": "upi://pay?..."}
       409 -> {"error": {"code": "duplicate_reference", ...}, "charge": {...the existing one...}}
@@ -19,6 +19,12 @@ Charges (amounts are integer minor units, currencies ISO 4217 upper case):
       400 -> {"error": {"code": "invalid_request" | "invalid_vpa", "message"}}
     GET /v1/charges?reference=<ref>  -> {"data": [charge]}   (empty list when unknown)
     GET /v1/charges/{id}             -> charge, or 404 {"error": {"code": "not_found"}}
+    POST /v1/charges/{id}/cancel     (no body) cancels a charge nobody has paid yet
+      200 -> the charge with status `canceled`, failure_code `canceled` (a repeat answers the
+             same): its hosted page, collect or intent can no longer be paid
+      409 -> {"error": {"code": "charge_not_cancelable", "message"}, "charge": {...}} when
+             the charge already succeeded or failed
+      404 -> {"error": {"code": "not_found"}}
 
 Refunds:
 
@@ -41,7 +47,8 @@ https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-w
 headers `webhook-id`, `webhook-timestamp` (epoch seconds) and `webhook-signature` =
 space-separated `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, signed with the
 optional credential field `webhook_secret` (`whsec_<base64>`); at most 5 minutes of clock
-skew. Body: {"type": "charge.succeeded" | "charge.failed" | "refund.succeeded" |
+skew. Body: {"type": "charge.succeeded" | "charge.failed" | "charge.canceled" (a void: read
+as failed) | "refund.succeeded" |
 "refund.failed", "timestamp": ISO 8601, "data": charge-or-refund}. `webhook-id` is the event
 id (redeliveries keep it).
 """
@@ -65,8 +72,11 @@ from .payments import (
     ProviderEvent,
     RefundRequest,
     RefundResult,
+    VoidResult,
     WebhookRejected,
     by_http_status,
+    void_by_http_status,
+    void_from_state,
 )
 
 TOLERANCE_S = 300
@@ -77,7 +87,7 @@ ERROR_MAP: dict[str, tuple[str, str, str]] = {
     "insufficient_funds": ("fail", "insufficient_funds", "insufficient funds"),
     "invalid_vpa": ("fail", "invalid_vpa", "the UPI ID is not valid"),
     "expired": ("fail", "expired", "the customer did not complete the payment in time"),
-    "invalid_request": ("next", "provider_error", "the sandbox rejected the request"),
+    "invalid_request": ("next", "invalid_request", "the sandbox rejected the request"),
     "amount_exceeds_refundable": (
         "fail",
         "refund_exceeds_captured",
@@ -85,6 +95,7 @@ ERROR_MAP: dict[str, tuple[str, str, str]] = {
     ),
     "charge_not_refundable": ("fail", "not_refundable", "the charge was not captured"),
     "not_found": ("fail", "not_found", "the sandbox has no such object"),
+    "canceled": ("fail", "cancelled", "the charge was cancelled"),
 }
 
 
@@ -117,7 +128,9 @@ def _refund_transport(response: httpx.Response) -> RefundResult | None:
 
 def _charge_result(charge: Mapping[str, Any], http_status: int | None = None) -> ChargeResult:
     status = charge["status"]
-    if status not in ("succeeded", "failed", "pending", "requires_action"):
+    if status == "canceled":  # voided after a cancel: nothing was paid
+        status = "failed"
+    elif status not in ("succeeded", "failed", "pending", "requires_action"):
         raise ValueError(f"unknown sandbox charge status {status!r}")
     return ChargeResult(
         status,
@@ -148,6 +161,42 @@ def _refund_result(refund: Mapping[str, Any], http_status: int | None = None) ->
 
 class SandboxClient:
     name = "sandbox"
+
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """Our sandbox takes every method and currency we accept (module docstring)."""
+        return None
+
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult:
+        """POST /v1/charges/{id}/cancel (module docstring). A charge we never learnt the id
+        of is looked up by our reference first; none at all means nothing can be paid."""
+        charge_id = ref.provider_payment_id or ref.provider_order_id
+        if not charge_id:
+            req = ChargeRequest(ref.payment_id, ref.attempt_id, ref.amount, ref.currency, "upi")
+            found = await self.find_charge(call, req)
+            if found.status == "not_found":
+                return VoidResult("voided", error_code="not_found")
+            if found.status in ("error", "unknown"):
+                return VoidResult(found.status, error_code=found.error_code)
+            charge_id = found.provider_payment_id
+        response = await call.http.post(
+            f"{call.base_url}/v1/charges/{charge_id}/cancel", headers=_headers(call.credentials)
+        )
+        if response.status_code == 404:
+            return VoidResult("voided", error_code="not_found", http_status=404)
+        if response.status_code in (200, 409):
+            charge = response.json() if response.status_code == 200 else response.json()["charge"]
+            return void_from_state(
+                str(charge["status"]),
+                voided=("canceled", "failed"),
+                paid=("succeeded",),
+                http_status=response.status_code,
+            )
+        if transport := void_by_http_status(response):
+            return transport
+        code, message = _error(response)
+        return VoidResult(
+            "failed", error_code=code, error_message=message, http_status=response.status_code
+        )
 
     async def create_charge(self, call: ProviderCall, req: ChargeRequest) -> ChargeResult:
         """POST /v1/charges with our attempt id as `reference` (unique per account: a 409
@@ -324,7 +373,13 @@ class SandboxClient:
             return ProviderEvent(
                 event_id=h["webhook-id"],
                 kind="payment",
-                status=outcome if outcome in ("succeeded", "failed", "pending") else None,
+                status=(
+                    outcome
+                    if outcome in ("succeeded", "failed", "pending")
+                    else "failed"
+                    if outcome == "canceled"
+                    else None
+                ),
                 attempt_id=data.get("reference"),
                 payment_id=metadata.get("payment_id"),
                 provider_order_id=data.get("id"),

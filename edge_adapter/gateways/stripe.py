@@ -37,8 +37,11 @@ from .payments import (
     ProviderEvent,
     RefundRequest,
     RefundResult,
+    VoidResult,
     WebhookRejected,
     by_http_status,
+    void_by_http_status,
+    void_from_state,
 )
 
 TOLERANCE_S = 300
@@ -71,11 +74,16 @@ ERROR_MAP: dict[str, tuple[str, str, str]] = {
     "rate_limit": ("retry", "provider_error", "Stripe is rate limiting us"),
     "api_error": ("retry", "provider_error", "Stripe had an internal error"),
     "idempotency_error": ("retry", "provider_error", "the idempotency key was reused"),
-    "parameter_invalid_integer": ("next", "provider_error", "Stripe refused the request"),
-    "parameter_missing": ("next", "provider_error", "Stripe refused the request"),
-    "invalid_request_error": ("next", "provider_error", "Stripe refused the request"),
-    "payment_method_not_supported": ("next", "provider_error", "Stripe cannot take this method"),
-    "return_url_required": ("next", "provider_error", "Stripe Checkout needs a return URL"),
+    # our request refused (request_error in the SQL map: not counted against the gateway)
+    "parameter_invalid_integer": ("next", "invalid_request", "Stripe refused the request"),
+    "parameter_missing": ("next", "invalid_request", "Stripe refused the request"),
+    "invalid_request_error": ("next", "invalid_request", "Stripe refused the request"),
+    "payment_method_not_supported": (
+        "next",
+        "unsupported_request",
+        "Stripe cannot take this method",
+    ),
+    "return_url_required": ("next", "unsupported_request", "Stripe Checkout needs a return URL"),
     "charge_already_refunded": ("fail", "not_refundable", "the payment is fully refunded"),
     "amount_too_large": ("fail", "refund_exceeds_captured", "more than is left to refund"),
     "resource_missing": ("fail", "not_found", "Stripe has no such object"),
@@ -244,6 +252,66 @@ def _ours(obj: Mapping[str, Any], attempt_id: str) -> bool:
 
 class StripeClient:
     name = "stripe"
+
+    def requirements(self, req: ChargeRequest) -> str | None:
+        """A hosted Checkout Session sends the customer back to its `success_url`
+        (https://docs.stripe.com/api/checkout/sessions/create,
+        https://stripe.com/docs/payments/checkout/addons/custom-success-page): our return_url
+        is required. Methods: cards (wallets ride on cards) and UPI through Checkout
+        (https://docs.stripe.com/payments/upi/accept-a-payment); this client maps no Stripe
+        payment method type to Indian netbanking (METHODS)."""
+        if req.method not in METHODS:
+            return f"Stripe Checkout does not take {req.method} here"
+        if not req.return_url:
+            return "Stripe Checkout needs a return_url (its success_url)"
+        return None
+
+    async def cancel_charge(self, call: ProviderCall, ref: ChargeRef) -> VoidResult:
+        """POST /v1/checkout/sessions/{id}/expire
+        (https://docs.stripe.com/api/checkout/sessions/expire): only an `open` session can be
+        expired, after which the customer cannot complete it; an error otherwise. On a
+        refusal the session is fetched: expired = voided, complete = already_paid (the
+        PaymentIntent then says whether the money is in). A session we never learnt the id
+        of is found by our metadata first (find_charge)."""
+        order_id = ref.provider_order_id or ""
+        session_id: str | None = order_id if order_id.startswith("cs_") else None
+        if session_id is None:
+            session, failed = await self._recent_sessions(call, ref.attempt_id)
+            if failed:
+                return VoidResult(
+                    "unknown" if failed.status == "unknown" else "error",
+                    error_code=failed.error_code,
+                )
+            if session is None:
+                return VoidResult("voided", error_code="not_found")
+            session_id = str(session["id"])
+        response = await call.http.post(
+            f"{call.base_url}/v1/checkout/sessions/{session_id}/expire", headers=_headers(call)
+        )
+        if response.status_code == 200:
+            return self._session_void(response.json(), 200)
+        if transport := void_by_http_status(response):
+            return transport
+        code, _, _ = _error(response)
+        fetched = await call.http.get(
+            f"{call.base_url}/v1/checkout/sessions/{session_id}", headers=_headers(call)
+        )
+        if fetched.status_code == 404:
+            return VoidResult("voided", error_code="resource_missing", http_status=404)
+        if transport := void_by_http_status(fetched):
+            return transport
+        if fetched.status_code >= 400:
+            return VoidResult("failed", error_code=code, http_status=response.status_code)
+        result = self._session_void(fetched.json(), response.status_code)
+        if result.status == "failed":
+            result.error_code = code
+        return result
+
+    @staticmethod
+    def _session_void(session: Mapping[str, Any], http_status: int) -> VoidResult:
+        return void_from_state(
+            str(session["status"]), voided=("expired",), paid=("complete",), http_status=http_status
+        )
 
     async def create_charge(self, call: ProviderCall, req: ChargeRequest) -> ChargeResult:
         """POST /v1/checkout/sessions (mode=payment, one price_data line item) with

@@ -5,12 +5,23 @@ refund. Job payloads:
     {payment_id, check, final}      reconciliation: ask the provider; final expires it
     {refund_id} / {refund_id, check}  refund, or ask the provider about a pending refund
     {provider_event_id}             apply a stored provider webhook
+    {void_attempt_id}               after a cancel: ask the provider to cancel / expire what
+                                    the attempt created (job key void:<attempt_id>)
 
 Never charge twice: every attempt is recorded (private.payment_next_attempt) before the
 provider is called, and an attempt that was recorded but never settled (the worker died, the
 call timed out, the answer was a 5xx) is looked up at the provider by our own reference before
 anything is created again. An answer we cannot interpret leaves the attempt open and the job
 is retried later; only a definite "nothing was created" cascades to the next gateway.
+
+A gateway that cannot take the payment (its client's `requirements` names what is missing) is
+skipped without being called: the attempt is recorded as failed with `unsupported_request`
+and the reason, and the cascade moves on; the database leaves it out of the gateway's figures.
+
+Voids: a cancel queues one void job per attempt the customer could still pay. The provider
+says voided, not_supported, already_paid or failed; already_paid sends the job down the
+late-success path (the charge is looked up and its success recorded, then flagged for review),
+and a transient failure retries through the queue. The database applies each outcome once.
 """
 
 import asyncio
@@ -28,13 +39,15 @@ from ..gateways.payments import (
     Customer,
     ProviderCall,
     RefundRequest,
+    VoidResult,
     run_provider_call,
 )
 from ..settings import Settings, get_settings
 from . import queries
 from .core import Job, JobContext, logger
 
-MAX_STEPS = 4  # attempts one job makes before leaving the rest to a retry
+MAX_STEPS = 4  # provider calls one job makes before leaving the rest to a retry
+MAX_SKIPS = 16  # gateways one job may skip without calling them (requirements unmet)
 UNSETTLED = ("error", "unknown")
 
 
@@ -107,6 +120,7 @@ def charge_ref(step: dict[str, Any]) -> ChargeRef:
         currency=req["currency"],
         provider_order_id=req.get("provider_order_id"),
         provider_payment_id=req.get("provider_payment_id"),
+        method=req.get("method"),
     )
 
 
@@ -144,7 +158,8 @@ async def _undecided(
 
 
 async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
-    for _ in range(MAX_STEPS):
+    calls = 0
+    for _ in range(MAX_STEPS + MAX_SKIPS):
         step = await queries.payment_next_attempt(ctx.db, payment_id)
         if step["action"] != "charge":
             return
@@ -152,6 +167,16 @@ async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
         client = PROVIDERS[provider]
         call = provider_call(settings, step["target"])
         req = charge_request(settings, step)
+        if not step["resume"] and (reason := client.requirements(req)) is not None:
+            # This gateway cannot take the payment: skip it without calling it. Recorded as
+            # unsupported_request (not the gateway's failure) with our own reason.
+            skipped = ChargeResult(
+                "error", error_code="unsupported_request", error_message=reason, sent=False
+            )
+            if await _settle(ctx, req.attempt_id, skipped) != "cascade":
+                return
+            continue
+        calls += 1
         result: ChargeResult | None = None
         if step["resume"]:
             # Recorded before, never settled: it may exist at the provider. Look first.
@@ -180,6 +205,8 @@ async def charge(payment_id: str, ctx: JobContext, settings: Settings) -> None:
             raise RetryLater(f"{provider} asked to retry {req.attempt_id}")
         if next_step != "cascade":
             return
+        if calls >= MAX_STEPS:
+            break
     raise RetryLater(f"{payment_id} needs more steps than one job makes")
 
 
@@ -210,6 +237,49 @@ async def check(payment_id: str, final: bool, ctx: JobContext, settings: Setting
                 raise
     if final:
         await queries.expire_payment(ctx.db, payment_id)
+
+
+async def void(attempt_id: str, ctx: JobContext, settings: Settings) -> None:
+    """After a cancel: ask the attempt's provider to cancel or expire what it created, so the
+    customer can no longer pay it, and record what it said (once)."""
+    target = await queries.void_target(ctx.db, attempt_id)
+    if target["action"] != "void":
+        return
+    provider = target["target"]["provider"]
+    client = PROVIDERS[provider]
+    call = provider_call(settings, target["target"])
+    ref = charge_ref(target)
+    result = await run_provider_call(client.cancel_charge, call, ref, void=True)
+    assert isinstance(result, VoidResult)
+    jsonlog.log(
+        logger,
+        logging.INFO,
+        "payment void",
+        attempt_id=attempt_id,
+        provider=provider,
+        result=result.status,
+        error_code=result.error_code,
+        latency_ms=result.latency_ms,
+    )
+    if result.status == "already_paid":
+        # The customer paid before the cancel reached the provider: the money moved, so the
+        # success is recorded (the payment becomes succeeded, flagged for review).
+        found = await run_provider_call(client.fetch_status, call, ref)
+        assert isinstance(found, ChargeResult)
+        if found.status != "succeeded":
+            await queries.record_void_result(
+                ctx.db,
+                attempt_id,
+                {"status": "retrying", "error_code": found.error_code or f"paid_{found.status}"},
+            )
+            raise RetryLater(f"{provider} says {attempt_id} was paid; its capture is not visible")
+        await _settle(ctx, attempt_id, found)
+    elif result.transient:
+        await queries.record_void_result(
+            ctx.db, attempt_id, {"status": "retrying", "error_code": result.error_code}
+        )
+        raise RetryLater(f"{provider} could not void {attempt_id} yet ({result.error_code})")
+    await queries.record_void_result(ctx.db, attempt_id, result.as_dict())
 
 
 async def refund(refund_id: str, ctx: JobContext, settings: Settings) -> None:
@@ -249,6 +319,8 @@ async def handle(job: Job, ctx: JobContext) -> None:
     p = job.payload
     if "provider_event_id" in p:
         await queries.apply_provider_event(ctx.db, int(p["provider_event_id"]))
+    elif "void_attempt_id" in p:
+        await void(str(p["void_attempt_id"]), ctx, settings)
     elif "refund_id" in p:
         await refund(str(p["refund_id"]), ctx, settings)
     elif p.get("check"):

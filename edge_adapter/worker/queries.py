@@ -160,6 +160,20 @@ async def apply_provider_event(db: Database, event_id: int) -> dict[str, Any]:
     return await _one(db, "select private.apply_provider_event(%s)", (event_id,))
 
 
+# -- payments: voids after a cancel (supabase/migrations/..._cancel_at_provider.sql) -----------
+async def void_target(db: Database, attempt_id: str) -> dict[str, Any]:
+    """{action: void|none, void_status, request, target}: what to ask the attempt's provider;
+    none once the void is decided (or the attempt succeeded, or its gateway was archived)."""
+    return await _one(db, "select private.void_target(%s)", (attempt_id,))
+
+
+async def record_void_result(
+    db: Database, attempt_id: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """{outcome: recorded|retrying|stale, void_status}; applied once per attempt."""
+    return await _one(db, "select private.record_void_result(%s, %s)", (attempt_id, Jsonb(result)))
+
+
 # -- operations: the database-side metrics (edge_adapter/metrics.py) ---------------------------
 async def operations_figures(db: Database) -> dict[str, Any]:
     """What only Postgres knows, from the admin RPCs in one round trip: queues

@@ -16,6 +16,9 @@ begin
   if tg_op = 'UPDATE' and old.status in ('succeeded', 'failed') then
     return null;
   end if;
+  if not new.counts_for_gateway then
+    return null; -- our request was refused or skipped: not the gateway's outcome
+  end if;
   insert into public.gateway_stats_minute as s (
     gateway_id, minute, succeeded, failed, volume, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10,
     h11, h12, h13, h14
@@ -59,7 +62,8 @@ $$;
 
 -- comment: FUNCTION attempt_outcome_buckets()
 COMMENT ON FUNCTION private.attempt_outcome_buckets() IS 'Trigger: counts an attempt''s first outcome (succeeded / failed, volume in minor units,
-provider latency bucket when known) into gateway_stats_minute and gateway_stats_hour.';
+provider latency bucket when known) into gateway_stats_minute and gateway_stats_hour; an
+attempt that failed on our own request (counts_for_gateway false) is left out.';
 
 -- acl: FUNCTION attempt_outcome_buckets()
 REVOKE ALL ON FUNCTION private.attempt_outcome_buckets() FROM PUBLIC;

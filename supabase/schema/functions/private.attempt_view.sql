@@ -15,12 +15,14 @@ CREATE FUNCTION private.attempt_view(a public.payment_attempts) RETURNS jsonb
         'message', a.error_message, 'decision', a.decision
       ) end,
     'latency_ms', a.provider_latency_ms, 'review_reason', a.review_reason,
+    'void_status', a.void_status, 'voided_at', a.voided_at, 'void_error', a.void_error,
     'created_at', a.created_at, 'completed_at', a.completed_at
   )
 $$;
 
 -- comment: FUNCTION attempt_view(a public.payment_attempts)
-COMMENT ON FUNCTION private.attempt_view(a public.payment_attempts) IS 'An attempt as the API shows it (no secrets; provider ids and error codes only).';
+COMMENT ON FUNCTION private.attempt_view(a public.payment_attempts) IS 'An attempt as the API shows it (no secrets; provider ids and error codes only), with the
+void''s outcome after a cancel (void_status, voided_at, void_error).';
 
 -- acl: FUNCTION attempt_view(a public.payment_attempts)
 REVOKE ALL ON FUNCTION private.attempt_view(a public.payment_attempts) FROM PUBLIC;

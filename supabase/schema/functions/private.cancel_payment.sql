@@ -11,6 +11,8 @@ declare
   );
   request jsonb := jsonb_build_object('payment_id', p_payment_id);
   replay jsonb;
+  last public.payment_attempts;
+  x record;
 begin
   replay := private.idempotency_replay(
     'cancel_payment', p_idempotency_key, request, p.merchant_id
@@ -22,11 +24,33 @@ begin
     raise exception 'payment % is %: only created, processing or requires_action payments can be cancelled',
       p.id, p.status using errcode = 'P0001';
   end if;
-  update public.payment_attempts as a set status = 'cancelled'
-  where a.payment_id = p.id and a.status in ('created', 'requires_action', 'pending', 'unknown');
-  update public.payments as x set
+  select * into last from public.payment_attempts as a
+  where a.payment_id = p.id order by a.attempt_no desc limit 1;
+  if found and last.status in ('created', 'unknown') then
+    -- The gateway may be creating the charge right now: a cancel here could not reach what
+    -- it creates. Nothing changes; the caller retries once the call has settled.
+    perform private.raise_http(
+      409, 'payment_in_flight',
+      'a charge request to the gateway is in flight or undecided: retry the cancel in a moment',
+      '{"Retry-After": "2"}'
+    );
+  end if;
+  for x in
+    update public.payment_attempts as a set
+      status = 'cancelled',
+      void_status = case when a.status in ('requires_action', 'pending') then 'requested' end
+    where a.payment_id = p.id and a.status in ('created', 'requires_action', 'pending', 'unknown')
+    returning a.id, a.void_status
+  loop
+    if x.void_status = 'requested' then
+      perform private.enqueue(
+        'payment', jsonb_build_object('void_attempt_id', x.id), 0, 'void:' || x.id
+      );
+    end if;
+  end loop;
+  update public.payments as y set
     status = 'cancelled', failure_code = 'cancelled', failure_message = 'cancelled by the merchant'
-  where x.id = p.id
+  where y.id = p.id
   returning * into p;
   return private.idempotency_store(
     'cancel_payment', p_idempotency_key, request, private.payment_view(p), p.merchant_id
@@ -35,7 +59,8 @@ end
 $$;
 
 -- comment: FUNCTION cancel_payment(p_payment_id text, p_idempotency_key text)
-COMMENT ON FUNCTION private.cancel_payment(p_payment_id text, p_idempotency_key text) IS 'Cancels a payment that has not completed, and its open attempts; see public.cancel_payment.';
+COMMENT ON FUNCTION private.cancel_payment(p_payment_id text, p_idempotency_key text) IS 'Cancels a payment that has not completed; see public.cancel_payment. Open attempts the
+customer could still pay are voided at their provider by a queued job (void:<attempt_id>).';
 
 -- acl: FUNCTION cancel_payment(p_payment_id text, p_idempotency_key text)
 REVOKE ALL ON FUNCTION private.cancel_payment(p_payment_id text, p_idempotency_key text) FROM PUBLIC;

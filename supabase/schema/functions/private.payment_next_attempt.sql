@@ -10,6 +10,7 @@ declare
   a public.payment_attempts;
   last public.payment_attempts;
   c record;
+  f record;
   tries integer := 0;
   max_attempts integer := (private.setting('payments.max_attempts'))::integer;
   max_same integer := (private.setting('payments.max_same_gateway_retries'))::integer;
@@ -36,10 +37,11 @@ begin
   elsif found and last.status in ('requires_action', 'pending') then
     return jsonb_build_object('action', 'none', 'status', p.status, 'waiting_on', last.id);
   end if;
-  if p.attempt_count >= max_attempts then
+  if private.payment_attempts_used(p.id) >= max_attempts then
+    select * into f from private.payment_failure(p.id);
     p := private.fail_payment(
-      p, coalesce(last.error_code, 'attempts_exhausted'),
-      coalesce(last.error_message, 'no gateway could complete the payment')
+      p, coalesce(f.code, 'attempts_exhausted'),
+      coalesce(f.message, 'no gateway could complete the payment')
     );
     return jsonb_build_object('action', 'none', 'status', p.status);
   end if;
@@ -73,11 +75,12 @@ begin
     end;
   end loop;
   if a.id is null then
+    select * into f from private.payment_failure(p.id);
     p := private.fail_payment(
-      p, coalesce(last.error_code, 'no_gateway_available'),
-      case when last.id is null
+      p, coalesce(f.code, 'no_gateway_available'),
+      case when f.code is null
         then 'no active gateway takes this payment (mode, currency, method, amount, region or daily limits)'
-        else coalesce(last.error_message, 'no gateway could complete the payment') end
+        else coalesce(f.message, 'no gateway could complete the payment') end
     );
     return jsonb_build_object('action', 'none', 'status', p.status);
   end if;
@@ -96,8 +99,9 @@ $$;
 COMMENT ON FUNCTION private.payment_next_attempt(p_payment_id text) IS 'service_role (the worker): the next charge step for a processing payment. Resumes an attempt
 left created/unknown (look it up first), or records a new attempt on the best untried
 candidate (a gateway is retried only when its provider asked, at most
-payments.max_same_gateway_retries times), or fails the payment when nothing is left.
-Returns {action: none|charge, resume, request, target}.';
+payments.max_same_gateway_retries times), or fails the payment when nothing is left, with the
+failure private.payment_failure chooses. Attempts skipped as unsupported_request do not count
+toward payments.max_attempts. Returns {action: none|charge, resume, request, target}.';
 
 -- acl: FUNCTION payment_next_attempt(p_payment_id text)
 REVOKE ALL ON FUNCTION private.payment_next_attempt(p_payment_id text) FROM PUBLIC;

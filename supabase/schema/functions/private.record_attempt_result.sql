@@ -12,6 +12,8 @@ declare
   v_amount bigint := (p_result ->> 'amount')::bigint;
   v_currency text := upper(p_result ->> 'currency');
   verdict record;
+  f record;
+  v_message text;
   is_current boolean;
   window_s integer := (private.setting('payments.action_window_s'))::integer;
   first_check integer := (private.setting('payments.check_schedule_s') ->> 0)::integer;
@@ -85,17 +87,25 @@ begin
     select * into verdict from private.classify_provider_error(
       a.provider, coalesce(p_result ->> 'error_code', case when v_status = 'not_found' then 'not_found' end)
     );
+    -- The reason a gateway was skipped is ours (the client's requirements): say it. A
+    -- provider's own message stays out (it may echo what the customer typed).
+    v_message := case when verdict.unified_code = 'unsupported_request'
+      then coalesce(p_result ->> 'error_message', verdict.message) else verdict.message end;
     update public.payment_attempts as x set status = 'failed',
       provider_error_code = left(p_result ->> 'error_code', 200),
       error_code = verdict.unified_code,
-      error_message = left(coalesce(verdict.message, p_result ->> 'error_message'), 500),
-      decision = verdict.decision, next_action = null
+      error_message = left(v_message, 500),
+      decision = verdict.decision, next_action = null,
+      counts_for_gateway = not verdict.request_error
     where x.id = a.id
     returning * into a;
     if is_current then
-      if verdict.decision = 'fail'
-        or p.attempt_count >= (private.setting('payments.max_attempts'))::integer then
-        p := private.fail_payment(p, verdict.unified_code, verdict.message);
+      if verdict.decision = 'fail' then
+        p := private.fail_payment(p, verdict.unified_code, v_message);
+      elsif private.payment_attempts_used(p.id)
+        >= (private.setting('payments.max_attempts'))::integer then
+        select * into f from private.payment_failure(p.id);
+        p := private.fail_payment(p, f.code, f.message);
       else
         if p.status = 'requires_action' then
           update public.payments as x set status = 'processing' where x.id = p.id
@@ -154,8 +164,11 @@ $$;
 COMMENT ON FUNCTION private.record_attempt_result(p_attempt_id text, p_result jsonb) IS 'service_role (the worker): applies a provider''s answer ({status, provider ids, amount,
 currency, error_code, error_message, next_action, http_status, latency_ms}) to an attempt and
 its payment through the error map; a success for another amount or currency is flagged, not
-applied; a late success is accepted; nothing moves backwards. Returns {outcome, next:
-none|cascade|retry, payment_status}. 22023 unknown status; P0002 unknown attempt.';
+applied; a late success is accepted; nothing moves backwards. A failure on our own request
+(unsupported_request, or a code the map marks request_error) does not count for the gateway;
+when the gateways run out the payment takes private.payment_failure''s choice. Returns
+{outcome, next: none|cascade|retry, payment_status}. 22023 unknown status; P0002 unknown
+attempt.';
 
 -- acl: FUNCTION record_attempt_result(p_attempt_id text, p_result jsonb)
 REVOKE ALL ON FUNCTION private.record_attempt_result(p_attempt_id text, p_result jsonb) FROM PUBLIC;

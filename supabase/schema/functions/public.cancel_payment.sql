@@ -7,13 +7,17 @@ CREATE FUNCTION public.cancel_payment(p_payment_id text, p_idempotency_key text 
     AS $$ select private.cancel_payment(p_payment_id, p_idempotency_key) $$;
 
 -- comment: FUNCTION cancel_payment(p_payment_id text, p_idempotency_key text)
-COMMENT ON FUNCTION public.cancel_payment(p_payment_id text, p_idempotency_key text) IS 'Cancels a payment while it is created, processing or requires_action; open attempts are
-cancelled and release their gateway reservation. A provider''s later success is still
-recorded (late_success, review_reason) so it can be refunded.
+COMMENT ON FUNCTION public.cancel_payment(p_payment_id text, p_idempotency_key text) IS 'Cancels a payment while it is created, processing or requires_action. Refused with 409
+payment_in_flight (Retry-After: 2, nothing changed) while a charge request to a gateway is in
+flight or undecided. Otherwise the payment is cancelled at once, its open attempts release
+their gateway reservation, and an attempt the customer could still pay (requires_action,
+pending) gets a void job that asks its provider to cancel or expire it (the attempt''s
+void_status says what happened). A provider''s later success is still recorded (late_success,
+review_reason) so it can be refunded.
 Who: the merchant''s owners and developers and its API keys; viewers get 42501.
 Returns: the payment snapshot (status cancelled).
-Errors: P0002 unknown payment; 42501 role; P0001 the payment already completed; PGRST 422 /
-409 idempotency.';
+Errors: P0002 unknown payment; 42501 role; P0001 the payment already completed; PGRST 409
+payment_in_flight; PGRST 422 / 409 idempotency.';
 
 -- acl: FUNCTION cancel_payment(p_payment_id text, p_idempotency_key text)
 REVOKE ALL ON FUNCTION public.cancel_payment(p_payment_id text, p_idempotency_key text) FROM PUBLIC;

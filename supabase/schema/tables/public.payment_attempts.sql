@@ -24,6 +24,10 @@ CREATE TABLE public.payment_attempts (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    void_status text,
+    voided_at timestamp with time zone,
+    void_error text,
+    counts_for_gateway boolean DEFAULT true NOT NULL,
     CONSTRAINT payment_attempts_amount_check CHECK ((amount > 0)),
     CONSTRAINT payment_attempts_attempt_no_check CHECK ((attempt_no >= 1)),
     CONSTRAINT payment_attempts_decision_check CHECK ((decision = ANY (ARRAY['retry'::text, 'next'::text, 'fail'::text]))),
@@ -35,7 +39,9 @@ CREATE TABLE public.payment_attempts (
     CONSTRAINT payment_attempts_provider_order_id_check CHECK ((char_length(provider_order_id) <= 200)),
     CONSTRAINT payment_attempts_provider_payment_id_check CHECK ((char_length(provider_payment_id) <= 200)),
     CONSTRAINT payment_attempts_review_reason_check CHECK ((char_length(review_reason) <= 500)),
-    CONSTRAINT payment_attempts_status_check CHECK ((status = ANY (ARRAY['created'::text, 'requires_action'::text, 'pending'::text, 'unknown'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text])))
+    CONSTRAINT payment_attempts_status_check CHECK ((status = ANY (ARRAY['created'::text, 'requires_action'::text, 'pending'::text, 'unknown'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))),
+    CONSTRAINT payment_attempts_void_error_check CHECK ((char_length(void_error) <= 200)),
+    CONSTRAINT payment_attempts_void_status_check CHECK ((void_status = ANY (ARRAY['requested'::text, 'voided'::text, 'not_supported'::text, 'already_paid'::text, 'failed'::text])))
 );
 
 -- comment: TABLE payment_attempts
@@ -53,6 +59,24 @@ now) or fail (stop).';
 
 -- comment: COLUMN payment_attempts.provider_latency_ms
 COMMENT ON COLUMN public.payment_attempts.provider_latency_ms IS 'Milliseconds the provider took to answer the call that decided this attempt.';
+
+-- comment: COLUMN payment_attempts.void_status
+COMMENT ON COLUMN public.payment_attempts.void_status IS 'After a cancel, what the provider did with what this attempt created: requested (the void
+job has not finished), voided (the provider cancelled or expired it: nothing can be paid
+there), not_supported (the provider has no such API: a late success is still caught and
+flagged), already_paid (the customer paid first: the success is recorded and flagged),
+failed (the provider refused; a late success is still caught). Null: never cancelled.';
+
+-- comment: COLUMN payment_attempts.voided_at
+COMMENT ON COLUMN public.payment_attempts.voided_at IS 'When the provider confirmed the void (void_status voided).';
+
+-- comment: COLUMN payment_attempts.void_error
+COMMENT ON COLUMN public.payment_attempts.void_error IS 'The provider''s (or transport) error code of the last void call that did not succeed.';
+
+-- comment: COLUMN payment_attempts.counts_for_gateway
+COMMENT ON COLUMN public.payment_attempts.counts_for_gateway IS 'False when the attempt failed on our own request (the worker skipped a gateway that cannot
+take the payment, or the provider refused the request as invalid): it is left out of the
+gateway''s success rate.';
 
 -- constraint: payment_attempts payment_attempts_number_unique
 ALTER TABLE ONLY public.payment_attempts

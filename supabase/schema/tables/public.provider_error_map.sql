@@ -8,6 +8,7 @@ CREATE TABLE public.provider_error_map (
     unified_code text NOT NULL,
     message text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    request_error boolean DEFAULT false NOT NULL,
     CONSTRAINT provider_error_map_code_check CHECK (((char_length(code) >= 1) AND (char_length(code) <= 200))),
     CONSTRAINT provider_error_map_decision_check CHECK ((decision = ANY (ARRAY['retry'::text, 'next'::text, 'fail'::text]))),
     CONSTRAINT provider_error_map_message_check CHECK (((char_length(message) >= 1) AND (char_length(message) <= 300))),
@@ -20,6 +21,11 @@ COMMENT ON TABLE public.provider_error_map IS 'What a provider''s error code mea
 (next gateway, now) or fail (stop; the customer''s problem), with our unified code and
 message. Provider ''*'' covers transport outcomes. Unmapped codes fail as provider_declined.
 Who reads: admins; written by migrations (operators may tune rows as service_role).';
+
+-- comment: COLUMN provider_error_map.request_error
+COMMENT ON COLUMN public.provider_error_map.request_error IS 'True when the code means the gateway refused our request as invalid or could not take it
+(missing customer data, unsupported method or currency): nothing was attempted, so the attempt
+does not count against the gateway''s success rate.';
 
 -- constraint: provider_error_map provider_error_map_pkey
 ALTER TABLE ONLY public.provider_error_map

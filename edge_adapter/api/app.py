@@ -14,7 +14,7 @@ from ..db import Database
 from ..settings import Settings, get_settings
 from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
-from . import endpoints, error_handlers, probes, provider_webhooks
+from . import endpoints, error_handlers, probes, provider_webhooks, stream
 from .authn import Authenticator
 from .middleware import RequestContext
 
@@ -61,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     probes.install(app, db, settings)
     endpoints.install(app, db, auth, settings)
     provider_webhooks.install(app, db, settings)
+    stream.install(app, db, auth, settings)
     return app

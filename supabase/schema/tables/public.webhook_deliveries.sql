@@ -5,7 +5,7 @@ CREATE TABLE public.webhook_deliveries (
     id bigint NOT NULL,
     event_id text NOT NULL,
     endpoint_id uuid NOT NULL,
-    merchant_id uuid NOT NULL,
+    merchant_id uuid,
     status text DEFAULT 'pending'::text NOT NULL,
     attempts integer DEFAULT 0 NOT NULL,
     next_attempt_at timestamp with time zone,
@@ -21,6 +21,9 @@ COMMENT ON TABLE public.webhook_deliveries IS 'One event to one endpoint: status
 private.emit_event (one per matching enabled endpoint) and merchant_prepare_webhook_test;
 updated by private.record_webhook_attempt and merchant_redeliver_webhook. Read (RLS):
 platform admins, the merchant''s members and its API keys.';
+
+-- comment: COLUMN webhook_deliveries.merchant_id
+COMMENT ON COLUMN public.webhook_deliveries.merchant_id IS 'The endpoint''s merchant; null for operator alert destinations.';
 
 -- comment: COLUMN webhook_deliveries.status
 COMMENT ON COLUMN public.webhook_deliveries.status IS 'pending (queued or retrying), delivered, failed (out of retries or endpoint disabled) or

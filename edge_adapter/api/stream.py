@@ -200,7 +200,9 @@ class Hub:
                     if len(rows) < batch:
                         break
             else:  # nobody listening here: keep the inbox moving, skip the reading
-                self.cursor = max(self.cursor, await queries.live_sequence_only(conn))
+                numbered = await queries.live_sequence_only(conn)
+                if not self.subscribers:  # one who arrived meanwhile starts at the old cursor
+                    self.cursor = max(self.cursor, numbered)
             if self._kick.is_set():
                 continue
             busy = bool(self.subscribers)
@@ -279,6 +281,7 @@ class LiveStream(Response):
         self.expires_at = expires_at
         self.disconnected = False
         self.sub: Subscriber | None = None
+        self.sent_through = 0  # the highest event id this client has been sent
         self.status_code = 200
         self.background = None
 
@@ -344,6 +347,7 @@ class LiveStream(Response):
         ready = {"topics": self.topics}
         if self.last_event_id is None:
             sub = self.hub.subscribe(self.topics)
+            self.sent_through = sub.start
             await self._write(send, sse("ready", {**ready, "last_event_id": sub.start}, sub.start))
             return sub
         position = await queries.live_position(self.db)
@@ -356,24 +360,31 @@ class LiveStream(Response):
                 "resume_from": sub.start,
                 "message": "events after your last id are no longer kept: refetch, then carry on",
             }
+            self.sent_through = sub.start
             await self._write(send, sse("ready", ready))
             await self._write(send, sse("gap", gap, sub.start))
             return sub
+        self.sent_through = last
         await self._write(send, sse("ready", {**ready, "resumed_from": last}))
-        last = await self._backfill(send, last, head)
+        await self._backfill(send, head)
         sub = self.hub.subscribe(self.topics)
-        await self._backfill(send, last, sub.start)
+        # This process may lag the client's last id (it came from another process): the
+        # live loop skips whatever it was sent already.
+        await self._backfill(send, sub.start)
         return sub
 
-    async def _backfill(self, send: Send, after: int, through: int) -> int:
-        while after < through:
-            rows = await queries.live_backfill(self.db, after, through, self.topics, BACKFILL_PAGE)
+    async def _backfill(self, send: Send, through: int) -> None:
+        """The stream's events after what it was sent, up to `through`, from the outbox."""
+        while self.sent_through < through:
+            rows = await queries.live_backfill(
+                self.db, self.sent_through, through, self.topics, BACKFILL_PAGE
+            )
             if rows:
                 await self._write(send, b"".join(sse(e, d, i) for i, _, e, d in rows))
             if len(rows) < BACKFILL_PAGE:
-                return through
-            after = rows[-1][0]
-        return max(after, through)
+                self.sent_through = through
+                return
+            self.sent_through = rows[-1][0]
 
     async def _live(self, send: Send, sub: Subscriber) -> bytes:
         """Stream until something ends it; returns the last block to send."""
@@ -403,7 +414,12 @@ class LiveStream(Response):
             if sub.buffer:
                 chunks = []
                 while sub.buffer and len(chunks) < 256:
-                    chunks.append(sub.buffer.popleft().chunk)
+                    event = sub.buffer.popleft()
+                    if event.id > self.sent_through:  # never twice, never backwards
+                        chunks.append(event.chunk)
+                        self.sent_through = event.id
+                if not chunks:
+                    continue
                 await self._write(send, b"".join(chunks))
                 last_write = time.monotonic()
                 continue

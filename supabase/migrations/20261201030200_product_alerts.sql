@@ -648,6 +648,20 @@ clear_threshold (or whose rule is disabled or subject gone), and otherwise only 
 value and last_seen_at. Returns {fired, resolved, still_open}.$$;
 
 -- API: alerts ----------------------------------------------------------------------------------
+-- Cursors of rows with longer ids (an alert's uuid) ran past 57 bytes, where base64 breaks
+-- the line: the newline went into the cursor and read_cursor refused it. One line, no
+-- padding, as before for shorter ids.
+create or replace function private.page_cursor(p_at timestamptz, p_id text) returns text
+language sql immutable
+set search_path = ''
+as $$
+  select translate(encode(convert_to(
+    to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || p_id, 'UTF8'
+  ), 'base64'), E'+/=\n', '-_')
+$$;
+comment on function private.page_cursor(timestamptz, text) is
+$$An opaque keyset cursor for (created_at, id): base64url of 'timestamp|id', one line.$$;
+
 create function private.list_alerts(
   p_merchant_id uuid, p_state text, p_from timestamptz, p_to timestamptz, p_cursor text,
   p_limit integer
@@ -970,6 +984,9 @@ declare
   secrets jsonb := '{}'::jsonb;
 begin
   perform private.require_admin();
+  if p_destinations = '{}'::jsonb then
+    p_destinations := '[]'; -- an empty list that travelled as an empty Postgres array
+  end if;
   if p_destinations is null or jsonb_typeof(p_destinations) <> 'array' then
     raise exception 'send destinations as a list' using errcode = '22023';
   end if;

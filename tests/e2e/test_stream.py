@@ -78,8 +78,11 @@ class Stream:
                 block.data = json.loads(value)
         return None
 
-    def until(self, event: str, limit: int = 1000) -> Sse:
+    def until(self, event: str, limit: int = 1000, within_s: float = 30) -> Sse:
+        """The next `event` (heartbeats would keep a plain read alive forever)."""
+        deadline = time.monotonic() + within_s
         for _ in range(limit):
+            assert time.monotonic() < deadline, f"no {event} within {within_s} s"
             got = self.next()
             assert got is not None, f"the stream ended before {event}"
             if got.event == event:
@@ -338,7 +341,7 @@ def test_a_long_stream_resumes_across_disconnects_without_loss_or_repeats(
     every = max(1, EVENTS // (DISCONNECTS + 1))
     thread = threading.Thread(target=publisher, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 90
     while len(received) < EVENTS:
         assert time.monotonic() < deadline, f"stalled at {len(received)} of {EVENTS}"
         assert not failure, failure
@@ -347,6 +350,7 @@ def test_a_long_stream_resumes_across_disconnects_without_loss_or_repeats(
         with Stream(stream_api.base_url, {"topics": a.payments}, resume) as s:
             assert s.response.status_code == 200
             while len(received) < EVENTS:
+                assert time.monotonic() < deadline, f"stalled at {len(received)} of {EVENTS}"
                 got = s.next()
                 if got is None:
                     break  # the server ended it (e.g. slow_consumer): resume

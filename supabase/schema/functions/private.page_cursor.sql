@@ -7,11 +7,11 @@ CREATE FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) RE
     AS $$
   select translate(encode(convert_to(
     to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '|' || p_id, 'UTF8'
-  ), 'base64'), '+/=', '-_')
+  ), 'base64'), E'+/=\n', '-_')
 $$;
 
 -- comment: FUNCTION page_cursor(p_at timestamp with time zone, p_id text)
-COMMENT ON FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) IS 'An opaque keyset cursor for (created_at, id): base64url of ''timestamp|id''.';
+COMMENT ON FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) IS 'An opaque keyset cursor for (created_at, id): base64url of ''timestamp|id'', one line.';
 
 -- acl: FUNCTION page_cursor(p_at timestamp with time zone, p_id text)
 REVOKE ALL ON FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) FROM PUBLIC;

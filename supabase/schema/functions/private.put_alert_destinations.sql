@@ -15,6 +15,9 @@ declare
   secrets jsonb := '{}'::jsonb;
 begin
   perform private.require_admin();
+  if p_destinations = '{}'::jsonb then
+    p_destinations := '[]'; -- an empty list that travelled as an empty Postgres array
+  end if;
   if p_destinations is null or jsonb_typeof(p_destinations) <> 'array' then
     raise exception 'send destinations as a list' using errcode = '22023';
   end if;

@@ -75,10 +75,11 @@ class Settings(BaseSettings):
     def expected_migration_version(self) -> str | None:
         return self.expected_migration or latest_migration_version()
 
-    # Live events over SSE (api/stream.py). One listening connection per process numbers and
-    # reads events every stream_poll_s while streams are open (stream_idle_poll_s otherwise).
+    # Live events over SSE (api/stream.py). One listening connection per process numbers (and
+    # so broadcasts to Realtime) and reads events every stream_poll_s while streams are open,
+    # and numbers them every stream_idle_poll_s otherwise.
     stream_poll_s: float = 0.02
-    stream_idle_poll_s: float = 1.0
+    stream_idle_poll_s: float = 0.1
     stream_read_batch: int = 1000
     # Per stream: events buffered before a slow client is disconnected, the comment heartbeat,
     # the reconnection delay EventSource is told, re-authorisation, a stuck client's write.

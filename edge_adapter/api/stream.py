@@ -2,7 +2,8 @@
 
 One process, one database connection for every stream (the Hub): it LISTENs on the channel
 `private.live_sequence` NOTIFYs (ids only), numbers committed events itself every
-`stream_poll_s` while streams are open (the publishing transactions never NOTIFY), reads
+`stream_poll_s` while streams are open and every `stream_idle_poll_s` otherwise (numbering
+is also what broadcasts them to Realtime; the publishing transactions never NOTIFY), reads
 the new rows once and fans them out to each subscriber's bounded buffer. A stream never
 holds a database connection; it borrows the pool only to authorise, to resume and to
 re-authorise.

@@ -1,17 +1,22 @@
 -- Live events, one publishing path: private.publish(topic, event, payload) is what every
--- trigger and job that emits a live event calls. It does two things in the caller's
--- transaction:
---   1. realtime.send(payload, event, topic, true): hosted Supabase's Broadcast from
---      Database on a private topic, for supabase-js clients; who may join a topic is decided
---      by RLS on realtime.messages (https://supabase.com/docs/guides/realtime/authorization);
---   2. one row in private.live_inbox, the adapter's SSE outbox.
--- No NOTIFY on that path (a NOTIFY makes committing transactions take one global lock in
--- turn). The adapter sequences the inbox after commit instead: private.live_sequence() moves
+-- trigger and job that emits a live event calls. It appends one row to private.live_inbox in
+-- the caller's transaction, and nothing else: no NOTIFY (a NOTIFY makes committing
+-- transactions take one global lock in turn) and no realtime.send there (each call is a
+-- subtransaction with its own xid; two per payment status change cost about a third of the
+-- payment write path's throughput, measured by scripts/bench realtime).
+--
+-- After commit, private.live_sequence() (the adapter's listening connection every 20 ms
+-- while it has streams open and every 100 ms otherwise; pg_cron every second as well) moves
 -- committed inbox rows into private.live_events and numbers them 1, 2, 3, ... in the order
--- they became visible, under an advisory lock, then NOTIFYs ids only. So an SSE id
--- (live_events.id) never goes backwards and a reader at id N has seen everything up to N:
--- Last-Event-ID resumes without loss. Rows are kept live.retention_s (24 h); a resume from
--- before the kept window gets an explicit gap.
+-- they became visible, under an advisory lock, so an SSE id (live_events.id) never goes
+-- backwards and a reader at id N has seen everything up to N: Last-Event-ID resumes without
+-- loss. In the same transaction it broadcasts them on their private topics: Broadcast from
+-- Database, i.e. the rows realtime.send writes into realtime.messages (payload with the
+-- message id added, extension broadcast, private), written set-based in one statement;
+-- hosted Realtime reads realtime.messages through logical replication and fans them out
+-- to supabase-js clients (https://supabase.com/docs/guides/realtime/broadcast). Then it
+-- NOTIFYs lsp_live with the new head (ids only). Events are kept live.retention_s (24 h);
+-- a resume from before the kept window gets an explicit gap.
 --
 -- Topics: admin:payments, admin:gateways, admin:queues, admin:alerts (platform admins) and
 -- merchant:<uuid>:payments | alerts | notifications (the merchant's members and API keys,
@@ -53,15 +58,6 @@ $$THE decision "may this caller read this live topic": admin:* topics for platfo
 (and service_role); merchant:<id>:payments|alerts|notifications for that merchant's members
 (viewers included), its API keys, and admins; anything else for nobody. Used by the
 realtime.messages policy and by public.live_authorize (the SSE endpoints).$$;
-
-create function private.is_topic(p_topic text) returns boolean
-language sql immutable
-set search_path = ''
-as $$
-  select p_topic ~ '^(admin:(payments|gateways|queues|alerts)|merchant:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:(payments|alerts|notifications))$'
-$$;
-comment on function private.is_topic(text) is
-$$Whether the text is a topic live events are published on (the shapes can_read_topic knows).$$;
 
 -- An API key's claims are trusted by the database; a stream opened with one is checked again
 -- against the key's row (revoked, expired, merchant no longer active).
@@ -127,7 +123,7 @@ its merchant inactive); PGRST 403 topic_forbidden naming the topic.$$;
 -- The outbox -----------------------------------------------------------------------------------
 create table private.live_inbox (
   id bigint generated always as identity primary key,
-  topic text not null,
+  topics text[] not null check (cardinality(topics) between 1 and 5),
   event text not null,
   payload jsonb not null,
   created_at timestamptz not null default now()
@@ -137,8 +133,11 @@ revoke all on private.live_inbox from public, anon, authenticated;
 grant select, insert, delete on private.live_inbox to service_role;
 comment on table private.live_inbox is
 $$Live events written by private.publish in the publishing transaction and not yet numbered:
-private.live_sequence moves them into private.live_events (normally within milliseconds).
-No client role reads or writes it.$$;
+private.live_sequence moves them into private.live_events and broadcasts them (within
+milliseconds while an adapter runs, a second at most from pg_cron). No client role reads or
+writes it.$$;
+comment on column private.live_inbox.topics is
+$$The topics the event goes to (one live event per topic once numbered).$$;
 comment on column private.live_inbox.created_at is
 $$When the publishing transaction wrote the event (its now()).$$;
 
@@ -184,26 +183,48 @@ $$The highest private.live_events id given out so far.$$;
 comment on column private.live_state.pruned_through is
 $$Every private.live_events id up to this one has been pruned.$$;
 
-create function private.publish(p_topic text, p_event text, p_payload jsonb) returns void
-language plpgsql security definer
-set search_path = ''
+-- On the write path of every payment, so it is cheap: invoker and no SET clause (each costs
+-- a fair part of the call; callers are definer triggers and jobs with search_path already
+-- ''), shape checks with LIKE (a regex per topic cost twice the insert; readers' topics are
+-- checked exactly by private.can_read_topic), one row whatever the number of topics.
+create function private.publish(p_topics text[], p_event text, p_payload jsonb) returns void
+language plpgsql
 as $$
+declare
+  t text;
 begin
-  if not private.is_topic(p_topic) then
-    raise exception 'not a live topic: %', p_topic using errcode = '22023';
+  if p_topics is null or cardinality(p_topics) not between 1 and 5 then
+    raise exception 'name 1 to 5 live topics' using errcode = '22023';
   end if;
-  if p_event is null or p_event !~ '^[a-z_]+(\.[a-z_]+)+$' then
+  foreach t in array p_topics loop
+    if t is null or not (
+      t in ('admin:payments', 'admin:gateways', 'admin:queues', 'admin:alerts')
+      or (t like 'merchant:%' and (
+        t like '%:payments' or t like '%:alerts' or t like '%:notifications'
+      ))
+    ) then
+      raise exception 'not a live topic: %', t using errcode = '22023';
+    end if;
+  end loop;
+  if p_event is null or p_event not like '_%._%'
+    or pg_catalog.translate(p_event, 'abcdefghijklmnopqrstuvwxyz_.', '') <> '' then
     raise exception 'not a live event name: %', p_event using errcode = '22023';
   end if;
-  perform realtime.send(coalesce(p_payload, '{}'::jsonb), p_event, p_topic, true);
-  insert into private.live_inbox (topic, event, payload)
-  values (p_topic, p_event, coalesce(p_payload, '{}'::jsonb));
+  insert into private.live_inbox (topics, event, payload)
+  values (p_topics, p_event, coalesce(p_payload, '{}'::jsonb));
 end
 $$;
+comment on function private.publish(text[], text, jsonb) is
+$$THE live-event helper (triggers and jobs only) for an event that goes to several topics:
+one row in the outbox's inbox, in the caller's transaction; private.live_sequence numbers
+it (one live event per topic) after commit and broadcasts it on each private topic
+(Realtime). 22023 for a topic or event name that is not one of ours.$$;
+
+create function private.publish(p_topic text, p_event text, p_payload jsonb) returns void
+language sql
+as $$ select private.publish(array[p_topic], p_event, p_payload) $$;
 comment on function private.publish(text, text, jsonb) is
-$$THE live-event helper (triggers and jobs only): Broadcast from Database on the private
-topic (realtime.send) and the SSE outbox (private.live_inbox), both in the caller's
-transaction. 22023 for a topic or event name that is not one of ours.$$;
+$$THE live-event helper for one topic: private.publish(array[topic], event, payload).$$;
 
 create function private.live_sequence(p_limit integer default 10000) returns integer
 language plpgsql security definer
@@ -221,29 +242,50 @@ begin
   with moved as (
     delete from private.live_inbox as i
     where i.id in (select x.id from private.live_inbox as x order by x.id limit p_limit)
-    returning i.id, i.topic, i.event, i.payload, i.created_at
+    returning i.id, i.topics, i.event, i.payload, i.created_at
   ),
 
   numbered as (
     insert into private.live_events (id, topic, event, payload, published_at)
-    select v_head + row_number() over (order by m.id), m.topic, m.event, m.payload, m.created_at
+    select v_head + row_number() over (order by m.id, t.ord), t.topic, m.event, m.payload,
+      m.created_at
     from moved as m
+    cross join lateral unnest(m.topics) with ordinality as t (topic, ord)
     returning 1
   )
 
   select count(*) into n from numbered;
-  if n > 0 then
-    update private.live_state as s set head = v_head + n where s.id;
-    -- Ids only: other adapter processes wake and read the rows themselves.
-    perform pg_notify('lsp_live', (v_head + n)::text);
+  if n = 0 then
+    return 0;
   end if;
+  update private.live_state as s set head = v_head + n where s.id;
+  -- Broadcast from Database: what realtime.send writes, for the whole batch in one
+  -- statement. Like realtime.send, a failure here only warns: the SSE outbox stands.
+  begin
+    with batch as (
+      select gen_random_uuid() as message_id, e.topic, e.event, e.payload
+      from private.live_events as e
+      where e.id > v_head and e.id <= v_head + n
+    )
+
+    insert into realtime.messages (id, topic, extension, event, private, payload)
+    select b.message_id, b.topic, 'broadcast', b.event, true,
+      case when b.payload ? 'id' then b.payload
+        else b.payload || jsonb_build_object('id', b.message_id) end
+    from batch as b;
+  exception when others then
+    raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+  -- Ids only: other adapter processes wake and read the rows themselves.
+  perform pg_notify('lsp_live', (v_head + n)::text);
   return n;
 end
 $$;
 comment on function private.live_sequence(integer) is
-$$service_role (the adapter) and pg_cron: numbers up to p_limit committed inbox events in the
-order they became visible, moves them to private.live_events and NOTIFYs lsp_live with the
-new head; 0 when another sequencer holds the lock or nothing is waiting.$$;
+$$service_role (the adapter) and pg_cron: numbers up to p_limit committed inbox rows (one live
+event per topic) in the order they became visible, moves them to private.live_events, broadcasts them on their
+private topics (realtime.messages, as realtime.send would) and NOTIFYs lsp_live with the new
+head; 0 when another sequencer holds the lock or nothing is waiting.$$;
 
 create function private.live_read(p_after bigint, p_limit integer default 1000)
 returns table (id bigint, topic text, event text, data text)
@@ -420,11 +462,12 @@ select cron.schedule('lsp-live-retention', '*/10 * * * *', 'select private.live_
 
 -- Grants --------------------------------------------------------------------------------------
 revoke execute on function
-private.can_read_topic(text), private.is_topic(text), private.caller_key_usable(),
+private.can_read_topic(text), private.caller_key_usable(),
 private.check_topics(text[]), public.live_authorize(text[]),
-private.publish(text, text, jsonb), private.live_sequence(integer),
-private.live_read(bigint, integer), private.live_backfill(bigint, bigint, text[], integer),
-private.live_position(), private.live_retention(), private.create_stream_token(text[]),
+private.publish(text[], text, jsonb), private.publish(text, text, jsonb),
+private.live_sequence(integer), private.live_read(bigint, integer),
+private.live_backfill(bigint, bigint, text[], integer), private.live_position(),
+private.live_retention(), private.create_stream_token(text[]),
 public.create_stream_token(text[]), private.redeem_stream_token(bytea)
 from public, anon, authenticated;
 grant execute on function
@@ -433,9 +476,10 @@ public.live_authorize(text[]), private.create_stream_token(text[]),
 public.create_stream_token(text[])
 to authenticated, service_role;
 grant execute on function
-private.is_topic(text), private.publish(text, text, jsonb), private.live_sequence(integer),
-private.live_read(bigint, integer), private.live_backfill(bigint, bigint, text[], integer),
-private.live_position(), private.live_retention(), private.redeem_stream_token(bytea)
+private.publish(text[], text, jsonb), private.publish(text, text, jsonb),
+private.live_sequence(integer), private.live_read(bigint, integer),
+private.live_backfill(bigint, bigint, text[], integer), private.live_position(),
+private.live_retention(), private.redeem_stream_token(bytea)
 to service_role;
 
 -- Nothing here for anon; private helpers only through the RPCs and grants above.

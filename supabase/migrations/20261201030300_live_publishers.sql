@@ -37,11 +37,15 @@ begin
     return null;
   end if;
   v := private.payment_view(new);
-  perform private.publish('merchant:' || new.merchant_id || ':payments', v_event, v);
-  perform private.publish('admin:payments', v_event, v);
-  if v_event = 'payment.failed' then
-    perform private.publish('merchant:' || new.merchant_id || ':alerts', v_event, v);
-  end if;
+  perform private.publish(
+    case when v_event = 'payment.failed' then
+      array[
+        'merchant:' || new.merchant_id || ':payments', 'admin:payments',
+        'merchant:' || new.merchant_id || ':alerts'
+      ]
+    else array['merchant:' || new.merchant_id || ':payments', 'admin:payments'] end,
+    v_event, v
+  );
   return null;
 end
 $$;
@@ -194,11 +198,13 @@ rates, oldest pending age, state) unless the platform is idle (nothing waiting, 
 dead, no job in the last hour), and queue.dead_letters for each queue whose dead-letter
 queue grew since the last snapshot.$$;
 
--- pg_cron 1.5+ (hosted Supabase) schedules in seconds; older pg_cron (Debian's 1.4 here) runs
--- a procedure each minute that publishes a snapshot every live.queue_snapshot_interval_s.
--- Transaction control is not allowed in procedures with SET or SECURITY DEFINER, hence the
--- schema-qualified names and no search_path.
-create procedure private.publish_queue_snapshots_for_a_minute()
+-- The clock of live events: numbering the outbox every second (the adapter does it every
+-- 20-100 ms while it runs; this keeps Realtime broadcasts going without it) and a queue
+-- snapshot every live.queue_snapshot_interval_s. pg_cron 1.5+ (hosted Supabase) schedules
+-- in seconds; older pg_cron (Debian's 1.4 here) runs a procedure each minute that ticks
+-- every second for the minute. Transaction control is not allowed in procedures with SET or
+-- SECURITY DEFINER, hence the schema-qualified names and no search_path.
+create procedure private.live_ticks_for_a_minute()
 language plpgsql
 as $$
 declare
@@ -206,19 +212,25 @@ declare
     coalesce((private.setting('live.queue_snapshot_interval_s'))::integer, 5), 1
   );
   started timestamptz := clock_timestamp();
+  next_snapshot timestamptz := clock_timestamp();
 begin
   loop
-    perform private.publish_queue_snapshot();
+    if clock_timestamp() >= next_snapshot then
+      perform private.publish_queue_snapshot();
+      commit;
+      next_snapshot := next_snapshot + make_interval(secs => every_s);
+    end if;
+    perform private.live_sequence();
     commit;
-    exit when clock_timestamp() + make_interval(secs => every_s) > started + interval '57 seconds';
-    perform pg_catalog.pg_sleep(every_s);
-    commit; -- the next snapshot's transaction (and its now()) starts after the sleep
+    exit when clock_timestamp() > started + interval '58 seconds';
+    perform pg_catalog.pg_sleep(1);
+    commit; -- the next tick's transaction (and its now()) starts after the sleep
   end loop;
 end
 $$;
-comment on procedure private.publish_queue_snapshots_for_a_minute is
-$$pg_cron (before 1.5) each minute: private.publish_queue_snapshot every
-live.queue_snapshot_interval_s seconds for the minute, committing each.$$;
+comment on procedure private.live_ticks_for_a_minute is
+$$pg_cron (before 1.5) each minute: for the minute, private.live_sequence every second and
+private.publish_queue_snapshot every live.queue_snapshot_interval_s, committing each.$$;
 
 do $$
 begin
@@ -226,6 +238,7 @@ begin
     select string_to_array(split_part(e.extversion, '-', 1), '.')::integer []
     from pg_extension as e where e.extname = 'pg_cron'
   ) >= array[1, 5] then
+    perform cron.schedule('lsp-live-sequence', '1 seconds', 'select private.live_sequence()');
     perform cron.schedule(
       'lsp-live-queues',
       ((private.setting('live.queue_snapshot_interval_s'))::integer)::text || ' seconds',
@@ -233,7 +246,7 @@ begin
     );
   else
     perform cron.schedule(
-      'lsp-live-queues', '* * * * *', 'call private.publish_queue_snapshots_for_a_minute()'
+      'lsp-live-ticks', '* * * * *', 'call private.live_ticks_for_a_minute()'
     );
   end if;
 end
@@ -266,13 +279,13 @@ private.publish_payment_event(), private.gateway_live_figures(uuid[]),
 private.publish_gateway_health(), private.publish_gateway_figures(),
 private.publish_queue_snapshot(), private.publish_notification()
 from public, anon, authenticated;
-revoke execute on procedure private.publish_queue_snapshots_for_a_minute()
+revoke execute on procedure private.live_ticks_for_a_minute()
 from public, anon, authenticated;
 grant execute on function
 private.gateway_live_figures(uuid[]), private.publish_gateway_figures(),
 private.publish_queue_snapshot()
 to service_role;
-grant execute on procedure private.publish_queue_snapshots_for_a_minute() to service_role;
+grant execute on procedure private.live_ticks_for_a_minute() to service_role;
 
 -- Nothing here for anon; private helpers only through the RPCs and grants above.
 revoke execute on all functions in schema private from public, anon;

@@ -6,7 +6,7 @@
 -- resumes, retention and stream tokens.
 begin;
 \ir _helpers.psql
-select plan(44);
+select plan(47);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -205,23 +205,21 @@ select ok(
 update public.api_keys set revoked_at = null
 where name = 'a key';
 
--- Publishing: both paths in the caller's transaction ------------------------------------------
+-- Publishing: one outbox row in the caller's transaction, broadcast once numbered -------------
 select private.publish('admin:queues', 'queue.test', '{"n": 1}');
 select is(
   (
-    select jsonb_build_object('event', m.event, 'private', m.private, 'has_id', m.payload ? 'id')
-    from realtime.messages as m
-    where m.topic = 'admin:queues' and m.event = 'queue.test'
+    select payload from private.live_inbox
+    where topics = '{admin:queues}' and event = 'queue.test'
   ),
-  '{"event": "queue.test", "private": true, "has_id": true}'::jsonb,
-  'realtime.send: a private broadcast (with an id added, as hosted send does)'
+  '{"n": 1}'::jsonb, 'publish: one outbox row, in the caller''s transaction'
 );
 select is(
   (
-    select payload from private.live_inbox
+    select count(*)::int from realtime.messages
     where topic = 'admin:queues' and event = 'queue.test'
   ),
-  '{"n": 1}'::jsonb, 'and the outbox row, in the same transaction'
+  0, 'nothing is broadcast before it is numbered (after commit)'
 );
 select throws_ok(
   $$select private.publish('admin:nothing', 'queue.test', '{}')$$, '22023', null,
@@ -240,6 +238,19 @@ select private.publish('admin:queues', 'queue.test', jsonb_build_object('n', n))
 from generate_series(1, 3) as n;
 select private.publish('admin:gateways', 'gateway.test', '{"n": 4}');
 select is(private.live_sequence(), 4, 'four events numbered');
+select results_eq(
+  $$
+    select m.event, m.private, m.extension, m.payload ->> 'n', m.payload ? 'id'
+    from realtime.messages as m
+    where m.topic in ('admin:queues', 'admin:gateways') and m.event like '%.test'
+    order by m.payload ->> 'n'
+  $$,
+  $$
+    values ('queue.test', true, 'broadcast', '1', true), ('queue.test', true, 'broadcast', '2', true),
+    ('queue.test', true, 'broadcast', '3', true), ('gateway.test', true, 'broadcast', '4', true)
+  $$,
+  'and broadcast on their private topics as realtime.send would (an id added to the payload)'
+);
 select results_eq(
   format(
     'select id - %1$s, (data::jsonb -> ''data'' ->> ''n'')::int from private.live_read(%1$s, 10)',
@@ -285,6 +296,18 @@ select results_eq(
   format('select id - %1$s from private.live_read(%1$s, 10)', :base),
   $$values (3::bigint), (4::bigint)$$,
   'newer events stay'
+);
+
+-- One event for several topics: one inbox row, one live event (and broadcast) per topic -----
+select private.publish(array['admin:alerts', 'admin:queues'], 'multi.test', '{"n": 5}');
+select is(private.live_sequence(), 2, 'one inbox row, numbered once per topic');
+select results_eq(
+  format(
+    $$select id - %1$s, topic from private.live_read(%1$s + 4, 10) where event = 'multi.test'$$,
+    :base
+  ),
+  $$values (5::bigint, 'admin:alerts'), (6::bigint, 'admin:queues')$$,
+  'consecutive ids, topics in the order given'
 );
 
 -- Stream tokens --------------------------------------------------------------------------------

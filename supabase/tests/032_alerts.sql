@@ -31,7 +31,7 @@ language sql stable
 as $$
   select coalesce(string_agg(i.event, ',' order by i.id), '')
   from private.live_inbox as i
-  where i.topic = 'admin:alerts' and i.payload ->> 'rule_id' = p_rule
+  where 'admin:alerts' = any(i.topics) and i.payload ->> 'rule_id' = p_rule
     and i.payload -> 'subject' ->> 'id' = p_subject
 $$;
 
@@ -290,7 +290,7 @@ select is(
   (
     select count(*)::int from private.live_inbox as i
     where
-      i.topic = 'merchant:' || tests.w('merchant_a') || ':alerts'
+      'merchant:' || tests.w('merchant_a') || ':alerts' = any(i.topics)
       and i.event = 'alert.firing' and i.payload -> 'subject' ->> 'id' = :'ep'
   ),
   1, 'webhook_endpoint_failing: one alert, also on the merchant''s alerts topic'

@@ -365,15 +365,3 @@ def test_a_gateway_going_down_alerts_live_and_at_the_destination_then_resolves(
         worker.terminate()
         worker.wait(timeout=20)
         pg.execute("update public.gateways set status = 'inactive' where id = %s", (gateway,))
-
-
-def test_the_alert_and_live_jobs_run_under_pg_cron(pg):
-    """pg_cron really runs the minute's evaluation, the queue snapshots, the figures."""
-    jobs = dict(pg.execute("select jobname, jobid from cron.job").fetchall())
-    query = (
-        "select status, return_message from cron.job_run_details"
-        " where jobid = %s and status not in ('starting', 'running') order by runid desc limit 1"
-    )
-    for name in ("lsp-alert-rules", "lsp-live-queues", "lsp-live-gateway-figures"):
-        run = wait_until(lambda name=name: pg.execute(query, (jobs[name],)).fetchone(), 130, 1)
-        assert run[0] == "succeeded", (name, run)

@@ -12,10 +12,11 @@ begin
   if tg_op = 'UPDATE' and new.state is not distinct from old.state then
     return null;
   end if;
-  perform private.publish('admin:alerts', v_event, v);
-  if new.merchant_id is not null then
-    perform private.publish('merchant:' || new.merchant_id || ':alerts', v_event, v);
-  end if;
+  perform private.publish(
+    case when new.merchant_id is null then array['admin:alerts']
+      else array['admin:alerts', 'merchant:' || new.merchant_id || ':alerts'] end,
+    v_event, v
+  );
   perform private.emit_operator_event(v_event, v);
   return null;
 end

@@ -17,30 +17,51 @@ begin
   with moved as (
     delete from private.live_inbox as i
     where i.id in (select x.id from private.live_inbox as x order by x.id limit p_limit)
-    returning i.id, i.topic, i.event, i.payload, i.created_at
+    returning i.id, i.topics, i.event, i.payload, i.created_at
   ),
 
   numbered as (
     insert into private.live_events (id, topic, event, payload, published_at)
-    select v_head + row_number() over (order by m.id), m.topic, m.event, m.payload, m.created_at
+    select v_head + row_number() over (order by m.id, t.ord), t.topic, m.event, m.payload,
+      m.created_at
     from moved as m
+    cross join lateral unnest(m.topics) with ordinality as t (topic, ord)
     returning 1
   )
 
   select count(*) into n from numbered;
-  if n > 0 then
-    update private.live_state as s set head = v_head + n where s.id;
-    -- Ids only: other adapter processes wake and read the rows themselves.
-    perform pg_notify('lsp_live', (v_head + n)::text);
+  if n = 0 then
+    return 0;
   end if;
+  update private.live_state as s set head = v_head + n where s.id;
+  -- Broadcast from Database: what realtime.send writes, for the whole batch in one
+  -- statement. Like realtime.send, a failure here only warns: the SSE outbox stands.
+  begin
+    with batch as (
+      select gen_random_uuid() as message_id, e.topic, e.event, e.payload
+      from private.live_events as e
+      where e.id > v_head and e.id <= v_head + n
+    )
+
+    insert into realtime.messages (id, topic, extension, event, private, payload)
+    select b.message_id, b.topic, 'broadcast', b.event, true,
+      case when b.payload ? 'id' then b.payload
+        else b.payload || jsonb_build_object('id', b.message_id) end
+    from batch as b;
+  exception when others then
+    raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+  end;
+  -- Ids only: other adapter processes wake and read the rows themselves.
+  perform pg_notify('lsp_live', (v_head + n)::text);
   return n;
 end
 $$;
 
 -- comment: FUNCTION live_sequence(p_limit integer)
-COMMENT ON FUNCTION private.live_sequence(p_limit integer) IS 'service_role (the adapter) and pg_cron: numbers up to p_limit committed inbox events in the
-order they became visible, moves them to private.live_events and NOTIFYs lsp_live with the
-new head; 0 when another sequencer holds the lock or nothing is waiting.';
+COMMENT ON FUNCTION private.live_sequence(p_limit integer) IS 'service_role (the adapter) and pg_cron: numbers up to p_limit committed inbox rows (one live
+event per topic) in the order they became visible, moves them to private.live_events, broadcasts them on their
+private topics (realtime.messages, as realtime.send would) and NOTIFYs lsp_live with the new
+head; 0 when another sequencer holds the lock or nothing is waiting.';
 
 -- acl: FUNCTION live_sequence(p_limit integer)
 REVOKE ALL ON FUNCTION private.live_sequence(p_limit integer) FROM PUBLIC;

@@ -17,11 +17,15 @@ begin
     return null;
   end if;
   v := private.payment_view(new);
-  perform private.publish('merchant:' || new.merchant_id || ':payments', v_event, v);
-  perform private.publish('admin:payments', v_event, v);
-  if v_event = 'payment.failed' then
-    perform private.publish('merchant:' || new.merchant_id || ':alerts', v_event, v);
-  end if;
+  perform private.publish(
+    case when v_event = 'payment.failed' then
+      array[
+        'merchant:' || new.merchant_id || ':payments', 'admin:payments',
+        'merchant:' || new.merchant_id || ':alerts'
+      ]
+    else array['merchant:' || new.merchant_id || ':payments', 'admin:payments'] end,
+    v_event, v
+  );
   return null;
 end
 $$;

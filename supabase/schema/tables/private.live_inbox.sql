@@ -3,16 +3,21 @@
 -- table: live_inbox
 CREATE TABLE private.live_inbox (
     id bigint NOT NULL,
-    topic text NOT NULL,
+    topics text[] NOT NULL,
     event text NOT NULL,
     payload jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT live_inbox_topics_check CHECK (((cardinality(topics) >= 1) AND (cardinality(topics) <= 5)))
 );
 
 -- comment: TABLE live_inbox
 COMMENT ON TABLE private.live_inbox IS 'Live events written by private.publish in the publishing transaction and not yet numbered:
-private.live_sequence moves them into private.live_events (normally within milliseconds).
-No client role reads or writes it.';
+private.live_sequence moves them into private.live_events and broadcasts them (within
+milliseconds while an adapter runs, a second at most from pg_cron). No client role reads or
+writes it.';
+
+-- comment: COLUMN live_inbox.topics
+COMMENT ON COLUMN private.live_inbox.topics IS 'The topics the event goes to (one live event per topic once numbered).';
 
 -- comment: COLUMN live_inbox.created_at
 COMMENT ON COLUMN private.live_inbox.created_at IS 'When the publishing transaction wrote the event (its now()).';

@@ -6,7 +6,7 @@
 -- resumes, retention and stream tokens.
 begin;
 \ir _helpers.psql
-select plan(47);
+select plan(49);
 select tests.make_world();
 
 insert into public.api_keys (merchant_id, name, mode, prefix, last4, key_hash)
@@ -170,6 +170,12 @@ select throws_ok(
   'select count(*) from private.live_events', '42501', null, 'nor read the outbox'
 );
 select throws_ok(
+  'select count(*) from private.live_inbox', '42501', null, 'nor its inbox'
+);
+select throws_ok(
+  'select count(*) from private.stream_tokens', '42501', null, 'nor stream tokens'
+);
+select throws_ok(
   'select private.live_read(0, 10)', '42501', null, 'nor its reading functions'
 );
 select throws_ok(
@@ -287,7 +293,7 @@ select is(
 -- Retention: older than the window is pruned, and a resume before it is a gap ------------------
 update private.live_events set created_at = now() - interval '25 hours'
 where id between :base + 1 and :base + 2;
-select is(private.live_retention(), 2, 'events past live.retention_s are pruned');
+select ok(private.live_retention() >= 2, 'events past live.retention_s are pruned');
 select is(
   (private.live_position() ->> 'pruned_through')::bigint, (:base + 2)::bigint,
   'pruned_through marks the gap'

@@ -4,7 +4,7 @@
 -- change what; alert destinations are webhook endpoints without a merchant.
 begin;
 \ir _helpers.psql
-select plan(76);
+select plan(82);
 select tests.make_world();
 
 create function tests.state(p_rule text, p_subject text) returns text
@@ -604,6 +604,51 @@ select is_empty(
 select tests.clear_authentication();
 select tests.as_anon();
 select throws_ok('select 1 from public.alerts', '42501', null, 'anon reads no alerts');
+select tests.clear_authentication();
+
+-- Notifications: each member their own, marked read by them ----------------------------------
+insert into public.notifications (merchant_id, user_id, kind, title)
+values (tests.w('merchant_a'), tests.w('user_a'), 'api_key.rotated', 'for the owner of A')
+returning id as note_a \gset
+select tests.authenticate_as(tests.w('user_b'));
+select throws_ok(
+  format('select public.merchant_list_notifications(%L)', tests.w('merchant_a')), '42501', null,
+  'merchant_list_notifications: not another merchant''s'
+);
+select throws_ok(
+  format('select public.merchant_mark_notification_read(%s)', :note_a), 'P0002', null,
+  'merchant_mark_notification_read: another merchant''s does not exist for them'
+);
+select tests.clear_authentication();
+select tests.authenticate_as(tests.w('user_a'));
+select ok(
+  public.merchant_mark_notification_read(:note_a) ->> 'read_at' is not null,
+  'the addressee marks it read'
+);
+select is(
+  (
+    select count(*)::int from
+      jsonb_array_elements(
+        public.merchant_list_notifications(tests.w('merchant_a'), true) -> 'data'
+      ) as n
+    where (n ->> 'id')::bigint = :note_a
+  ),
+  0, 'and it is no longer unread'
+);
+select tests.clear_authentication();
+select set_config('request.jwt.claims', json_build_object(
+  'role', 'authenticated', 'merchant_id', tests.w('merchant_a'), 'api_key_id', :'busy_key'
+)::text, true);
+select set_config('role', 'authenticated', true);
+select throws_ok(
+  format('select public.merchant_mark_notification_read(%s)', :note_a), '42501', null,
+  'an API key marks nothing read'
+);
+select tests.clear_authentication();
+select tests.as_anon();
+select throws_ok(
+  'select public.merchant_list_notifications()', '42501', null, 'anon lists nothing'
+);
 select tests.clear_authentication();
 
 select * from finish();

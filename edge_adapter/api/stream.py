@@ -172,6 +172,7 @@ class Hub:
                 async with await psycopg.AsyncConnection.connect(
                     self.settings.database_url.get_secret_value(), autocommit=True
                 ) as conn:
+                    delay = 0.2
                     await self._serve(conn)
             except asyncio.CancelledError:
                 raise

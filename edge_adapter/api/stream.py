@@ -173,6 +173,7 @@ class Hub:
                     self.settings.database_url.get_secret_value(), autocommit=True
                 ) as conn:
                     delay = 0.2
+                    conn.add_notice_handler(_log_notice)
                     await self._serve(conn)
             except asyncio.CancelledError:
                 raise
@@ -225,6 +226,18 @@ class Hub:
                     await notify
             elif notify.exception() is not None:
                 raise notify.exception()  # type: ignore[misc]
+
+
+def _log_notice(notice: psycopg.errors.Diagnostic) -> None:
+    """A warning from numbering (a broadcast to Realtime that failed) reaches our logs."""
+    jsonlog.log(
+        logger,
+        logging.WARNING,
+        "database notice",
+        severity=notice.severity_nonlocalized,
+        sqlstate=notice.sqlstate,
+        message=notice.message_primary,
+    )
 
 
 async def _one_notify(conn: psycopg.AsyncConnection, wait_s: float) -> None:

@@ -158,6 +158,44 @@ def sql_work_us(conn: psycopg.Connection, claims: str, n: int) -> float:
         return (time.perf_counter() - t0) / n * 1e6
 
 
+def trigger_us(conn: psycopg.Connection, n: int) -> dict[str, float]:
+    """Median time per payment insert spent in each trigger (EXPLAIN ANALYZE's own trigger
+    timing, n inserts rolled back): what publishing adds in the writer's transaction, beside
+    the triggers that were there before, and little moved by the machine's other load."""
+    times: dict[str, list[float]] = {}
+    with conn.transaction(force_rollback=True):
+        for _ in range(n):
+            rows = conn.execute(
+                "explain (analyze, timing) insert into public.payments"
+                " (merchant_id, mode, amount, currency, method)"
+                " values (%s, 'test', 100, 'INR', 'upi')",
+                (MERCHANT,),
+            ).fetchall()
+            for (line,) in rows:
+                if match := re.match(
+                    r"\s*Trigger (?:for constraint )?(\S+?)(?: on \S+)?: time=([\d.]+)", line
+                ):
+                    times.setdefault(match.group(1), []).append(float(match.group(2)) * 1000)
+                elif match := re.match(r"\s*Execution Time: ([\d.]+)", line):
+                    times.setdefault("insert_total", []).append(float(match.group(1)) * 1000)
+    return {name: round(statistics.median(v), 1) for name, v in sorted(times.items())}
+
+
+def sequencing_us(conn: psycopg.Connection, events: int) -> float:
+    """Time per payment event (two topics) to number it and broadcast it after commit: the
+    work moved off the write path (done by the adapter or pg_cron), measured in one rolled-back
+    transaction."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(
+            "select private.publish(array[%s, 'admin:payments'], 'payment.bench', '{}')"
+            " from generate_series(1, %s)",
+            (TOPIC, events),
+        )
+        t0 = time.perf_counter()
+        conn.execute("select private.live_sequence(%s)", (events,))
+        return round((time.perf_counter() - t0) / events * 1e6, 1)
+
+
 def write_path(url: str, clients: int, seconds: int, rounds: int) -> dict[str, object]:
     conn = psycopg.connect(url, autocommit=True)
     conn.execute(
@@ -212,6 +250,8 @@ def write_path(url: str, clients: int, seconds: int, rounds: int) -> dict[str, o
             ratios.append(tps["with_publish"] / tps["without_publish"])
     finally:
         trigger(True)
+    triggers = trigger_us(conn, 300)
+    numbering = sequencing_us(conn, 2000)
     with_publish = statistics.median(runs["with_publish"])
     without = statistics.median(runs["without_publish"])
     work_with = statistics.median(work["with_publish"])
@@ -231,7 +271,9 @@ def write_path(url: str, clients: int, seconds: int, rounds: int) -> dict[str, o
             "more_by": round(work_with / work_without - 1, 3),
             "runs": work,
         },
-        "publishes_per_payment": 2,
+        "trigger_us_per_payment_insert": triggers,
+        "numbering_and_broadcast_us_per_event_after_commit": numbering,
+        "topics_per_payment_event": 2,
     }
 
 

@@ -7,16 +7,26 @@ CREATE FUNCTION private.live_sequence(p_limit integer DEFAULT 10000) RETURNS int
     AS $$
 declare
   v_head bigint;
+  v_upto bigint;
   n integer;
 begin
   -- One sequencer at a time; whoever holds the lock is doing the work already.
   if not pg_try_advisory_xact_lock(hashtextextended('lsp.live_sequence', 0)) then
     return 0;
   end if;
+  -- A range, not `id in (subquery)`: the inbox's statistics are always stale (it empties
+  -- every few milliseconds) and the planner re-ran the subquery for every row. A row with a
+  -- lower id that commits later is simply numbered by a later run.
+  select max(x.id) into v_upto from (
+    select i.id from private.live_inbox as i order by i.id limit p_limit
+  ) as x;
+  if v_upto is null then
+    return 0;
+  end if;
   select s.head into v_head from private.live_state as s where s.id;
   with moved as (
     delete from private.live_inbox as i
-    where i.id in (select x.id from private.live_inbox as x order by x.id limit p_limit)
+    where i.id <= v_upto
     returning i.id, i.topics, i.event, i.payload, i.created_at
   ),
 

@@ -8,6 +8,8 @@ worker's statements are in `edge_adapter/worker/queries.py`.
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .db import Database
@@ -167,3 +169,67 @@ async def record_provider_event(
         ),
     )
     return rows[0][0]
+
+
+# -- live events (api/stream.py) ---------------------------------------------------------------
+# The hub's own connection (service_role for its whole session, LISTENing): numbering and
+# reading in one round trip, the sequencer's transaction committed before the read.
+_LIVE_SEQUENCE = "select private.live_sequence()"
+_LIVE_READ = "select id, topic, event, data from private.live_read(%s, %s)"
+
+
+async def live_hub_setup(conn: psycopg.AsyncConnection) -> dict[str, Any]:
+    """Make the hub's connection service_role, LISTEN on the live channel; the position."""
+    await conn.execute(
+        "select set_config('role', 'service_role', false),"
+        " set_config('request.jwt.claims', '{\"role\": \"service_role\"}', false)"
+    )
+    position: dict[str, Any] = (
+        await (await conn.execute("select private.live_position()")).fetchone()
+    )[0]  # type: ignore[index]
+    await conn.execute(sql.SQL("listen {}").format(sql.Identifier(position["channel"])))
+    return position
+
+
+async def live_pump(
+    conn: psycopg.AsyncConnection, after: int, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """Number waiting events (committed), then the events after `after`, in order."""
+    async with conn.pipeline():
+        await conn.execute("begin", prepare=False)
+        await conn.execute(_LIVE_SEQUENCE)
+        await conn.execute("commit", prepare=False)
+        cur = await conn.execute(_LIVE_READ, (after, limit))
+    return await cur.fetchall()
+
+
+async def live_sequence_only(conn: psycopg.AsyncConnection) -> int:
+    """Number waiting events; the head afterwards."""
+    await conn.execute(_LIVE_SEQUENCE)
+    row = await (
+        await conn.execute("select (private.live_position() ->> 'head')::bigint")
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def live_position(db: Database) -> dict[str, Any]:
+    """{head, pruned_through, channel}."""
+    rows = await db.service_execute("select private.live_position()")
+    return rows[0][0]
+
+
+async def live_backfill(
+    db: Database, after: int, through: int, topics: list[str], limit: int
+) -> list[tuple[int, str, str, str]]:
+    """Events on `topics` with after < id <= through, in order (a resume)."""
+    rows = await db.service_execute(
+        "select id, topic, event, data from private.live_backfill(%s, %s, %s::text[], %s)",
+        (after, through, topics, limit),
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def redeem_stream_token(db: Database, digest: bytes) -> dict[str, Any] | None:
+    """{role, claims, topics, expires_at} of an unexpired stream token, by its SHA-256."""
+    rows = await db.service_execute("select private.redeem_stream_token(%s)", (digest,))
+    return rows[0][0] if rows else None

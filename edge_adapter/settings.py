@@ -139,6 +139,21 @@ class Settings(BaseSettings):
             found.append("LSP_PROVIDER_BASE_URLS points providers away from their real hosts")
         return found
 
+    # Live events over SSE (api/stream.py). One listening connection per process numbers (and
+    # so broadcasts to Realtime) and reads events every stream_poll_s while streams are open,
+    # and numbers them every stream_idle_poll_s otherwise.
+    stream_poll_s: float = 0.02
+    stream_idle_poll_s: float = 0.1
+    stream_read_batch: int = 1000
+    # Per stream: events buffered before a slow client is disconnected, the comment heartbeat,
+    # the reconnection delay EventSource is told, re-authorisation, a stuck client's write.
+    stream_buffer_events: int = 1000
+    stream_heartbeat_s: float = 15.0
+    stream_retry_ms: int = 3000
+    stream_reauth_s: float = 60.0
+    stream_send_timeout_s: float = 30.0
+    stream_max_clients: int = 1000
+
 
 @lru_cache
 def get_settings() -> Settings:

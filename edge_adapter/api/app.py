@@ -21,7 +21,7 @@ from ..settings import Settings, get_settings
 from ..startup import check_mode
 from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
-from . import endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks
+from . import endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks, stream
 from .authn import Authenticator
 from .middleware import Admission, RequestContext
 
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     probes.install(app, db, settings)
     endpoints.install(app, db, auth, settings)
     provider_webhooks.install(app, db, settings)
+    stream.install(app, db, auth, settings)
     metrics_route.install(app, db, settings)
     openapi.install(app)
     install_docs(app)

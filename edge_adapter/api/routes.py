@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from ..queues import JOB_ID_PATTERN, QUEUES
 from ..settings import get_settings
@@ -308,6 +308,68 @@ class MerchantLive(Input):
 
 class MerchantGateways(Input):
     gateway_ids: list[UUID] = Field(max_length=1000, description="empty: every gateway")
+
+
+# Live events and alerts (issue 15) -----------------------------------------------------------
+Topic = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9:_-]+$")]
+AlertState = Literal["firing", "acknowledged", "resolved", "open"]
+Number = StrictInt | StrictFloat
+
+
+class StreamToken(Input):
+    topics: list[Topic] = Field(
+        min_length=1, max_length=20, examples=[["admin:gateways", "admin:alerts"]]
+    )
+
+
+class AlertQuery(Input):
+    state: AlertState | None = Field(default=None, description="open = firing or acknowledged")
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class MerchantAlertQuery(AlertQuery):
+    merchant_id: UUID | None = Field(
+        default=None, description="not needed with an API key or for a member of one merchant"
+    )
+
+
+class AlertRuleChange(Input):
+    id: str = Field(min_length=1, max_length=63)
+    enabled: StrictBool | None = None
+    severity: Literal["critical", "warning", "info"] | None = None
+    threshold: Number | None = Field(default=None, description="in the rule kind's unit")
+    clear_threshold: Number | None = Field(default=None, description="<= threshold")
+    min_volume: StrictInt | None = Field(default=None, ge=0)
+    window_s: StrictInt | None = Field(default=None, ge=60, le=86400)
+
+
+class AlertRules(Input):
+    rules: list[AlertRuleChange] = Field(min_length=1, max_length=100)
+
+
+class AlertDestination(Input):
+    url: str = Field(max_length=2000, examples=["https://ops.example.com/hooks/lightspeedpay"])
+    description: str | None = Field(default=None, max_length=500)
+    enabled: StrictBool | None = None
+
+
+class AlertDestinations(Input):
+    destinations: list[AlertDestination] = Field(max_length=20)
+
+
+class NotificationQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="not needed with an API key or for a member of one merchant"
+    )
+    unread: bool | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+# (end of the live events and alerts models) ------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -742,5 +804,86 @@ ROUTES: list[Route] = [
         "Which gateways may carry a merchant's payments (empty: all)",
         MerchantGateways,
         tags=("admin", "gateways"),
+    ),
+    # Live events and alerts (issue 15) ------------------------------------------------------
+    Route(
+        "POST",
+        "/api/v1/stream/tokens",
+        "create_stream_token",
+        "A 60 s token for GET /api/v1/stream?access_token= (EventSource sends no headers)",
+        StreamToken,
+        201,
+        tags=("live",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/alerts",
+        "admin_list_alerts",
+        "Product alerts, newest first: state (firing, acknowledged, resolved, open), fired range",
+        AlertQuery,
+        tags=("alerts", "admin"),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/alerts/{alert_id}/acknowledge",
+        "admin_acknowledge_alert",
+        "Acknowledge a firing alert (it stays open until its condition clears)",
+        tags=("alerts", "admin"),
+        idempotent=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/alert-rules",
+        "admin_list_alert_rules",
+        "Alert rules: kind, thresholds (fire / clear), minimum volume, window, enabled",
+        tags=("alerts", "admin"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/alert-rules",
+        "admin_update_alert_rules",
+        "Change rules (only the fields sent); disabling one resolves its open alerts",
+        AlertRules,
+        tags=("alerts", "admin"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/alert-destinations",
+        "admin_list_alert_destinations",
+        "Operator URLs that receive every alert transition as a signed webhook",
+        tags=("alerts", "admin"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/alert-destinations",
+        "admin_put_alert_destinations",
+        "Replace the alert destinations; a new URL's signing secret is in this response only",
+        AlertDestinations,
+        tags=("alerts", "admin"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/alerts",
+        "merchant_list_alerts",
+        "The merchant's own alerts: its webhook endpoints failing, keys rate limited, payments "
+        "failing",
+        MerchantAlertQuery,
+        tags=("alerts", "merchant"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/notifications",
+        "merchant_list_notifications",
+        "The caller's notifications, newest first (unread=true for unread only)",
+        NotificationQuery,
+        tags=("merchant",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/merchant/notifications/{notification_id}/read",
+        "merchant_mark_notification_read",
+        "Mark a notification read",
+        tags=("merchant",),
+        path_patterns=(("notification_id", r"^[0-9]{1,18}$"),),
     ),
 ]

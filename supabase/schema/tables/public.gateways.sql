@@ -123,6 +123,9 @@ CREATE TRIGGER audit_gateways_insert_delete AFTER INSERT OR DELETE ON public.gat
 -- trigger: gateways audit_gateways_update
 CREATE TRIGGER audit_gateways_update AFTER UPDATE ON public.gateways FOR EACH ROW WHEN (((to_jsonb(old.*) - '{priority,updated_at}'::text[]) IS DISTINCT FROM (to_jsonb(new.*) - '{priority,updated_at}'::text[]))) EXECUTE FUNCTION audit.record_change('id', 'credentials_secret_id');
 
+-- trigger: gateways gateways_live_health
+CREATE TRIGGER gateways_live_health AFTER UPDATE OF health_state ON public.gateways FOR EACH ROW WHEN ((old.health_state IS DISTINCT FROM new.health_state)) EXECUTE FUNCTION private.publish_gateway_health();
+
 -- trigger: gateways gateways_touch
 CREATE TRIGGER gateways_touch BEFORE UPDATE ON public.gateways FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 

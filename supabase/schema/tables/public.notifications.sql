@@ -51,6 +51,9 @@ CREATE INDEX notifications_merchant_idx ON public.notifications USING btree (mer
 -- index: notifications_user_idx
 CREATE INDEX notifications_user_idx ON public.notifications USING btree (user_id, id DESC);
 
+-- trigger: notifications notifications_live
+CREATE TRIGGER notifications_live AFTER INSERT ON public.notifications FOR EACH ROW EXECUTE FUNCTION private.publish_notification();
+
 -- fk constraint: notifications notifications_merchant_id_fkey
 ALTER TABLE ONLY public.notifications
     ADD CONSTRAINT notifications_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(id);

@@ -4,7 +4,7 @@
 CREATE TABLE public.webhook_attempts (
     id bigint NOT NULL,
     delivery_id bigint NOT NULL,
-    merchant_id uuid NOT NULL,
+    merchant_id uuid,
     attempt integer NOT NULL,
     started_at timestamp with time zone NOT NULL,
     status_code integer,
@@ -21,6 +21,9 @@ COMMENT ON TABLE public.webhook_attempts IS 'One HTTP attempt at delivering a we
 first 4 KB of its body or the error. Written by private.record_webhook_attempt (the worker
 and the test action). Read (RLS): platform admins, the merchant''s members and its API keys.
 No retention job prunes it yet.';
+
+-- comment: COLUMN webhook_attempts.merchant_id
+COMMENT ON COLUMN public.webhook_attempts.merchant_id IS 'The endpoint''s merchant; null for operator alert destinations.';
 
 -- comment: COLUMN webhook_attempts.attempt
 COMMENT ON COLUMN public.webhook_attempts.attempt IS '1 for the first attempt of the delivery.';

@@ -4,8 +4,8 @@
 CREATE TABLE public.webhook_deliveries (
     id bigint NOT NULL,
     event_id text NOT NULL,
-    endpoint_id uuid,
-    merchant_id uuid NOT NULL,
+    endpoint_id uuid NOT NULL,
+    merchant_id uuid,
     status text DEFAULT 'pending'::text NOT NULL,
     attempts integer DEFAULT 0 NOT NULL,
     next_attempt_at timestamp with time zone,
@@ -22,8 +22,8 @@ private.emit_event (one per matching enabled endpoint) and merchant_prepare_webh
 updated by private.record_webhook_attempt and merchant_redeliver_webhook. Read (RLS):
 platform admins, the merchant''s members and its API keys.';
 
--- comment: COLUMN webhook_deliveries.endpoint_id
-COMMENT ON COLUMN public.webhook_deliveries.endpoint_id IS 'The endpoint delivered to; null once that endpoint was deleted.';
+-- comment: COLUMN webhook_deliveries.merchant_id
+COMMENT ON COLUMN public.webhook_deliveries.merchant_id IS 'The endpoint''s merchant; null for operator alert destinations.';
 
 -- comment: COLUMN webhook_deliveries.status
 COMMENT ON COLUMN public.webhook_deliveries.status IS 'pending (queued or retrying), delivered, failed (out of retries or endpoint disabled) or
@@ -67,7 +67,7 @@ CREATE TRIGGER webhook_deliveries_touch BEFORE UPDATE ON public.webhook_deliveri
 
 -- fk constraint: webhook_deliveries webhook_deliveries_endpoint_id_fkey
 ALTER TABLE ONLY public.webhook_deliveries
-    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE SET NULL;
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id);
 
 -- fk constraint: webhook_deliveries webhook_deliveries_event_id_fkey
 ALTER TABLE ONLY public.webhook_deliveries

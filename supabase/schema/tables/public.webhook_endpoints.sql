@@ -3,7 +3,7 @@
 -- table: webhook_endpoints
 CREATE TABLE public.webhook_endpoints (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
-    merchant_id uuid NOT NULL,
+    merchant_id uuid,
     url text NOT NULL,
     description text,
     event_types text[] DEFAULT '{}'::text[] NOT NULL,
@@ -29,6 +29,10 @@ merchant_*_webhook_* RPCs (owners, developers, admins) and by delivery outcomes
 (failing_since; disabled after a 410 or five days of continuous failure). Audited with the
 secret ids redacted.';
 
+-- comment: COLUMN webhook_endpoints.merchant_id
+COMMENT ON COLUMN public.webhook_endpoints.merchant_id IS 'The merchant whose events the endpoint receives; null = an operator alert destination
+(admin_put_alert_destinations), which receives alert.* events and is readable by admins only.';
+
 -- comment: COLUMN webhook_endpoints.event_types
 COMMENT ON COLUMN public.webhook_endpoints.event_types IS 'Event filter: exact types (payment.succeeded) or <area>.* (payment.*); empty = every event.';
 
@@ -52,6 +56,9 @@ ALTER TABLE ONLY public.webhook_endpoints
 
 -- index: webhook_endpoints_merchant_idx
 CREATE INDEX webhook_endpoints_merchant_idx ON public.webhook_endpoints USING btree (merchant_id);
+
+-- index: webhook_endpoints_operator_idx
+CREATE INDEX webhook_endpoints_operator_idx ON public.webhook_endpoints USING btree (created_at) WHERE (merchant_id IS NULL);
 
 -- trigger: webhook_endpoints audit_webhook_endpoints
 CREATE TRIGGER audit_webhook_endpoints AFTER INSERT OR DELETE OR UPDATE ON public.webhook_endpoints FOR EACH ROW EXECUTE FUNCTION audit.record_change('id', 'secret_id', 'previous_secret_id');

@@ -3,7 +3,7 @@
 -- table: webhook_events
 CREATE TABLE public.webhook_events (
     id text DEFAULT ('msg_'::text || replace((gen_random_uuid())::text, '-'::text, ''::text)) NOT NULL,
-    merchant_id uuid NOT NULL,
+    merchant_id uuid,
     type text NOT NULL,
     payload jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -19,6 +19,9 @@ API keys. No retention job prunes it yet.';
 -- comment: COLUMN webhook_events.id
 COMMENT ON COLUMN public.webhook_events.id IS 'msg_ and 32 hex characters; sent as the webhook-id header, stable across retries, for
 receivers to dedupe on.';
+
+-- comment: COLUMN webhook_events.merchant_id
+COMMENT ON COLUMN public.webhook_events.merchant_id IS 'The merchant the event happened to; null = an operator event (alert.*).';
 
 -- comment: COLUMN webhook_events.type
 COMMENT ON COLUMN public.webhook_events.type IS '<area>.<event>, such as payment.succeeded.';

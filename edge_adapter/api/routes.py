@@ -48,13 +48,6 @@ class GrantAdmin(Input):
     user_id: UUID
 
 
-class WalletEntry(Input):
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    amount: StrictInt = Field(description="signed amount in minor units (paise for INR)")
-    kind: Literal["adjustment", "settlement", "fee", "payout"]
-    reference: str | None = Field(default=None, max_length=500)
-
-
 QueueName = Literal[QUEUES]  # type: ignore[valid-type]
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, examples=["payment_dlq:7"])]
 
@@ -283,6 +276,39 @@ class MerchantGateways(Input):
     gateway_ids: list[UUID] = Field(max_length=1000, description="empty: every gateway")
 
 
+# Ledger, wallets, settlements and analytics (issue 14) -------------------------------------
+Mode = Literal["test", "live"]
+EntryKind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,39}$", examples=["payment", "refund"])]
+
+
+class WalletQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="not needed with an API key or for a member of one merchant"
+    )
+    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["INR"])
+    mode: Mode | None = None
+
+
+class WalletTransactionsQuery(Input):
+    kind: EntryKind | None = None
+    account: Literal["available", "pending", "reserve"] | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class WalletAdjustment(Input):
+    amount: StrictInt = Field(description="signed integer minor units: + credits, - debits")
+    reason: str = Field(min_length=1, max_length=500, description="kept with the adjustment")
+    account: Literal["available", "reserve"] = "available"
+
+
+class OpenWallet(Input):
+    currency: str = Field(min_length=3, max_length=3, examples=["INR"])
+    mode: Mode = "live"
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -371,16 +397,6 @@ ROUTES: list[Route] = [
         "revoke_platform_admin",
         "Revoke a platform admin (the last one stays)",
         tags=("admin",),
-    ),
-    Route(
-        "POST",
-        "/api/v1/admin/merchants/{merchant_id}/wallet-entries",
-        "post_wallet_entry",
-        "Post a manual ledger entry; the balance can never go negative",
-        WalletEntry,
-        201,
-        tags=("admin",),
-        idempotent=True,
     ),
     # Job queues -------------------------------------------------------------------------
     Route(
@@ -696,5 +712,40 @@ ROUTES: list[Route] = [
         "Which gateways may carry a merchant's payments (empty: all)",
         MerchantGateways,
         tags=("admin", "gateways"),
+    ),
+    # Ledger, wallets, settlements and analytics (issue 14) ---------------------------------
+    Route(
+        "GET",
+        "/api/v1/wallets",
+        "list_wallets",
+        "Wallets with balances: available, pending, reserve, on hold ({data, next_cursor})",
+        WalletQuery,
+        tags=("wallets",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/wallets/{wallet_id}/transactions",
+        "list_wallet_transactions",
+        "A wallet's ledger lines with running balances, filters kind/account/time, keyset",
+        WalletTransactionsQuery,
+        tags=("wallets",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/wallets/{wallet_id}/adjustments",
+        "admin_adjust_wallet",
+        "Adjust a wallet (signed amount, reason required, available or reserve); audited",
+        WalletAdjustment,
+        201,
+        tags=("wallets", "admin"),
+        idempotent=True,
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/merchants/{merchant_id}/wallets",
+        "admin_open_wallet",
+        "Open (or return) a merchant's wallet in a currency and mode",
+        OpenWallet,
+        tags=("wallets", "admin"),
     ),
 ]

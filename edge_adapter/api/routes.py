@@ -309,6 +309,21 @@ class OpenWallet(Input):
     mode: Mode = "live"
 
 
+class Rate(Input):
+    percent_bps: StrictInt = Field(ge=0, le=10000, description="basis points of the gross")
+    fixed: StrictInt = Field(ge=0, le=10**12, description="minor units added per payment")
+
+
+class MerchantPricing(Input):
+    rates: dict[PaymentMethod, Rate] = Field(
+        default_factory=dict, description="methods left out pay the platform default"
+    )
+    state: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="GST state, ISO 3166-2:IN (KA, MH)"
+    )
+    settlement_delay_days: StrictInt | None = Field(default=None, ge=0, le=30)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -747,5 +762,21 @@ ROUTES: list[Route] = [
         "Open (or return) a merchant's wallet in a currency and mode",
         OpenWallet,
         tags=("wallets", "admin"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/merchants/{merchant_id}/pricing",
+        "admin_get_merchant_pricing",
+        "A merchant's MDR per method, GST state and tax, settlement delay",
+        tags=("admin", "wallets"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/merchants/{merchant_id}/pricing",
+        "admin_set_merchant_pricing",
+        "Replace a merchant's pricing (applies to payments that succeed from now on)",
+        MerchantPricing,
+        tags=("admin", "wallets"),
+        body_arg="p_pricing",
     ),
 ]

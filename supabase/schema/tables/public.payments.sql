@@ -111,6 +111,9 @@ CREATE TRIGGER audit_payments AFTER INSERT OR DELETE OR UPDATE ON public.payment
 -- trigger: payments payments_events
 CREATE TRIGGER payments_events AFTER INSERT OR UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.payment_events();
 
+-- trigger: payments payments_ledger
+CREATE TRIGGER payments_ledger AFTER UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.post_payment();
+
 -- trigger: payments payments_status
 CREATE TRIGGER payments_status BEFORE UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.check_payment_transition();
 

@@ -6,7 +6,7 @@ not handlers.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -322,6 +322,48 @@ class MerchantPricing(Input):
         default=None, pattern=r"^[A-Z]{2}$", description="GST state, ISO 3166-2:IN (KA, MH)"
     )
     settlement_delay_days: StrictInt | None = Field(default=None, ge=0, le=30)
+
+
+SETTLEMENT_ID = r"^stl_[0-9a-f]{20}$"
+SettlementStatus = Literal["created", "processing", "processed", "failed"]
+
+
+class SettlementQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="members of one merchant and API keys need none; admins: all"
+    )
+    status: SettlementStatus | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class BankAccount(Input):
+    """The account number goes to Vault; answers show its last 4 digits only."""
+
+    holder_name: str = Field(min_length=1, max_length=140)
+    ifsc: str = Field(pattern=r"^[A-Z]{4}0[A-Z0-9]{6}$", examples=["HDFC0001234"])
+    account_number: str = Field(pattern=r"^[0-9]{9,18}$")
+    merchant_id: UUID | None = Field(default=None, description="not needed for an owner of one")
+
+
+class PayoutAccount(Input):
+    provider: Literal["razorpayx"]
+    credentials: dict[str, str] = Field(description="razorpayx: key_id, key_secret, account_number")
+
+
+class HolidayQuery(Input):
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class Holiday(Input):
+    description: str = Field(min_length=1, max_length=200)
+
+
+class ReconciliationQuery(Input):
+    merchant_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -778,5 +820,80 @@ ROUTES: list[Route] = [
         MerchantPricing,
         tags=("admin", "wallets"),
         body_arg="p_pricing",
+    ),
+    Route(
+        "GET",
+        "/api/v1/settlements",
+        "list_settlements",
+        "Settlement batches: gross, refunds, fees, tax, adjustments, net, payout and UTR",
+        SettlementQuery,
+        tags=("settlements",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/settlements/{settlement_id}",
+        "get_settlement",
+        "One settlement with its lines and payout attempts",
+        tags=("settlements",),
+        path_patterns=(("settlement_id", SETTLEMENT_ID),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/bank-account",
+        "merchant_get_bank_account",
+        "The settlement bank account (masked) and when payouts may start going to it",
+        MerchantScope,
+        tags=("settlements", "merchant"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/merchant/bank-account",
+        "merchant_set_bank_account",
+        "Set the settlement bank account (owners only; cooling-off; owners notified)",
+        BankAccount,
+        tags=("settlements", "merchant"),
+        idempotent=True,
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/payout-accounts/{mode}",
+        "admin_set_payout_account",
+        "The platform's payout provider account for test or live settlements",
+        PayoutAccount,
+        tags=("settlements", "admin"),
+        path_patterns=(("mode", r"^(test|live)$"),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/settlement-holidays",
+        "list_settlement_holidays",
+        "Bank holidays on which nothing settles",
+        HolidayQuery,
+        tags=("settlements",),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/settlement-holidays/{day}",
+        "admin_set_settlement_holiday",
+        "Mark an India day (YYYY-MM-DD) as a settlement holiday",
+        Holiday,
+        tags=("settlements", "admin"),
+        path_patterns=(("day", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/admin/settlement-holidays/{day}",
+        "admin_delete_settlement_holiday",
+        "Remove a settlement holiday",
+        tags=("settlements", "admin"),
+        path_patterns=(("day", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/ledger/reconciliation",
+        "admin_reconcile_ledger",
+        "Check the ledger's invariants now (balances, batches, payouts, wallets)",
+        ReconciliationQuery,
+        tags=("settlements", "admin"),
     ),
 ]

@@ -158,3 +158,25 @@ async def record_refund_result(
 
 async def apply_provider_event(db: Database, event_id: int) -> dict[str, Any]:
     return await _one(db, "select private.apply_provider_event(%s)", (event_id,))
+
+
+# -- settlements (ledger, issue 14) ----------------------------------------------------------------
+async def create_settlement(db: Database, wallet_id: str) -> dict[str, Any] | None:
+    """The wallet's next settlement batch (the database enqueues its payout), None when there
+    is nothing to settle, or {deferred} while a refund in flight holds part of available."""
+    rows = await db.service_execute("select private.create_settlement(%s)", (wallet_id,))
+    return rows[0][0] if rows else None
+
+
+async def payout_next(db: Database, settlement_id: str) -> dict[str, Any]:
+    """{action: none|wait|send|check, payout, target}: a send's attempt is committed before
+    this returns. Carries the beneficiary's account number and the provider's credentials:
+    never log it."""
+    return await _one(db, "select private.payout_next(%s)", (settlement_id,))
+
+
+async def record_payout_result(
+    db: Database, payout_id: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """{outcome, next: none|check|retry}; the database schedules checks and new attempts."""
+    return await _one(db, "select private.record_payout_result(%s, %s)", (payout_id, Jsonb(result)))

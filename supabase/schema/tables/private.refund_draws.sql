@@ -65,6 +65,10 @@ ALTER TABLE ONLY private.refund_draws
 ALTER TABLE ONLY private.refund_draws
     ADD CONSTRAINT refund_draws_refund_id_fkey FOREIGN KEY (refund_id) REFERENCES public.refunds(id);
 
+-- fk constraint: refund_draws refund_draws_settlement_fkey
+ALTER TABLE ONLY private.refund_draws
+    ADD CONSTRAINT refund_draws_settlement_fkey FOREIGN KEY (settlement_id) REFERENCES public.settlements(id);
+
 -- fk constraint: refund_draws refund_draws_wallet_id_fkey
 ALTER TABLE ONLY private.refund_draws
     ADD CONSTRAINT refund_draws_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id);

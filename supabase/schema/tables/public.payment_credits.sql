@@ -103,6 +103,10 @@ ALTER TABLE ONLY public.payment_credits
 ALTER TABLE ONLY public.payment_credits
     ADD CONSTRAINT payment_credits_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES public.payments(id);
 
+-- fk constraint: payment_credits payment_credits_settlement_fkey
+ALTER TABLE ONLY public.payment_credits
+    ADD CONSTRAINT payment_credits_settlement_fkey FOREIGN KEY (settlement_id) REFERENCES public.settlements(id);
+
 -- fk constraint: payment_credits payment_credits_wallet_id_fkey
 ALTER TABLE ONLY public.payment_credits
     ADD CONSTRAINT payment_credits_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id);

@@ -68,6 +68,10 @@ ALTER TABLE ONLY public.wallet_adjustments
 ALTER TABLE ONLY public.wallet_adjustments
     ADD CONSTRAINT wallet_adjustments_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(id);
 
+-- fk constraint: wallet_adjustments wallet_adjustments_settlement_fkey
+ALTER TABLE ONLY public.wallet_adjustments
+    ADD CONSTRAINT wallet_adjustments_settlement_fkey FOREIGN KEY (settlement_id) REFERENCES public.settlements(id);
+
 -- fk constraint: wallet_adjustments wallet_adjustments_wallet_id_fkey
 ALTER TABLE ONLY public.wallet_adjustments
     ADD CONSTRAINT wallet_adjustments_wallet_id_fkey FOREIGN KEY (wallet_id) REFERENCES public.wallets(id);

@@ -366,6 +366,21 @@ class ReconciliationQuery(Input):
     merchant_id: UUID | None = None
 
 
+class AnalyticsOverviewQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="members of one merchant and API keys need none; admins: all"
+    )
+    mode: Mode | None = Field(default=None, description="default live (an API key: its mode)")
+    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["INR"])
+
+
+class AnalyticsQuery(AnalyticsOverviewQuery):
+    from_: datetime | None = Field(default=None, alias="from", description="default: to - 24 h")
+    to: datetime | None = Field(default=None, description="default: now")
+    granularity: Literal["minute", "hour", "day"] = "hour"
+    group_by: Literal["gateway", "method", "status", "merchant"] | None = None
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -895,5 +910,23 @@ ROUTES: list[Route] = [
         "Check the ledger's invariants now (balances, batches, payouts, wallets)",
         ReconciliationQuery,
         tags=("settlements", "admin"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/analytics",
+        "analytics_overview",
+        "Today, 7 and 30 days: volume, payments, success rate, refunds, fees; top gateways "
+        "and methods",
+        AnalyticsOverviewQuery,
+        tags=("analytics",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/analytics/payments",
+        "payment_analytics",
+        "Payment series by minute/hour/day (UTC), grouped by gateway, method, status or "
+        "merchant, zero-filled",
+        AnalyticsQuery,
+        tags=("analytics",),
     ),
 ]

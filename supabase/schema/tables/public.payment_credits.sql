@@ -83,6 +83,9 @@ CREATE TRIGGER payment_credits_guard BEFORE UPDATE ON public.payment_credits FOR
 -- trigger: payment_credits payment_credits_no_delete
 CREATE TRIGGER payment_credits_no_delete BEFORE DELETE ON public.payment_credits FOR EACH ROW EXECUTE FUNCTION private.refuse_change();
 
+-- trigger: payment_credits payment_credits_stats
+CREATE TRIGGER payment_credits_stats AFTER INSERT ON public.payment_credits FOR EACH ROW EXECUTE FUNCTION private.credit_stats_delta();
+
 -- fk constraint: payment_credits payment_credits_currency_fkey
 ALTER TABLE ONLY public.payment_credits
     ADD CONSTRAINT payment_credits_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);

@@ -1,0 +1,900 @@
+-- Payment analytics from rollups kept by triggers, never by scanning payments at query time.
+--
+-- * public.payment_stats: per grain (minute, hour, day), UTC bucket of the payment's creation,
+--   merchant, mode, currency, gateway and method: payments created, how many are in each
+--   status now, first-attempt successes, volume (captured minor units of succeeded payments),
+--   the platform's fees and their tax, refunds (count and amount, in the bucket of the refund's
+--   creation), and a provider latency histogram of the attempts (the gateway figures' bounds).
+--   Triggers on payments, payment_credits, refunds and payment_attempts apply each change as a
+--   delta: the row's old contribution out, its new one in, so a late success moves a payment
+--   from failed to succeeded in the bucket it was created in.
+-- * public.payment_failure_stats: failed payments per unified error code, likewise.
+-- * Why triggers and not a pg_cron watermark job: figures are exact at commit (a watermark job
+--   lags and must re-read payments that changed status, which needs an index on updated_at and
+--   a re-aggregation of every bucket touched); the cost is one upsert of three rows per status
+--   change, measured by scripts/bench ledger.
+-- * Definitions (README "Analytics"): success rate = succeeded / (succeeded + failed) per
+--   payment (succeeded counts partially_refunded and refunded payments; processing,
+--   requires_action, cancelled and expired count in neither); first-attempt success rate =
+--   payments whose first attempt succeeded / (succeeded + failed); average ticket = volume /
+--   succeeded, rounded half up; times in UTC, days from 00:00 UTC.
+
+insert into private.settings (key, value, description) values
+(
+  'analytics.minute_retention_days', '3',
+  'days of per-minute payment rollups kept (minute granularity covers this window)'
+)
+on conflict (key) do nothing;
+
+create table public.payment_stats (
+  grain text not null check (grain in ('minute', 'hour', 'day')),
+  bucket timestamptz not null,
+  merchant_id uuid not null,
+  mode text not null,
+  currency text not null,
+  gateway_id uuid not null,
+  method text not null,
+  payments integer not null default 0,
+  processing integer not null default 0,
+  requires_action integer not null default 0,
+  succeeded integer not null default 0,
+  partially_refunded integer not null default 0,
+  refunded integer not null default 0,
+  failed integer not null default 0,
+  cancelled integer not null default 0,
+  expired integer not null default 0,
+  first_attempt_succeeded integer not null default 0,
+  volume bigint not null default 0,
+  fees bigint not null default 0,
+  tax bigint not null default 0,
+  refunds integer not null default 0,
+  refunded_amount bigint not null default 0,
+  latency integer[] not null default array_fill(0, array[14]),
+  created_at timestamptz not null default now(),
+  constraint payment_stats_pkey primary key (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method
+  )
+);
+alter table public.payment_stats enable row level security;
+create index payment_stats_merchant_idx on public.payment_stats (merchant_id, grain, bucket);
+comment on table public.payment_stats is
+$$Payment rollups per grain (minute, hour, day) and UTC bucket of the payment's creation (of
+the refund's, for refunds), merchant, mode, currency, gateway (the zero uuid: none yet) and
+method: payments created, per current status, first-attempt successes, volume, fees, tax,
+refunds and the attempts' provider latency histogram. Kept by triggers; read by
+payment_analytics and analytics_overview. Who reads (RLS): admins; the merchant's members and
+API keys.$$;
+comment on column public.payment_stats.volume is
+$$Captured minor units of the bucket's succeeded (incl. refunded) payments.$$;
+comment on column public.payment_stats.fees is $$The platform's MDR on them, minor units.$$;
+comment on column public.payment_stats.tax is $$GST on those fees, minor units.$$;
+comment on column public.payment_stats.refunded_amount is
+$$Minor units of the refunds created in the bucket that succeeded.$$;
+comment on column public.payment_stats.latency is
+$$Attempts per provider latency bucket (upper bounds private.latency_bounds(), ms).$$;
+
+create table public.payment_failure_stats (
+  grain text not null check (grain in ('minute', 'hour', 'day')),
+  bucket timestamptz not null,
+  merchant_id uuid not null,
+  mode text not null,
+  currency text not null,
+  gateway_id uuid not null,
+  method text not null,
+  code text not null,
+  failed integer not null default 0,
+  created_at timestamptz not null default now(),
+  constraint payment_failure_stats_pkey primary key (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, code
+  )
+);
+alter table public.payment_failure_stats enable row level security;
+create index payment_failure_stats_merchant_idx on public.payment_failure_stats (
+  merchant_id, grain, bucket
+);
+comment on table public.payment_failure_stats is
+$$Failed payments per unified error code (failure_code; unknown when none), per grain and UTC
+bucket of creation, merchant, mode, currency, gateway and method. Kept by the payment
+trigger; read by payment_analytics. Who reads (RLS): admins; the merchant's members and API
+keys.$$;
+
+-- Deltas ----------------------------------------------------------------------------------------
+create function private.stat_gateway(p_gateway_id uuid) returns uuid
+language sql immutable
+set search_path = ''
+as $$ select coalesce(p_gateway_id, '00000000-0000-0000-0000-000000000000'::uuid) $$;
+comment on function private.stat_gateway(uuid) is
+$$A rollup's gateway key: the gateway, or the zero uuid for payments without one yet.$$;
+
+create function private.payment_stats_delta() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  first_ok boolean := false;
+begin
+  if tg_op = 'UPDATE' and new.status = old.status
+    and new.gateway_id is not distinct from old.gateway_id
+    and new.amount_captured = old.amount_captured
+    and new.failure_code is not distinct from old.failure_code then
+    return null;
+  end if;
+  if new.status in ('succeeded', 'partially_refunded', 'refunded') then
+    select a.status = 'succeeded' into first_ok from public.payment_attempts as a
+    where a.payment_id = new.id and a.attempt_no = 1;
+    first_ok := coalesce(first_ok, false);
+  end if;
+  insert into public.payment_stats as s (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, payments, processing,
+    requires_action, succeeded, partially_refunded, refunded, failed, cancelled, expired,
+    first_attempt_succeeded, volume
+  )
+  select
+    g.grain, date_trunc(g.grain, c.created_at, 'UTC'), c.merchant_id, c.mode, c.currency,
+    c.gateway_id, c.method,
+    sum(c.sign)::integer,
+    sum(c.sign * (c.status in ('created', 'processing'))::integer)::integer,
+    sum(c.sign * (c.status = 'requires_action')::integer)::integer,
+    sum(c.sign * (c.status = 'succeeded')::integer)::integer,
+    sum(c.sign * (c.status = 'partially_refunded')::integer)::integer,
+    sum(c.sign * (c.status = 'refunded')::integer)::integer,
+    sum(c.sign * (c.status = 'failed')::integer)::integer,
+    sum(c.sign * (c.status = 'cancelled')::integer)::integer,
+    sum(c.sign * (c.status = 'expired')::integer)::integer,
+    sum(c.sign * (c.ok and first_ok)::integer)::integer,
+    sum(c.sign * case when c.ok then c.captured else 0 end)::bigint
+  from (
+    select
+      -1 as sign, old.created_at, old.merchant_id, old.mode, old.currency,
+      private.stat_gateway(old.gateway_id) as gateway_id, old.method, old.status,
+      old.status in ('succeeded', 'partially_refunded', 'refunded') as ok,
+      old.amount_captured as captured
+    where tg_op = 'UPDATE'
+    union all
+    select
+      1, new.created_at, new.merchant_id, new.mode,
+      new.currency, private.stat_gateway(new.gateway_id), new.method, new.status,
+      new.status in ('succeeded', 'partially_refunded', 'refunded'), new.amount_captured
+  ) as c
+  cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+  group by 1, 2, 3, 4, 5, 6, 7
+  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+    payments = s.payments + excluded.payments,
+    processing = s.processing + excluded.processing,
+    requires_action = s.requires_action + excluded.requires_action,
+    succeeded = s.succeeded + excluded.succeeded,
+    partially_refunded = s.partially_refunded + excluded.partially_refunded,
+    refunded = s.refunded + excluded.refunded,
+    failed = s.failed + excluded.failed,
+    cancelled = s.cancelled + excluded.cancelled,
+    expired = s.expired + excluded.expired,
+    first_attempt_succeeded = s.first_attempt_succeeded + excluded.first_attempt_succeeded,
+    volume = s.volume + excluded.volume;
+  if (tg_op = 'UPDATE' and old.status = 'failed') or new.status = 'failed' then
+    insert into public.payment_failure_stats as s (
+      grain, bucket, merchant_id, mode, currency, gateway_id, method, code, failed
+    )
+    select
+      g.grain, date_trunc(g.grain, c.created_at, 'UTC'), c.merchant_id, c.mode, c.currency,
+      c.gateway_id, c.method, c.code, sum(c.sign)::integer
+    from (
+      select
+        -1 as sign, old.created_at, old.merchant_id, old.mode, old.currency,
+        private.stat_gateway(old.gateway_id) as gateway_id, old.method,
+        coalesce(old.failure_code, 'unknown') as code
+      where tg_op = 'UPDATE' and old.status = 'failed'
+      union all
+      select
+        1, new.created_at, new.merchant_id, new.mode, new.currency,
+        private.stat_gateway(new.gateway_id), new.method, coalesce(new.failure_code, 'unknown')
+      where new.status = 'failed'
+    ) as c
+    cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+    group by 1, 2, 3, 4, 5, 6, 7, 8
+    on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method, code)
+    do update set failed = s.failed + excluded.failed;
+  end if;
+  return null;
+end
+$$;
+comment on function private.payment_stats_delta() is
+$$Trigger: moves a payment's contribution to the rollups (its old status, gateway, capture and
+failure code out, the new ones in) in the minute, hour and day of its creation.$$;
+create trigger payments_stats after insert or update of status, gateway_id, amount_captured, failure_code
+on public.payments
+for each row execute function private.payment_stats_delta();
+
+create function private.credit_stats_delta() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  p public.payments;
+begin
+  select * into p from public.payments as x where x.id = new.payment_id;
+  insert into public.payment_stats as s (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, fees, tax
+  )
+  select
+    g.grain, date_trunc(g.grain, p.created_at, 'UTC'), p.merchant_id, p.mode, p.currency,
+    private.stat_gateway(p.gateway_id), p.method, new.fee, new.tax
+  from (values ('minute'), ('hour'), ('day')) as g (grain)
+  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+    fees = s.fees + excluded.fees, tax = s.tax + excluded.tax;
+  return null;
+end
+$$;
+comment on function private.credit_stats_delta() is
+$$Trigger: a payment's fee and tax (its ledger credit) into the rollups of its creation.$$;
+create trigger payment_credits_stats after insert on public.payment_credits
+for each row execute function private.credit_stats_delta();
+
+create function private.refund_stats_delta() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  p public.payments;
+begin
+  if new.status <> 'succeeded' or old.status = 'succeeded' then
+    return null;
+  end if;
+  select * into p from public.payments as x where x.id = new.payment_id;
+  insert into public.payment_stats as s (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
+  )
+  select
+    g.grain, date_trunc(g.grain, new.created_at, 'UTC'), p.merchant_id, p.mode, p.currency,
+    private.stat_gateway(p.gateway_id), p.method, 1, new.amount
+  from (values ('minute'), ('hour'), ('day')) as g (grain)
+  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+    refunds = s.refunds + excluded.refunds,
+    refunded_amount = s.refunded_amount + excluded.refunded_amount;
+  return null;
+end
+$$;
+comment on function private.refund_stats_delta() is
+$$Trigger: a refund that succeeds counts (and its amount) in the rollups of the refund's
+creation, under its payment's gateway and method.$$;
+create trigger refunds_stats after update of status on public.refunds
+for each row execute function private.refund_stats_delta();
+
+create function private.attempt_latency_delta() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  p public.payments;
+  b integer;
+begin
+  if new.status not in ('succeeded', 'failed') or new.provider_latency_ms is null then
+    return null;
+  end if;
+  if tg_op = 'UPDATE' and old.status in ('succeeded', 'failed') then
+    return null;
+  end if;
+  b := private.latency_bucket(new.provider_latency_ms);
+  select * into p from public.payments as x where x.id = new.payment_id;
+  insert into public.payment_stats as s (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, latency
+  )
+  select
+    g.grain, date_trunc(g.grain, p.created_at, 'UTC'), p.merchant_id, p.mode, p.currency,
+    new.gateway_id, p.method,
+    array(select (i = b)::integer from generate_series(1, 14) as i)
+  from (values ('minute'), ('hour'), ('day')) as g (grain)
+  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+    latency = array(
+      select s.latency[i] + (i = b)::integer from generate_series(1, 14) as i
+    );
+  return null;
+end
+$$;
+comment on function private.attempt_latency_delta() is
+$$Trigger: an attempt's provider latency (when the provider answered), the first time it
+succeeds or fails, into the histogram of its gateway and its payment's creation bucket.$$;
+create trigger payment_attempts_latency after insert or update of status on public.payment_attempts
+for each row execute function private.attempt_latency_delta();
+
+-- What was there before the triggers -------------------------------------------------------------
+insert into public.payment_stats (
+  grain, bucket, merchant_id, mode, currency, gateway_id, method, payments, processing,
+  requires_action, succeeded, partially_refunded, refunded, failed, cancelled, expired,
+  first_attempt_succeeded, volume
+)
+select
+  g.grain,
+  date_trunc(g.grain, p.created_at, 'UTC') as bucket,
+  p.merchant_id,
+  p.mode,
+  p.currency,
+  private.stat_gateway(p.gateway_id) as gateway_id,
+  p.method,
+  count(*) as payments,
+  count(*) filter (where p.status in ('created', 'processing')) as processing,
+  count(*) filter (where p.status = 'requires_action') as requires_action,
+  count(*) filter (where p.status = 'succeeded') as succeeded,
+  count(*) filter (where p.status = 'partially_refunded') as partially_refunded,
+  count(*) filter (where p.status = 'refunded') as refunded,
+  count(*) filter (where p.status = 'failed') as failed,
+  count(*) filter (where p.status = 'cancelled') as cancelled,
+  count(*) filter (where p.status = 'expired') as expired,
+  count(*) filter (
+    where p.status in ('succeeded', 'partially_refunded', 'refunded') and exists (
+      select 1 from public.payment_attempts as a
+      where a.payment_id = p.id and a.attempt_no = 1 and a.status = 'succeeded'
+    )
+  ) as first_attempt_succeeded,
+  coalesce(sum(p.amount_captured) filter (
+    where p.status in ('succeeded', 'partially_refunded', 'refunded')
+  ), 0) as volume
+from public.payments as p
+cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+group by 1, 2, 3, 4, 5, 6, 7;
+
+insert into public.payment_failure_stats (
+  grain, bucket, merchant_id, mode, currency, gateway_id, method, code, failed
+)
+select
+  g.grain,
+  date_trunc(g.grain, p.created_at, 'UTC') as bucket,
+  p.merchant_id,
+  p.mode,
+  p.currency,
+  private.stat_gateway(p.gateway_id) as gateway_id,
+  p.method,
+  coalesce(p.failure_code, 'unknown') as code,
+  count(*) as failed
+from public.payments as p
+cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+where p.status = 'failed'
+group by 1, 2, 3, 4, 5, 6, 7, 8;
+
+insert into public.payment_stats as s (
+  grain, bucket, merchant_id, mode, currency, gateway_id, method, fees, tax
+)
+select
+  g.grain,
+  date_trunc(g.grain, p.created_at, 'UTC') as bucket,
+  p.merchant_id,
+  p.mode,
+  p.currency,
+  private.stat_gateway(p.gateway_id) as gateway_id,
+  p.method,
+  sum(c.fee) as fees,
+  sum(c.tax) as tax
+from public.payment_credits as c
+inner join public.payments as p on c.payment_id = p.id
+cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+group by 1, 2, 3, 4, 5, 6, 7
+on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+  fees = s.fees + excluded.fees, tax = s.tax + excluded.tax;
+
+insert into public.payment_stats as s (
+  grain, bucket, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
+)
+select
+  g.grain,
+  date_trunc(g.grain, r.created_at, 'UTC') as bucket,
+  p.merchant_id,
+  p.mode,
+  p.currency,
+  private.stat_gateway(p.gateway_id) as gateway_id,
+  p.method,
+  count(*) as refunds,
+  sum(r.amount) as refunded_amount
+from public.refunds as r
+inner join public.payments as p on r.payment_id = p.id
+cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+where r.status = 'succeeded'
+group by 1, 2, 3, 4, 5, 6, 7
+on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+  refunds = s.refunds + excluded.refunds,
+  refunded_amount = s.refunded_amount + excluded.refunded_amount;
+
+create function private.latency_histogram(p_ms integer[]) returns integer[]
+language sql immutable
+set search_path = ''
+as $$
+  select array(
+    select count(l.ms)::integer
+    from generate_series(1, 14) as i
+    left join unnest(p_ms) as l (ms) on private.latency_bucket(l.ms) = i
+    group by i
+    order by i
+  )
+$$;
+comment on function private.latency_histogram(integer[]) is
+$$Latencies (ms) counted into the 14 buckets of private.latency_bounds().$$;
+
+insert into public.payment_stats as s (
+  grain, bucket, merchant_id, mode, currency, gateway_id, method, latency
+)
+select
+  g.grain,
+  date_trunc(g.grain, p.created_at, 'UTC') as bucket,
+  p.merchant_id,
+  p.mode,
+  p.currency,
+  a.gateway_id,
+  p.method,
+  private.latency_histogram(array_agg(a.provider_latency_ms)) as latency
+from public.payment_attempts as a
+inner join public.payments as p on a.payment_id = p.id
+cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+where a.status in ('succeeded', 'failed') and a.provider_latency_ms is not null
+group by 1, 2, 3, 4, 5, 6, 7
+on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+  latency = excluded.latency;
+
+-- Retention ---------------------------------------------------------------------------------------
+create function private.analytics_retention() returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  keep interval := make_interval(
+    days => (private.setting('analytics.minute_retention_days'))::integer
+  );
+  n integer;
+begin
+  delete from public.payment_stats as s
+  where s.grain = 'minute' and s.bucket < now() - keep;
+  get diagnostics n = row_count;
+  delete from public.payment_failure_stats as s
+  where s.grain = 'minute' and s.bucket < now() - keep;
+  return n;
+end
+$$;
+comment on function private.analytics_retention() is
+$$pg_cron, hourly: drops per-minute payment rollups older than
+analytics.minute_retention_days (hours and days stay); the number of rows dropped.$$;
+select cron.schedule('lsp-analytics-retention', '37 * * * *', 'select private.analytics_retention()');
+
+-- Queries ------------------------------------------------------------------------------------------
+create function private.stats_figures(
+  p_payments numeric, p_succeeded numeric, p_failed numeric, p_first numeric, p_volume numeric,
+  p_fees numeric, p_tax numeric, p_refunds numeric, p_refunded numeric, p_latency bigint[]
+) returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'payments', p_payments::bigint, 'volume', p_volume::bigint, 'succeeded', p_succeeded::bigint,
+    'failed', p_failed::bigint,
+    'success_rate', case when p_succeeded + p_failed > 0
+      then round(p_succeeded / (p_succeeded + p_failed), 4) end,
+    'first_attempt_success_rate', case when p_succeeded + p_failed > 0
+      then round(p_first / (p_succeeded + p_failed), 4) end,
+    'average_ticket', case when p_succeeded > 0 then private.round_half_up(p_volume, p_succeeded) end,
+    'refunds', p_refunds::bigint, 'refunded_amount', p_refunded::bigint, 'fees', p_fees::bigint,
+    'tax', p_tax::bigint,
+    'p50_latency_ms', private.hist_percentile(p_latency, 0.5),
+    'p95_latency_ms', private.hist_percentile(p_latency, 0.95)
+  )
+$$;
+comment on function private.stats_figures(
+  numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, numeric, bigint[]
+) is $$The analytics figures from summed rollup counters (rates to 4 decimals, null without
+decided payments; amounts in minor units; latency percentiles from the histogram).$$;
+
+create function private.analytics_scope(
+  p_merchant_id uuid, p_mode text, p_currency text,
+  out merchant_id uuid, out mode text, out currency text
+) returns record
+language plpgsql stable security definer
+set search_path = ''
+as $$
+declare
+  key_mode text := auth.jwt() ->> 'key_mode';
+begin
+  if p_mode is not null and p_mode not in ('test', 'live') then
+    raise exception 'mode must be test or live' using errcode = '22023';
+  end if;
+  if key_mode is not null and p_mode is not null and p_mode <> key_mode then
+    raise exception 'this is a % API key: it reads % analytics only', key_mode, key_mode
+      using errcode = '22023';
+  end if;
+  currency := private.check_currency(coalesce(p_currency, 'INR'));
+  mode := coalesce(key_mode, p_mode, 'live');
+  merchant_id := case when p_merchant_id is null and private.is_admin() then null
+    else private.require_merchant(p_merchant_id) end;
+end
+$$;
+comment on function private.analytics_scope(uuid, text, text) is
+$$Whose analytics a call reads (admins: every merchant without merchant_id; members and API
+keys: their merchant), in which mode (an API key: its own; else live unless asked) and
+currency (INR unless asked).$$;
+
+create function private.payment_analytics(
+  p_merchant_id uuid, p_from timestamptz, p_to timestamptz, p_granularity text,
+  p_group_by text, p_mode text, p_currency text
+) returns jsonb
+language plpgsql stable security definer
+set search_path = ''
+as $$
+declare
+  scope record;
+  step interval;
+  v_to timestamptz;
+  v_from timestamptz;
+  points integer;
+  result jsonb;
+begin
+  select * into scope from private.analytics_scope(p_merchant_id, p_mode, p_currency);
+  if p_granularity is not null and p_granularity not in ('minute', 'hour', 'day') then
+    raise exception 'granularity must be minute, hour or day' using errcode = '22023';
+  end if;
+  if p_group_by is not null and p_group_by not in ('gateway', 'method', 'status', 'merchant') then
+    raise exception 'group_by must be gateway, method, status or merchant' using errcode = '22023';
+  end if;
+  step := ('1 ' || coalesce(p_granularity, 'hour'))::interval;
+  v_to := coalesce(p_to, now());
+  v_from := coalesce(p_from, v_to - interval '24 hours');
+  if v_from >= v_to then
+    raise exception 'from must be before to' using errcode = '22023';
+  end if;
+  -- Whole buckets: from rounds down, to rounds up (UTC).
+  v_from := date_trunc(coalesce(p_granularity, 'hour'), v_from, 'UTC');
+  v_to := date_trunc(coalesce(p_granularity, 'hour'), v_to, 'UTC')
+    + case when date_trunc(coalesce(p_granularity, 'hour'), v_to, 'UTC') = v_to
+      then interval '0' else step end;
+  points := (extract(epoch from v_to - v_from) / extract(epoch from step))::integer;
+  if points > 1500 then
+    raise exception 'that range has % % buckets: at most 1500 (use a coarser granularity)',
+      points, coalesce(p_granularity, 'hour') using errcode = '22023';
+  end if;
+  if p_granularity = 'minute' and v_from < now() - make_interval(
+    days => (private.setting('analytics.minute_retention_days'))::integer
+  ) then
+    raise exception 'minute figures are kept % days: use hour or day for older ranges',
+      private.setting('analytics.minute_retention_days') using errcode = '22023';
+  end if;
+
+  with rows as (
+    select s.*,
+      case p_group_by
+        when 'gateway' then nullif(s.gateway_id, '00000000-0000-0000-0000-000000000000'::uuid)::text
+        when 'method' then s.method
+        when 'merchant' then s.merchant_id::text
+      end as key
+    from public.payment_stats as s
+    where s.grain = coalesce(p_granularity, 'hour') and s.bucket >= v_from and s.bucket < v_to
+      and (scope.merchant_id is null or s.merchant_id = scope.merchant_id)
+      and s.mode = scope.mode and s.currency = scope.currency
+  ),
+  failures as (
+    select
+      case p_group_by
+        when 'gateway' then nullif(f.gateway_id, '00000000-0000-0000-0000-000000000000'::uuid)::text
+        when 'method' then f.method
+        when 'merchant' then f.merchant_id::text
+      end as key,
+      f.code, sum(f.failed) as failed
+    from public.payment_failure_stats as f
+    where f.grain = coalesce(p_granularity, 'hour') and f.bucket >= v_from and f.bucket < v_to
+      and (scope.merchant_id is null or f.merchant_id = scope.merchant_id)
+      and f.mode = scope.mode and f.currency = scope.currency
+    group by 1, 2
+    having sum(f.failed) > 0
+  ),
+  series as (
+    select generate_series(v_from, v_to - step, step) as t
+  ),
+  groups as (
+    select null::text as key
+    where p_group_by is null
+    union all
+    select r.key from rows as r
+    where p_group_by in ('gateway', 'method', 'merchant')
+    group by r.key
+    -- a key whose payments all moved on (to a gateway) leaves rows of zeros: not a group
+    having bool_or(r.payments <> 0 or r.refunds <> 0 or r.latency <> array_fill(0, array[14]))
+    union all
+    select x.status from unnest(array[
+      'processing', 'requires_action', 'succeeded', 'partially_refunded', 'refunded', 'failed',
+      'cancelled', 'expired'
+    ]) as x (status)
+    where p_group_by = 'status'
+  ),
+  latency as (
+    select r.key, r.bucket, u.i, sum(u.n) as n
+    from rows as r
+    cross join lateral unnest(r.latency) with ordinality as u (n, i)
+    group by r.key, r.bucket, u.i
+  ),
+  bucket_latency as (
+    select l.key, l.bucket, array_agg(l.n::bigint order by l.i) as latency
+    from latency as l
+    group by l.key, l.bucket
+  ),
+  key_latency as (
+    select x.key, array_agg(x.n::bigint order by x.i) as latency
+    from (
+      select l.key, l.i, sum(l.n) as n from latency as l
+      group by l.key, l.i
+    ) as x
+    group by x.key
+  ),
+  all_latency as (
+    select array_agg(x.n::bigint order by x.i) as latency
+    from (
+      select l.i, sum(l.n) as n from latency as l
+      group by l.i
+    ) as x
+  ),
+  per_bucket as (
+    select r.key, r.bucket,
+      sum(r.payments) as payments, sum(r.processing) as processing,
+      sum(r.requires_action) as requires_action, sum(r.succeeded) as st_succeeded,
+      sum(r.partially_refunded) as partially_refunded, sum(r.refunded) as refunded,
+      sum(r.succeeded + r.partially_refunded + r.refunded) as succeeded, sum(r.failed) as failed,
+      sum(r.cancelled) as cancelled, sum(r.expired) as expired,
+      sum(r.first_attempt_succeeded) as first_ok, sum(r.volume) as volume, sum(r.fees) as fees,
+      sum(r.tax) as tax, sum(r.refunds) as refunds, sum(r.refunded_amount) as refunded_amount
+    from rows as r
+    group by r.key, r.bucket
+  ),
+  totals as (
+    select r.key,
+      sum(r.payments) as payments, sum(r.succeeded + r.partially_refunded + r.refunded) as succeeded,
+      sum(r.failed) as failed, sum(r.first_attempt_succeeded) as first_ok,
+      sum(r.volume) as volume, sum(r.fees) as fees, sum(r.tax) as tax, sum(r.refunds) as refunds,
+      sum(r.refunded_amount) as refunded_amount
+    from rows as r
+    group by r.key
+  )
+  select jsonb_build_object(
+    'object', 'payment_analytics',
+    'from', v_from, 'to', v_to, 'granularity', coalesce(p_granularity, 'hour'),
+    'group_by', p_group_by, 'timezone', 'UTC',
+    'day_boundary', '00:00 UTC', 'merchant_id', scope.merchant_id, 'mode', scope.mode,
+    'currency', scope.currency,
+    'totals', (
+      select private.stats_figures(
+        coalesce(sum(r.payments), 0), coalesce(sum(r.succeeded + r.partially_refunded + r.refunded), 0),
+        coalesce(sum(r.failed), 0), coalesce(sum(r.first_attempt_succeeded), 0),
+        coalesce(sum(r.volume), 0), coalesce(sum(r.fees), 0), coalesce(sum(r.tax), 0),
+        coalesce(sum(r.refunds), 0), coalesce(sum(r.refunded_amount), 0),
+        (select a.latency from all_latency as a)
+      ) || jsonb_build_object('top_failure_reasons', coalesce((
+        select jsonb_agg(jsonb_build_object('code', f.code, 'count', f.failed) order by f.failed desc, f.code)
+        from (
+          select f2.code, sum(f2.failed) as failed from failures as f2
+          group by f2.code order by sum(f2.failed) desc, f2.code limit 5
+        ) as f
+      ), '[]'::jsonb))
+      from rows as r
+    ),
+    'groups', coalesce((
+      select jsonb_agg(jsonb_build_object(
+        'key', g.key,
+        'totals', case when p_group_by = 'status' then
+          jsonb_build_object('payments', coalesce((
+            select sum(case g.key
+              when 'processing' then r.processing when 'requires_action' then r.requires_action
+              when 'succeeded' then r.succeeded when 'partially_refunded' then r.partially_refunded
+              when 'refunded' then r.refunded when 'failed' then r.failed
+              when 'cancelled' then r.cancelled when 'expired' then r.expired end)
+            from rows as r
+          ), 0))
+          else (
+            select private.stats_figures(
+              t.payments, t.succeeded, t.failed, t.first_ok, t.volume, t.fees, t.tax, t.refunds,
+              t.refunded_amount, (
+                select k.latency from key_latency as k
+                where k.key is not distinct from t.key
+              )
+            ) || jsonb_build_object('top_failure_reasons', coalesce((
+              select jsonb_agg(jsonb_build_object('code', f.code, 'count', f.failed)
+                order by f.failed desc, f.code)
+              from (
+                select f2.code, f2.failed from failures as f2
+                where f2.key is not distinct from g.key
+                order by f2.failed desc, f2.code limit 5
+              ) as f
+            ), '[]'::jsonb))
+            from totals as t
+            where t.key is not distinct from g.key
+          ) end,
+        'series', (
+          select jsonb_agg(
+            case when p_group_by = 'status' then
+              jsonb_build_object('t', s.t, 'payments', coalesce(case g.key
+                when 'processing' then b.processing when 'requires_action' then b.requires_action
+                when 'succeeded' then b.st_succeeded when 'partially_refunded' then b.partially_refunded
+                when 'refunded' then b.refunded when 'failed' then b.failed
+                when 'cancelled' then b.cancelled when 'expired' then b.expired end, 0))
+            else
+              jsonb_build_object('t', s.t) || private.stats_figures(
+                coalesce(b.payments, 0), coalesce(b.succeeded, 0), coalesce(b.failed, 0),
+                coalesce(b.first_ok, 0), coalesce(b.volume, 0), coalesce(b.fees, 0),
+                coalesce(b.tax, 0), coalesce(b.refunds, 0), coalesce(b.refunded_amount, 0),
+                (
+                  select l.latency from bucket_latency as l
+                  where l.bucket = s.t and l.key is not distinct from g.key
+                )
+              )
+            end
+            order by s.t
+          )
+          from series as s
+          left join per_bucket as b
+            on b.bucket = s.t and (p_group_by = 'status' or b.key is not distinct from g.key)
+        )
+      ) order by g.key nulls first)
+      from groups as g
+    ), '[]'::jsonb)
+  ) into result;
+  return result;
+end
+$$;
+comment on function private.payment_analytics(
+  uuid, timestamptz, timestamptz, text, text, text, text
+) is $$Payment figures from the rollups; see public.payment_analytics.$$;
+
+create function public.payment_analytics(
+  p_merchant_id uuid default null, p_from timestamptz default null, p_to timestamptz default null,
+  p_granularity text default 'hour', p_group_by text default null, p_mode text default null,
+  p_currency text default null
+) returns jsonb
+language sql stable
+set search_path = ''
+as $$
+  select private.payment_analytics(
+    p_merchant_id, p_from, p_to, p_granularity, p_group_by, p_mode, p_currency
+  )
+$$;
+comment on function public.payment_analytics(uuid, timestamptz, timestamptz, text, text, text, text) is
+$$Payment analytics over [from, to) (default: the last 24 h by hour), in UTC buckets of
+minute (last analytics.minute_retention_days days), hour or day (days from 00:00 UTC),
+optionally per gateway, method, status or merchant: payments created, volume (captured minor
+units), succeeded, failed, success rate (succeeded / (succeeded + failed) per payment;
+succeeded includes refunded ones), first-attempt success rate (first attempt succeeded /
+(succeeded + failed)), average ticket (volume / succeeded), refunds and refunded amount (by
+the refund's creation), the platform's fees and tax, p50 / p95 provider latency (attempts),
+top failure reasons by unified error code; every series zero-filled. From rollups kept by
+triggers, never from payments. A payment counts in the bucket it was created in, with its
+status now. group_by=status gives payments per status only.
+Who: the merchant's members and API keys (their merchant; an API key its mode), admins (every
+merchant without merchant_id).
+Returns: {object payment_analytics, from, to, granularity, group_by, timezone UTC,
+day_boundary, merchant_id, mode, currency, totals {...}, groups: [{key, totals, series: [{t,
+...}]}]}; amounts in minor units of currency (default INR); mode default live.
+Errors: 22023 bad granularity, group_by, mode, currency or range (at most 1500 buckets);
+42501 not a member; P0002 unknown merchant.$$;
+
+create function private.analytics_overview(p_merchant_id uuid, p_mode text, p_currency text) returns jsonb
+language plpgsql stable security definer
+set search_path = ''
+as $$
+declare
+  scope record;
+  today timestamptz := date_trunc('day', now(), 'UTC');
+  result jsonb;
+begin
+  select * into scope from private.analytics_scope(p_merchant_id, p_mode, p_currency);
+  with rows as (
+    select s.* from public.payment_stats as s
+    where s.grain = 'day' and s.bucket >= today - interval '29 days'
+      and (scope.merchant_id is null or s.merchant_id = scope.merchant_id)
+      and s.mode = scope.mode and s.currency = scope.currency
+  ),
+  windows as (
+    select w.name, w.since from (
+      values ('today', today), ('last_7_days', today - interval '6 days'),
+      ('last_30_days', today - interval '29 days')
+    ) as w (name, since)
+  )
+  select jsonb_build_object(
+    'object', 'analytics_overview', 'as_of', now(), 'timezone', 'UTC',
+    'day_boundary', '00:00 UTC', 'merchant_id', scope.merchant_id, 'mode', scope.mode,
+    'currency', scope.currency,
+    'windows', (
+      select jsonb_object_agg(w.name, (
+        select private.stats_figures(
+          coalesce(sum(r.payments), 0), coalesce(sum(r.succeeded + r.partially_refunded + r.refunded), 0),
+          coalesce(sum(r.failed), 0), coalesce(sum(r.first_attempt_succeeded), 0),
+          coalesce(sum(r.volume), 0), coalesce(sum(r.fees), 0), coalesce(sum(r.tax), 0),
+          coalesce(sum(r.refunds), 0), coalesce(sum(r.refunded_amount), 0),
+          array(
+            select coalesce(sum(r2.latency[i]), 0)::bigint from generate_series(1, 14) as i
+            left join rows as r2 on r2.bucket >= w.since
+            group by i order by i
+          )
+        ) || jsonb_build_object('from', w.since)
+        from rows as r
+        where r.bucket >= w.since
+      ))
+      from windows as w
+    ),
+    'top_gateways', coalesce((
+      select jsonb_agg(x.v order by x.volume desc, x.k)
+      from (
+        select
+          r.gateway_id::text as k, sum(r.volume) as volume,
+          jsonb_build_object(
+            'gateway_id', r.gateway_id, 'volume', sum(r.volume),
+            'payments', sum(r.payments),
+            'success_rate', case when sum(r.succeeded + r.partially_refunded + r.refunded + r.failed) > 0
+              then round(sum(r.succeeded + r.partially_refunded + r.refunded)::numeric
+                / sum(r.succeeded + r.partially_refunded + r.refunded + r.failed), 4) end
+          ) as v
+        from rows as r
+        where r.gateway_id <> '00000000-0000-0000-0000-000000000000'::uuid
+        group by r.gateway_id
+        order by sum(r.volume) desc, r.gateway_id
+        limit 5
+      ) as x
+    ), '[]'::jsonb),
+    'top_methods', coalesce((
+      select jsonb_agg(x.v order by x.volume desc, x.k)
+      from (
+        select
+          r.method as k, sum(r.volume) as volume,
+          jsonb_build_object(
+            'method', r.method, 'volume', sum(r.volume), 'payments', sum(r.payments),
+            'success_rate', case when sum(r.succeeded + r.partially_refunded + r.refunded + r.failed) > 0
+              then round(sum(r.succeeded + r.partially_refunded + r.refunded)::numeric
+                / sum(r.succeeded + r.partially_refunded + r.refunded + r.failed), 4) end
+          ) as v
+        from rows as r
+        group by r.method
+        order by sum(r.volume) desc, r.method
+        limit 5
+      ) as x
+    ), '[]'::jsonb)
+  ) into result;
+  return result;
+end
+$$;
+comment on function private.analytics_overview(uuid, text, text) is
+$$The dashboard's analytics overview; see public.analytics_overview.$$;
+
+create function public.analytics_overview(
+  p_merchant_id uuid default null, p_mode text default null, p_currency text default null
+) returns jsonb
+language sql stable
+set search_path = ''
+as $$ select private.analytics_overview(p_merchant_id, p_mode, p_currency) $$;
+comment on function public.analytics_overview(uuid, text, text) is
+$$The dashboard's Analytics tab: for today, the last 7 and the last 30 UTC days (including
+today): payments, volume, succeeded, failed, success rate, first-attempt success rate,
+average ticket, refunds, fees, tax and provider latency; and the top 5 gateways and methods of
+the 30 days by volume with their success rates. From the daily rollups.
+Who: the merchant's members and API keys (an API key: its mode), admins (every merchant
+without merchant_id).
+Returns: {object analytics_overview, as_of, timezone UTC, day_boundary, merchant_id, mode,
+currency, windows: {today, last_7_days, last_30_days}, top_gateways, top_methods}; amounts in
+minor units (default INR, mode default live).
+Errors: 22023 bad mode or currency; 42501 not a member; P0002 unknown merchant.$$;
+
+-- Policies and grants ---------------------------------------------------------------------------
+create policy payment_stats_read on public.payment_stats
+for select to authenticated
+using ((select private.is_admin()) or merchant_id in (select private.member_merchant_ids()));
+create policy payment_failure_stats_read on public.payment_failure_stats
+for select to authenticated
+using ((select private.is_admin()) or merchant_id in (select private.member_merchant_ids()));
+revoke all on public.payment_stats, public.payment_failure_stats from public, anon, authenticated;
+grant select on public.payment_stats, public.payment_failure_stats to authenticated;
+grant select, insert, update, delete on public.payment_stats, public.payment_failure_stats
+to service_role;
+
+grant execute on function private.analytics_scope(uuid, text, text) to authenticated, service_role;
+grant execute on function private.payment_analytics(
+  uuid, timestamptz, timestamptz, text, text, text, text
+) to authenticated, service_role;
+grant execute on function private.analytics_overview(uuid, text, text) to authenticated, service_role;
+grant execute on function private.analytics_retention() to service_role;
+revoke all on function public.payment_analytics(
+  uuid, timestamptz, timestamptz, text, text, text, text
+) from public, anon;
+revoke all on function public.analytics_overview(uuid, text, text) from public, anon;
+grant execute on function public.payment_analytics(
+  uuid, timestamptz, timestamptz, text, text, text, text
+) to authenticated, service_role;
+grant execute on function public.analytics_overview(uuid, text, text) to authenticated, service_role;
+
+revoke execute on all functions in schema private from public, anon;
+revoke all on all sequences in schema public from anon, authenticated;

@@ -366,6 +366,13 @@ class ReconciliationQuery(Input):
     merchant_id: UUID | None = None
 
 
+class ProviderSettlementQuery(Input):
+    gateway_id: UUID | None = None
+    status: Literal["matched", "mismatched"] | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
 class AnalyticsOverviewQuery(Input):
     merchant_id: UUID | None = Field(
         default=None, description="members of one merchant and API keys need none; admins: all"
@@ -928,5 +935,13 @@ ROUTES: list[Route] = [
         "merchant, zero-filled",
         AnalyticsQuery,
         tags=("analytics",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/provider-settlements",
+        "admin_list_provider_settlements",
+        "What the providers paid us, matched to our payments and refunds; mismatches listed",
+        ProviderSettlementQuery,
+        tags=("settlements", "admin"),
     ),
 ]

@@ -180,3 +180,14 @@ async def record_payout_result(
 ) -> dict[str, Any]:
     """{outcome, next: none|check|retry}; the database schedules checks and new attempts."""
     return await _one(db, "select private.record_payout_result(%s, %s)", (payout_id, Jsonb(result)))
+
+
+async def ingest_provider_settlement(
+    db: Database, gateway_id: str, report: dict[str, Any]
+) -> dict[str, Any]:
+    """{id, status matched|mismatched, lines, unmatched, amount, already_ingested}."""
+    return await _one(
+        db,
+        "select private.ingest_provider_settlement(%s, %s)",
+        (gateway_id, Jsonb(report)),
+    )

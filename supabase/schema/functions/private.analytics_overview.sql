@@ -3,6 +3,7 @@
 -- function: analytics_overview(uuid, text, text)
 CREATE FUNCTION private.analytics_overview(p_merchant_id uuid, p_mode text, p_currency text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET plan_cache_mode TO 'force_generic_plan'
     SET search_path TO ''
     AS $$
 declare
@@ -14,7 +15,7 @@ begin
   with rows as (
     select s.* from public.payment_stats as s
     where s.grain = 'day' and s.bucket >= today - interval '29 days'
-      and (scope.merchant_id is null or s.merchant_id = scope.merchant_id)
+      and s.merchant_id = coalesce(scope.merchant_id, '00000000-0000-0000-0000-000000000000'::uuid)
       and s.mode = scope.mode and s.currency = scope.currency
   ),
   windows as (
@@ -34,11 +35,10 @@ begin
           coalesce(sum(r.failed), 0), coalesce(sum(r.first_attempt_succeeded), 0),
           coalesce(sum(r.volume), 0), coalesce(sum(r.fees), 0), coalesce(sum(r.tax), 0),
           coalesce(sum(r.refunds), 0), coalesce(sum(r.refunded_amount), 0),
-          array(
-            select coalesce(sum(r2.latency[i]), 0)::bigint from generate_series(1, 14) as i
-            left join rows as r2 on r2.bucket >= w.since
-            group by i order by i
-          )
+          array[
+            sum(r.h1), sum(r.h2), sum(r.h3), sum(r.h4), sum(r.h5), sum(r.h6), sum(r.h7),
+            sum(r.h8), sum(r.h9), sum(r.h10), sum(r.h11), sum(r.h12), sum(r.h13), sum(r.h14)
+          ]::bigint[]
         ) || jsonb_build_object('from', w.since)
         from rows as r
         where r.bucket >= w.since

@@ -13,11 +13,13 @@ begin
     order by x.id
   loop
     if acct = new.debit_account_id then
-      update public.ledger_accounts as a set debits_pending = a.debits_pending + new.amount
+      update public.ledger_accounts as a set debits_pending = a.debits_pending + new.amount,
+        updated_at = now()
       where a.id = acct
         and (not a.never_negative or a.normal_balance = 'debit' or private.available_of(a) >= new.amount);
     else
-      update public.ledger_accounts as a set credits_pending = a.credits_pending + new.amount
+      update public.ledger_accounts as a set credits_pending = a.credits_pending + new.amount,
+        updated_at = now()
       where a.id = acct
         and (not a.never_negative or a.normal_balance = 'credit' or private.available_of(a) >= new.amount);
     end if;

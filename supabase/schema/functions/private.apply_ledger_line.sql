@@ -13,13 +13,21 @@ declare
 begin
   update public.ledger_accounts as a set
     debits_posted = a.debits_posted + case when new.direction = 'debit' then new.amount else 0 end,
-    credits_posted = a.credits_posted + case when new.direction = 'credit' then new.amount else 0 end
+    credits_posted = a.credits_posted + case when new.direction = 'credit' then new.amount else 0 end,
+    updated_at = now()
   where a.id = new.account_id
     and (
       not a.never_negative or new.direction = a.normal_balance
-      or private.available_of(a) >= new.amount
+      or case a.normal_balance
+        when 'credit' then a.credits_posted - a.debits_posted - a.debits_pending
+        else a.debits_posted - a.credits_posted - a.credits_pending
+      end >= new.amount
     )
-  returning a.currency, a.merchant_id, a.wallet_id, private.balance_of(a)
+  returning a.currency, a.merchant_id, a.wallet_id,
+    case a.normal_balance
+      when 'credit' then a.credits_posted - a.debits_posted
+      else a.debits_posted - a.credits_posted
+    end
   into v_currency, v_merchant, v_wallet, v_balance;
   if not found then
     perform private.insufficient_balance(new.account_id, new.amount);

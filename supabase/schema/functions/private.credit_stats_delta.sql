@@ -13,9 +13,11 @@ begin
     grain, bucket, merchant_id, mode, currency, gateway_id, method, fees, tax
   )
   select
-    g.grain, date_trunc(g.grain, p.created_at, 'UTC'), p.merchant_id, p.mode, p.currency,
+    g.grain, date_trunc(g.grain, p.created_at, 'UTC'),
+    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
     private.stat_gateway(p.gateway_id), p.method, new.fee, new.tax
   from (values ('minute'), ('hour'), ('day')) as g (grain)
+  cross join (values (false), (true)) as o (platform)
   on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
     fees = s.fees + excluded.fees, tax = s.tax + excluded.tax;
   return null;

@@ -15,8 +15,7 @@ begin
       using errcode = '42501';
   end if;
   if (new.debits_posted, new.credits_posted, new.debits_pending, new.credits_pending)
-    is distinct from (old.debits_posted, old.credits_posted, old.debits_pending, old.credits_pending)
-    and pg_trigger_depth() < 2 then
+    is distinct from (old.debits_posted, old.credits_posted, old.debits_pending, old.credits_pending) then
     raise exception 'ledger balances change only through ledger lines and holds'
       using errcode = '42501';
   end if;

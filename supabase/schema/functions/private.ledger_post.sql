@@ -11,6 +11,7 @@ declare
   bad text;
   debits numeric;
   credits numeric;
+  canonical text;
 begin
   if p_key is null or char_length(p_key) not between 1 and 255 then
     raise exception 'a posting needs an idempotency key of 1 to 255 characters'
@@ -22,26 +23,38 @@ begin
   if jsonb_typeof(p_lines) is distinct from 'array' or jsonb_array_length(p_lines) < 2 then
     raise exception 'a posting needs at least two lines' using errcode = '22023';
   end if;
-  select string_agg(x::text, ', ') into bad
-  from jsonb_array_elements(p_lines) as x
-  where jsonb_typeof(x -> 'amount') is distinct from 'number'
-    or case when (x ->> 'amount') ~ '^[0-9]{1,18}$' then (x ->> 'amount')::bigint <= 0 else true end
-    or coalesce(x ->> 'direction', '') not in ('debit', 'credit')
-    or coalesce(x ->> 'account_id', '') !~ '^[0-9a-f-]{36}$';
+  -- One pass: what is wrong, the two sides, and the lines in a canonical order for the
+  -- fingerprint of every parameter.
+  select
+    string_agg(v.line::text, ', ') filter (where not v.ok),
+    sum(case when v.ok and v.line ->> 'direction' = 'debit' then (v.line ->> 'amount')::numeric end),
+    sum(case when v.ok and v.line ->> 'direction' = 'credit' then (v.line ->> 'amount')::numeric end),
+    string_agg(
+      (v.line ->> 'account_id') || ':' || (v.line ->> 'direction') || ':' || (v.line ->> 'amount'),
+      ',' order by v.line ->> 'account_id', v.line ->> 'direction', v.line ->> 'amount'
+    )
+  into bad, debits, credits, canonical
+  from (
+    select y.line, (
+      jsonb_typeof(y.line -> 'amount') = 'number'
+      and case when (y.line ->> 'amount') ~ '^[0-9]{1,18}$' then (y.line ->> 'amount')::bigint > 0
+        else false end
+      and coalesce(y.line ->> 'direction', '') in ('debit', 'credit')
+      and coalesce(y.line ->> 'account_id', '') ~ '^[0-9a-f-]{36}$'
+    ) as ok
+    from jsonb_array_elements(p_lines) as y (line)
+  ) as v;
   if bad is not null then
     raise exception 'every line needs account_id, direction debit|credit and a positive integer amount (got %)',
       left(bad, 200) using errcode = '22023';
   end if;
-  select
-    sum(case when x ->> 'direction' = 'debit' then (x ->> 'amount')::numeric else 0 end),
-    sum(case when x ->> 'direction' = 'credit' then (x ->> 'amount')::numeric else 0 end)
-  into debits, credits
-  from jsonb_array_elements(p_lines) as x;
-  if debits <> credits then
+  if debits is distinct from credits then
     raise exception 'a posting must balance: debits % <> credits %', debits, credits
       using errcode = '22023';
   end if;
-  v_hash := private.ledger_request_hash(p_kind, p_lines, p_meta);
+  v_hash := encode(sha256(convert_to(
+    p_kind || '|' || canonical || '|' || coalesce(p_meta, '{}'::jsonb)::text, 'UTF8'
+  )), 'hex');
   insert into public.ledger_entries (
     kind, idempotency_key, request_hash, merchant_id, wallet_id, reference_type, reference_id,
     description, metadata, created_by

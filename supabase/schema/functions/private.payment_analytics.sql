@@ -3,221 +3,255 @@
 -- function: payment_analytics(uuid, timestamp with time zone, timestamp with time zone, text, text, text, text)
 CREATE FUNCTION private.payment_analytics(p_merchant_id uuid, p_from timestamp with time zone, p_to timestamp with time zone, p_granularity text, p_group_by text, p_mode text, p_currency text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET plan_cache_mode TO 'force_generic_plan'
     SET search_path TO ''
     AS $$
 declare
   scope record;
+  v_grain text := coalesce(p_granularity, 'hour');
+  -- Whose rows: one merchant's; every merchant's (grouped by merchant); or the platform's rows
+  -- (the zero merchant), which sum every merchant for the admins' views.
+  v_owner uuid;
   step interval;
   v_to timestamptz;
   v_from timestamptz;
   points integer;
+  head jsonb;
   result jsonb;
 begin
   select * into scope from private.analytics_scope(p_merchant_id, p_mode, p_currency);
-  if p_granularity is not null and p_granularity not in ('minute', 'hour', 'day') then
+  v_owner := case
+    when scope.merchant_id is not null then scope.merchant_id
+    when p_group_by = 'merchant' then null
+    else '00000000-0000-0000-0000-000000000000'::uuid
+  end;
+  if v_grain not in ('minute', 'hour', 'day') then
     raise exception 'granularity must be minute, hour or day' using errcode = '22023';
   end if;
   if p_group_by is not null and p_group_by not in ('gateway', 'method', 'status', 'merchant') then
     raise exception 'group_by must be gateway, method, status or merchant' using errcode = '22023';
   end if;
-  step := ('1 ' || coalesce(p_granularity, 'hour'))::interval;
+  step := ('1 ' || v_grain)::interval;
   v_to := coalesce(p_to, now());
   v_from := coalesce(p_from, v_to - interval '24 hours');
   if v_from >= v_to then
     raise exception 'from must be before to' using errcode = '22023';
   end if;
   -- Whole buckets: from rounds down, to rounds up (UTC).
-  v_from := date_trunc(coalesce(p_granularity, 'hour'), v_from, 'UTC');
-  v_to := date_trunc(coalesce(p_granularity, 'hour'), v_to, 'UTC')
-    + case when date_trunc(coalesce(p_granularity, 'hour'), v_to, 'UTC') = v_to
-      then interval '0' else step end;
+  v_from := date_trunc(v_grain, v_from, 'UTC');
+  v_to := case when date_trunc(v_grain, v_to, 'UTC') = v_to then v_to
+    else date_trunc(v_grain, v_to, 'UTC') + step end;
   points := (extract(epoch from v_to - v_from) / extract(epoch from step))::integer;
   if points > 1500 then
     raise exception 'that range has % % buckets: at most 1500 (use a coarser granularity)',
-      points, coalesce(p_granularity, 'hour') using errcode = '22023';
+      points, v_grain using errcode = '22023';
   end if;
-  if p_granularity = 'minute' and v_from < now() - make_interval(
+  if v_grain = 'minute' and v_from < now() - make_interval(
     days => (private.setting('analytics.minute_retention_days'))::integer
   ) then
     raise exception 'minute figures are kept % days: use hour or day for older ranges',
       private.setting('analytics.minute_retention_days') using errcode = '22023';
   end if;
+  head := jsonb_build_object(
+    'object', 'payment_analytics', 'from', v_from, 'to', v_to, 'granularity', v_grain,
+    'group_by', p_group_by, 'timezone', 'UTC', 'day_boundary', '00:00 UTC',
+    'merchant_id', scope.merchant_id, 'mode', scope.mode, 'currency', scope.currency
+  );
+
+  if p_group_by = 'status' then
+    -- Payments per status now, per bucket of creation.
+    with counts as (
+      select s.bucket, x.status, sum(x.n) as n
+      from public.payment_stats as s
+      cross join lateral (
+        values
+        ('processing', s.processing), ('requires_action', s.requires_action),
+        ('succeeded', s.succeeded), ('partially_refunded', s.partially_refunded),
+        ('refunded', s.refunded), ('failed', s.failed), ('cancelled', s.cancelled),
+        ('expired', s.expired)
+      ) as x (status, n)
+      where s.grain = v_grain and s.bucket >= v_from and s.bucket < v_to
+        and s.merchant_id = v_owner
+        and s.mode = scope.mode and s.currency = scope.currency
+      group by s.bucket, x.status
+    ),
+    grid as (
+      select k.status, t.t
+      from unnest(array[
+        'processing', 'requires_action', 'succeeded', 'partially_refunded', 'refunded', 'failed',
+        'cancelled', 'expired'
+      ]) with ordinality as k (status, o)
+      cross join generate_series(v_from, v_to - step, step) as t (t)
+    ),
+    series as (
+      select g.status, sum(coalesce(c.n, 0)) as total,
+        jsonb_agg(jsonb_build_object('t', g.t, 'payments', coalesce(c.n, 0)) order by g.t) as points
+      from grid as g
+      left join counts as c on g.status = c.status and g.t = c.bucket
+      group by g.status
+    )
+    select head || jsonb_build_object(
+      -- the same totals as without a grouping
+      'totals', private.payment_analytics(
+        p_merchant_id, p_from, p_to, p_granularity, null, p_mode, p_currency
+      ) -> 'totals',
+      'groups', jsonb_agg(jsonb_build_object(
+        'key', x.status, 'totals', jsonb_build_object('payments', x.total), 'series', x.points
+      ) order by x.status)
+    ) into result
+    from series as x;
+    return result;
+  end if;
 
   with rows as (
-    select s.*,
-      case p_group_by
+    select
+      coalesce(case p_group_by
         when 'gateway' then nullif(s.gateway_id, '00000000-0000-0000-0000-000000000000'::uuid)::text
         when 'method' then s.method
         when 'merchant' then s.merchant_id::text
-      end as key
+      end, '') as k,
+      s.bucket, s.payments, s.succeeded + s.partially_refunded + s.refunded as ok, s.failed,
+      s.first_attempt_succeeded as first_ok, s.volume, s.fees, s.tax, s.refunds,
+      s.refunded_amount, s.h1,
+      s.h2, s.h3, s.h4, s.h5, s.h6, s.h7, s.h8, s.h9, s.h10, s.h11, s.h12, s.h13, s.h14
     from public.payment_stats as s
-    where s.grain = coalesce(p_granularity, 'hour') and s.bucket >= v_from and s.bucket < v_to
-      and (scope.merchant_id is null or s.merchant_id = scope.merchant_id)
+    where s.grain = v_grain and s.bucket >= v_from and s.bucket < v_to
+      and s.merchant_id = v_owner
       and s.mode = scope.mode and s.currency = scope.currency
+    union all
+    select
+      coalesce(case p_group_by
+        when 'gateway' then nullif(s.gateway_id, '00000000-0000-0000-0000-000000000000'::uuid)::text
+        when 'method' then s.method
+        when 'merchant' then s.merchant_id::text
+      end, '') as k,
+      s.bucket, s.payments, s.succeeded + s.partially_refunded + s.refunded as ok, s.failed,
+      s.first_attempt_succeeded as first_ok, s.volume, s.fees, s.tax, s.refunds,
+      s.refunded_amount, s.h1,
+      s.h2, s.h3, s.h4, s.h5, s.h6, s.h7, s.h8, s.h9, s.h10, s.h11, s.h12, s.h13, s.h14
+    from public.payment_stats as s
+    where s.grain = v_grain and s.bucket >= v_from and s.bucket < v_to
+      and v_owner is null and s.merchant_id <> '00000000-0000-0000-0000-000000000000'::uuid
+      and s.mode = scope.mode and s.currency = scope.currency
+  ),
+  per_bucket as (
+    select r.k, r.bucket, sum(r.payments) as payments, sum(r.ok) as ok, sum(r.failed) as failed,
+      sum(r.first_ok) as first_ok, sum(r.volume) as volume, sum(r.fees) as fees,
+      sum(r.tax) as tax, sum(r.refunds) as refunds, sum(r.refunded_amount) as refunded_amount,
+      array[
+        sum(r.h1), sum(r.h2), sum(r.h3), sum(r.h4), sum(r.h5), sum(r.h6), sum(r.h7), sum(r.h8),
+        sum(r.h9), sum(r.h10), sum(r.h11), sum(r.h12), sum(r.h13), sum(r.h14)
+      ]::bigint[] as latency
+    from rows as r
+    group by r.k, r.bucket
+  ),
+  keys as (
+    select '' as k
+    where p_group_by is null
+    union all
+    -- a key whose payments all moved on (to a gateway) leaves rows of zeros: not a group
+    select r.k from rows as r
+    where p_group_by is not null
+    group by r.k
+    having bool_or(
+      r.payments <> 0 or r.refunds <> 0
+      or r.h1 + r.h2 + r.h3 + r.h4 + r.h5 + r.h6 + r.h7 + r.h8 + r.h9 + r.h10 + r.h11 + r.h12
+      + r.h13 + r.h14 <> 0
+    )
+  ),
+  grid as (
+    select k.k, t.t from keys as k
+    cross join generate_series(v_from, v_to - step, step) as t (t)
+  ),
+  series as (
+    select g.k,
+      jsonb_agg(jsonb_build_object('t', g.t) || private.stats_figures(
+        coalesce(b.payments, 0), coalesce(b.ok, 0), coalesce(b.failed, 0),
+        coalesce(b.first_ok, 0), coalesce(b.volume, 0), coalesce(b.fees, 0), coalesce(b.tax, 0),
+        coalesce(b.refunds, 0), coalesce(b.refunded_amount, 0), b.latency
+      ) order by g.t) as points
+    from grid as g
+    left join per_bucket as b on g.k = b.k and g.t = b.bucket
+    group by g.k
+  ),
+  key_totals as (
+    select r.k, sum(r.payments) as payments, sum(r.ok) as ok, sum(r.failed) as failed,
+      sum(r.first_ok) as first_ok, sum(r.volume) as volume, sum(r.fees) as fees,
+      sum(r.tax) as tax, sum(r.refunds) as refunds, sum(r.refunded_amount) as refunded_amount,
+      array[
+        sum(r.h1), sum(r.h2), sum(r.h3), sum(r.h4), sum(r.h5), sum(r.h6), sum(r.h7), sum(r.h8),
+        sum(r.h9), sum(r.h10), sum(r.h11), sum(r.h12), sum(r.h13), sum(r.h14)
+      ]::bigint[] as latency
+    from rows as r
+    group by r.k
   ),
   failures as (
     select
-      case p_group_by
+      coalesce(case p_group_by
         when 'gateway' then nullif(f.gateway_id, '00000000-0000-0000-0000-000000000000'::uuid)::text
         when 'method' then f.method
         when 'merchant' then f.merchant_id::text
-      end as key,
-      f.code, sum(f.failed) as failed
+      end, '') as k,
+      f.code, sum(f.failed) as n
     from public.payment_failure_stats as f
-    where f.grain = coalesce(p_granularity, 'hour') and f.bucket >= v_from and f.bucket < v_to
-      and (scope.merchant_id is null or f.merchant_id = scope.merchant_id)
+    where f.grain = v_grain and f.bucket >= v_from and f.bucket < v_to
+      and (f.merchant_id = v_owner or (v_owner is null and f.merchant_id <> '00000000-0000-0000-0000-000000000000'::uuid))
       and f.mode = scope.mode and f.currency = scope.currency
     group by 1, 2
     having sum(f.failed) > 0
   ),
-  series as (
-    select generate_series(v_from, v_to - step, step) as t
-  ),
-  groups as (
-    select null::text as key
-    where p_group_by is null
-    union all
-    select r.key from rows as r
-    where p_group_by in ('gateway', 'method', 'merchant')
-    group by r.key
-    -- a key whose payments all moved on (to a gateway) leaves rows of zeros: not a group
-    having bool_or(r.payments <> 0 or r.refunds <> 0 or r.latency <> array_fill(0, array[14]))
-    union all
-    select x.status from unnest(array[
-      'processing', 'requires_action', 'succeeded', 'partially_refunded', 'refunded', 'failed',
-      'cancelled', 'expired'
-    ]) as x (status)
-    where p_group_by = 'status'
-  ),
-  latency as (
-    select r.key, r.bucket, u.i, sum(u.n) as n
-    from rows as r
-    cross join lateral unnest(r.latency) with ordinality as u (n, i)
-    group by r.key, r.bucket, u.i
-  ),
-  bucket_latency as (
-    select l.key, l.bucket, array_agg(l.n::bigint order by l.i) as latency
-    from latency as l
-    group by l.key, l.bucket
-  ),
-  key_latency as (
-    select x.key, array_agg(x.n::bigint order by x.i) as latency
+  key_failures as (
+    select x.k, jsonb_agg(jsonb_build_object('code', x.code, 'count', x.n)
+      order by x.n desc, x.code) as top
     from (
-      select l.key, l.i, sum(l.n) as n from latency as l
-      group by l.key, l.i
+      select f.k, f.code, f.n,
+        row_number() over (partition by f.k order by f.n desc, f.code) as rank
+      from failures as f
     ) as x
-    group by x.key
+    where x.rank <= 5
+    group by x.k
   ),
-  all_latency as (
-    select array_agg(x.n::bigint order by x.i) as latency
+  all_failures as (
+    select jsonb_agg(jsonb_build_object('code', x.code, 'count', x.n)
+      order by x.n desc, x.code) as top
     from (
-      select l.i, sum(l.n) as n from latency as l
-      group by l.i
+      select f.code, sum(f.n) as n from failures as f
+      group by f.code
+      order by sum(f.n) desc, f.code
+      limit 5
     ) as x
   ),
-  per_bucket as (
-    select r.key, r.bucket,
-      sum(r.payments) as payments, sum(r.processing) as processing,
-      sum(r.requires_action) as requires_action, sum(r.succeeded) as st_succeeded,
-      sum(r.partially_refunded) as partially_refunded, sum(r.refunded) as refunded,
-      sum(r.succeeded + r.partially_refunded + r.refunded) as succeeded, sum(r.failed) as failed,
-      sum(r.cancelled) as cancelled, sum(r.expired) as expired,
-      sum(r.first_attempt_succeeded) as first_ok, sum(r.volume) as volume, sum(r.fees) as fees,
-      sum(r.tax) as tax, sum(r.refunds) as refunds, sum(r.refunded_amount) as refunded_amount
-    from rows as r
-    group by r.key, r.bucket
-  ),
-  totals as (
-    select r.key,
-      sum(r.payments) as payments, sum(r.succeeded + r.partially_refunded + r.refunded) as succeeded,
-      sum(r.failed) as failed, sum(r.first_attempt_succeeded) as first_ok,
-      sum(r.volume) as volume, sum(r.fees) as fees, sum(r.tax) as tax, sum(r.refunds) as refunds,
-      sum(r.refunded_amount) as refunded_amount
-    from rows as r
-    group by r.key
+  overall as (
+    select private.stats_figures(
+      coalesce(sum(t.payments), 0), coalesce(sum(t.ok), 0), coalesce(sum(t.failed), 0),
+      coalesce(sum(t.first_ok), 0), coalesce(sum(t.volume), 0), coalesce(sum(t.fees), 0),
+      coalesce(sum(t.tax), 0), coalesce(sum(t.refunds), 0), coalesce(sum(t.refunded_amount), 0),
+      array(
+        select coalesce(sum(t2.latency[i]), 0)::bigint from generate_series(1, 14) as i
+        cross join key_totals as t2
+        group by i
+        order by i
+      )
+    ) || jsonb_build_object(
+      'top_failure_reasons', coalesce((select a.top from all_failures as a), '[]'::jsonb)
+    ) as totals
+    from key_totals as t
   )
-  select jsonb_build_object(
-    'object', 'payment_analytics',
-    'from', v_from, 'to', v_to, 'granularity', coalesce(p_granularity, 'hour'),
-    'group_by', p_group_by, 'timezone', 'UTC',
-    'day_boundary', '00:00 UTC', 'merchant_id', scope.merchant_id, 'mode', scope.mode,
-    'currency', scope.currency,
-    'totals', (
-      select private.stats_figures(
-        coalesce(sum(r.payments), 0), coalesce(sum(r.succeeded + r.partially_refunded + r.refunded), 0),
-        coalesce(sum(r.failed), 0), coalesce(sum(r.first_attempt_succeeded), 0),
-        coalesce(sum(r.volume), 0), coalesce(sum(r.fees), 0), coalesce(sum(r.tax), 0),
-        coalesce(sum(r.refunds), 0), coalesce(sum(r.refunded_amount), 0),
-        (select a.latency from all_latency as a)
-      ) || jsonb_build_object('top_failure_reasons', coalesce((
-        select jsonb_agg(jsonb_build_object('code', f.code, 'count', f.failed) order by f.failed desc, f.code)
-        from (
-          select f2.code, sum(f2.failed) as failed from failures as f2
-          group by f2.code order by sum(f2.failed) desc, f2.code limit 5
-        ) as f
-      ), '[]'::jsonb))
-      from rows as r
-    ),
-    'groups', coalesce((
-      select jsonb_agg(jsonb_build_object(
-        'key', g.key,
-        'totals', case when p_group_by = 'status' then
-          jsonb_build_object('payments', coalesce((
-            select sum(case g.key
-              when 'processing' then r.processing when 'requires_action' then r.requires_action
-              when 'succeeded' then r.succeeded when 'partially_refunded' then r.partially_refunded
-              when 'refunded' then r.refunded when 'failed' then r.failed
-              when 'cancelled' then r.cancelled when 'expired' then r.expired end)
-            from rows as r
-          ), 0))
-          else (
-            select private.stats_figures(
-              t.payments, t.succeeded, t.failed, t.first_ok, t.volume, t.fees, t.tax, t.refunds,
-              t.refunded_amount, (
-                select k.latency from key_latency as k
-                where k.key is not distinct from t.key
-              )
-            ) || jsonb_build_object('top_failure_reasons', coalesce((
-              select jsonb_agg(jsonb_build_object('code', f.code, 'count', f.failed)
-                order by f.failed desc, f.code)
-              from (
-                select f2.code, f2.failed from failures as f2
-                where f2.key is not distinct from g.key
-                order by f2.failed desc, f2.code limit 5
-              ) as f
-            ), '[]'::jsonb))
-            from totals as t
-            where t.key is not distinct from g.key
-          ) end,
-        'series', (
-          select jsonb_agg(
-            case when p_group_by = 'status' then
-              jsonb_build_object('t', s.t, 'payments', coalesce(case g.key
-                when 'processing' then b.processing when 'requires_action' then b.requires_action
-                when 'succeeded' then b.st_succeeded when 'partially_refunded' then b.partially_refunded
-                when 'refunded' then b.refunded when 'failed' then b.failed
-                when 'cancelled' then b.cancelled when 'expired' then b.expired end, 0))
-            else
-              jsonb_build_object('t', s.t) || private.stats_figures(
-                coalesce(b.payments, 0), coalesce(b.succeeded, 0), coalesce(b.failed, 0),
-                coalesce(b.first_ok, 0), coalesce(b.volume, 0), coalesce(b.fees, 0),
-                coalesce(b.tax, 0), coalesce(b.refunds, 0), coalesce(b.refunded_amount, 0),
-                (
-                  select l.latency from bucket_latency as l
-                  where l.bucket = s.t and l.key is not distinct from g.key
-                )
-              )
-            end
-            order by s.t
-          )
-          from series as s
-          left join per_bucket as b
-            on b.bucket = s.t and (p_group_by = 'status' or b.key is not distinct from g.key)
-        )
-      ) order by g.key nulls first)
-      from groups as g
-    ), '[]'::jsonb)
-  ) into result;
+  select head || jsonb_build_object(
+    'totals', (select o.totals from overall as o),
+    'groups', coalesce(jsonb_agg(jsonb_build_object(
+      'key', nullif(s.k, ''),
+      'totals', private.stats_figures(
+        coalesce(t.payments, 0), coalesce(t.ok, 0), coalesce(t.failed, 0),
+        coalesce(t.first_ok, 0), coalesce(t.volume, 0), coalesce(t.fees, 0), coalesce(t.tax, 0),
+        coalesce(t.refunds, 0), coalesce(t.refunded_amount, 0), t.latency
+      ) || jsonb_build_object('top_failure_reasons', coalesce(kf.top, '[]'::jsonb)),
+      'series', s.points
+    ) order by nullif(s.k, '') nulls first), '[]'::jsonb)
+  ) into result
+  from series as s
+  left join key_totals as t on s.k = t.k
+  left join key_failures as kf on s.k = kf.k;
   return result;
 end
 $$;

@@ -25,7 +25,8 @@ begin
     first_attempt_succeeded, volume
   )
   select
-    g.grain, date_trunc(g.grain, c.created_at, 'UTC'), c.merchant_id, c.mode, c.currency,
+    g.grain, date_trunc(g.grain, c.created_at, 'UTC'),
+    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else c.merchant_id end, c.mode, c.currency,
     c.gateway_id, c.method,
     sum(c.sign)::integer,
     sum(c.sign * (c.status in ('created', 'processing'))::integer)::integer,
@@ -52,6 +53,7 @@ begin
       new.status in ('succeeded', 'partially_refunded', 'refunded'), new.amount_captured
   ) as c
   cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+cross join (values (false), (true)) as o (platform)
   group by 1, 2, 3, 4, 5, 6, 7
   on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
     payments = s.payments + excluded.payments,
@@ -70,7 +72,8 @@ begin
       grain, bucket, merchant_id, mode, currency, gateway_id, method, code, failed
     )
     select
-      g.grain, date_trunc(g.grain, c.created_at, 'UTC'), c.merchant_id, c.mode, c.currency,
+      g.grain, date_trunc(g.grain, c.created_at, 'UTC'),
+    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else c.merchant_id end, c.mode, c.currency,
       c.gateway_id, c.method, c.code, sum(c.sign)::integer
     from (
       select
@@ -85,6 +88,7 @@ begin
       where new.status = 'failed'
     ) as c
     cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+cross join (values (false), (true)) as o (platform)
     group by 1, 2, 3, 4, 5, 6, 7, 8
     on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method, code)
     do update set failed = s.failed + excluded.failed;

@@ -16,9 +16,11 @@ begin
     grain, bucket, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
   )
   select
-    g.grain, date_trunc(g.grain, new.created_at, 'UTC'), p.merchant_id, p.mode, p.currency,
+    g.grain, date_trunc(g.grain, new.created_at, 'UTC'),
+    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
     private.stat_gateway(p.gateway_id), p.method, 1, new.amount
   from (values ('minute'), ('hour'), ('day')) as g (grain)
+  cross join (values (false), (true)) as o (platform)
   on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
     refunds = s.refunds + excluded.refunds,
     refunded_amount = s.refunded_amount + excluded.refunded_amount;

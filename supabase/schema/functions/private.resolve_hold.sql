@@ -36,10 +36,12 @@ begin
     order by x.id
   loop
     if acct = old.debit_account_id then
-      update public.ledger_accounts as a set debits_pending = a.debits_pending - old.amount
+      update public.ledger_accounts as a set debits_pending = a.debits_pending - old.amount,
+        updated_at = now()
       where a.id = acct;
     else
-      update public.ledger_accounts as a set credits_pending = a.credits_pending - old.amount
+      update public.ledger_accounts as a set credits_pending = a.credits_pending - old.amount,
+        updated_at = now()
       where a.id = acct;
     end if;
   end loop;

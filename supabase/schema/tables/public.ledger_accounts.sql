@@ -69,7 +69,7 @@ CREATE INDEX ledger_accounts_merchant_idx ON public.ledger_accounts USING btree 
 CREATE UNIQUE INDEX ledger_accounts_owner_unique ON public.ledger_accounts USING btree (kind, currency, mode, COALESCE(merchant_id, '00000000-0000-0000-0000-000000000000'::uuid), COALESCE(gateway_id, '00000000-0000-0000-0000-000000000000'::uuid));
 
 -- trigger: ledger_accounts ledger_accounts_guard
-CREATE TRIGGER ledger_accounts_guard BEFORE UPDATE ON public.ledger_accounts FOR EACH ROW EXECUTE FUNCTION private.guard_ledger_account();
+CREATE TRIGGER ledger_accounts_guard BEFORE UPDATE ON public.ledger_accounts FOR EACH ROW WHEN ((pg_trigger_depth() = 0)) EXECUTE FUNCTION private.guard_ledger_account();
 
 -- trigger: ledger_accounts ledger_accounts_no_delete
 CREATE TRIGGER ledger_accounts_no_delete BEFORE DELETE ON public.ledger_accounts FOR EACH ROW EXECUTE FUNCTION private.refuse_change();

@@ -24,7 +24,20 @@ CREATE TABLE public.payment_stats (
     tax bigint DEFAULT 0 NOT NULL,
     refunds integer DEFAULT 0 NOT NULL,
     refunded_amount bigint DEFAULT 0 NOT NULL,
-    latency integer[] DEFAULT array_fill(0, ARRAY[14]) NOT NULL,
+    h1 integer DEFAULT 0 NOT NULL,
+    h2 integer DEFAULT 0 NOT NULL,
+    h3 integer DEFAULT 0 NOT NULL,
+    h4 integer DEFAULT 0 NOT NULL,
+    h5 integer DEFAULT 0 NOT NULL,
+    h6 integer DEFAULT 0 NOT NULL,
+    h7 integer DEFAULT 0 NOT NULL,
+    h8 integer DEFAULT 0 NOT NULL,
+    h9 integer DEFAULT 0 NOT NULL,
+    h10 integer DEFAULT 0 NOT NULL,
+    h11 integer DEFAULT 0 NOT NULL,
+    h12 integer DEFAULT 0 NOT NULL,
+    h13 integer DEFAULT 0 NOT NULL,
+    h14 integer DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT payment_stats_grain_check CHECK ((grain = ANY (ARRAY['minute'::text, 'hour'::text, 'day'::text])))
 );
@@ -49,8 +62,9 @@ COMMENT ON COLUMN public.payment_stats.tax IS 'GST on those fees, minor units.';
 -- comment: COLUMN payment_stats.refunded_amount
 COMMENT ON COLUMN public.payment_stats.refunded_amount IS 'Minor units of the refunds created in the bucket that succeeded.';
 
--- comment: COLUMN payment_stats.latency
-COMMENT ON COLUMN public.payment_stats.latency IS 'Attempts per provider latency bucket (upper bounds private.latency_bounds(), ms).';
+-- comment: COLUMN payment_stats.h1
+COMMENT ON COLUMN public.payment_stats.h1 IS 'h1..h14: attempts per provider latency bucket (upper bounds private.latency_bounds(), ms),
+as in the gateway figures.';
 
 -- constraint: payment_stats payment_stats_pkey
 ALTER TABLE ONLY public.payment_stats

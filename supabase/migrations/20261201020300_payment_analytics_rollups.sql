@@ -5,14 +5,17 @@
 --   status now, first-attempt successes, volume (captured minor units of succeeded payments),
 --   the platform's fees and their tax, refunds (count and amount, in the bucket of the refund's
 --   creation), and a provider latency histogram of the attempts (the gateway figures' bounds).
---   Triggers on payments, payment_credits, refunds and payment_attempts apply each change as a
---   delta: the row's old contribution out, its new one in, so a late success moves a payment
---   from failed to succeeded in the bucket it was created in.
+--   Triggers on payments, payment_credits, refunds and payment_attempts record each change as
+--   a delta (the row's old contribution out, its new one in, so a late success moves a payment
+--   from failed to succeeded in the bucket it was created in); a deferred trigger applies a
+--   transaction's deltas at its commit as one upsert in key order, so the shared rollup rows
+--   are locked last and in one order (no deadlocks between payments).
 -- * public.payment_failure_stats: failed payments per unified error code, likewise.
 -- * Why triggers and not a pg_cron watermark job: figures are exact at commit (a watermark job
 --   lags and must re-read payments that changed status, which needs an index on updated_at and
---   a re-aggregation of every bucket touched); the cost is one upsert of three rows per status
---   change, measured by scripts/bench ledger.
+--   a re-aggregation of every bucket touched); the cost is one upsert per transaction (the
+--   minute, hour and day rows of the merchant and of the platform), measured by
+--   scripts/bench ledger.
 -- * Definitions (README "Analytics"): success rate = succeeded / (succeeded + failed) per
 --   payment (succeeded counts partially_refunded and refunded payments; processing,
 --   requires_action, cancelled and expired count in neither); first-attempt success rate =
@@ -113,12 +116,176 @@ trigger; read by payment_analytics. Who reads (RLS): admins; the merchant's memb
 keys.$$;
 
 -- Deltas ----------------------------------------------------------------------------------------
+-- Triggers on payments, credits, refunds and attempts only append their deltas to
+-- private.payment_stats_pending; one deferred trigger applies them at commit as a single
+-- upsert in key order. The rollup rows (the platform's shared by every merchant) are thus
+-- locked last, briefly and always in one order: transactions never deadlock on them, and
+-- figures stay exact at commit.
+create unlogged table private.payment_stats_pending (
+  txid xid8 not null default pg_current_xact_id(),
+  id bigint generated always as identity,
+  at timestamptz not null,
+  merchant_id uuid not null,
+  mode text not null,
+  currency text not null,
+  gateway_id uuid not null,
+  method text not null,
+  code text,
+  payments integer not null default 0,
+  processing integer not null default 0,
+  requires_action integer not null default 0,
+  succeeded integer not null default 0,
+  partially_refunded integer not null default 0,
+  refunded integer not null default 0,
+  failed integer not null default 0,
+  cancelled integer not null default 0,
+  expired integer not null default 0,
+  first_attempt_succeeded integer not null default 0,
+  volume bigint not null default 0,
+  fees bigint not null default 0,
+  tax bigint not null default 0,
+  refunds integer not null default 0,
+  refunded_amount bigint not null default 0,
+  h1 integer not null default 0,
+  h2 integer not null default 0,
+  h3 integer not null default 0,
+  h4 integer not null default 0,
+  h5 integer not null default 0,
+  h6 integer not null default 0,
+  h7 integer not null default 0,
+  h8 integer not null default 0,
+  h9 integer not null default 0,
+  h10 integer not null default 0,
+  h11 integer not null default 0,
+  h12 integer not null default 0,
+  h13 integer not null default 0,
+  h14 integer not null default 0,
+  created_at timestamptz not null default now(),
+  constraint payment_stats_pending_pkey primary key (txid, id)
+) with (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+alter table private.payment_stats_pending enable row level security;
+comment on table private.payment_stats_pending is
+$$Rollup deltas of the running transaction (txid), waiting for private.apply_payment_stats at
+its commit, which deletes them: empty between transactions. at: the creation time whose
+buckets the delta goes to; code: a failure-stats delta (failed per code) when set. Unlogged:
+nothing here outlives a transaction. No access but the triggers'.$$;
+comment on column private.payment_stats_pending.volume is $$Minor units (delta).$$;
+comment on column private.payment_stats_pending.fees is $$Minor units (delta).$$;
+comment on column private.payment_stats_pending.tax is $$Minor units (delta).$$;
+comment on column private.payment_stats_pending.refunded_amount is $$Minor units (delta).$$;
+
 create function private.stat_gateway(p_gateway_id uuid) returns uuid
 language sql immutable
 set search_path = ''
 as $$ select coalesce(p_gateway_id, '00000000-0000-0000-0000-000000000000'::uuid) $$;
 comment on function private.stat_gateway(uuid) is
 $$A rollup's gateway key: the gateway, or the zero uuid for payments without one yet.$$;
+
+create function private.apply_payment_stats() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  tx xid8 := pg_current_xact_id();
+begin
+  with d as (
+    delete from private.payment_stats_pending as p
+    where p.txid = tx and p.code is null
+    returning p.*
+  )
+  insert into public.payment_stats as s (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, payments, processing,
+    requires_action, succeeded, partially_refunded, refunded, failed, cancelled, expired,
+    first_attempt_succeeded, volume, fees, tax, refunds, refunded_amount,
+    h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14
+  )
+  select
+    g.grain, date_trunc(g.grain, d.at, 'UTC') as bucket,
+    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else d.merchant_id end
+    as merchant_id,
+    d.mode, d.currency, d.gateway_id, d.method,
+    sum(d.payments), sum(d.processing), sum(d.requires_action), sum(d.succeeded),
+    sum(d.partially_refunded), sum(d.refunded), sum(d.failed), sum(d.cancelled), sum(d.expired),
+    sum(d.first_attempt_succeeded), sum(d.volume), sum(d.fees), sum(d.tax), sum(d.refunds),
+    sum(d.refunded_amount),
+    sum(d.h1), sum(d.h2), sum(d.h3), sum(d.h4), sum(d.h5), sum(d.h6), sum(d.h7), sum(d.h8),
+    sum(d.h9), sum(d.h10), sum(d.h11), sum(d.h12), sum(d.h13), sum(d.h14)
+  from d
+  cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+  cross join (values (false), (true)) as o (platform)
+  group by 1, 2, 3, 4, 5, 6, 7
+  having bool_or(
+    d.payments <> 0 or d.processing <> 0 or d.requires_action <> 0 or d.succeeded <> 0
+    or d.partially_refunded <> 0 or d.refunded <> 0 or d.failed <> 0 or d.cancelled <> 0
+    or d.expired <> 0 or d.first_attempt_succeeded <> 0 or d.volume <> 0 or d.fees <> 0
+    or d.tax <> 0 or d.refunds <> 0 or d.refunded_amount <> 0 or d.h1 <> 0 or d.h2 <> 0
+    or d.h3 <> 0 or d.h4 <> 0 or d.h5 <> 0 or d.h6 <> 0 or d.h7 <> 0 or d.h8 <> 0
+    or d.h9 <> 0 or d.h10 <> 0 or d.h11 <> 0 or d.h12 <> 0 or d.h13 <> 0 or d.h14 <> 0
+  )
+  -- One order for every transaction: no two of them can wait on each other's rows.
+  order by 1, 2, 3, 4, 5, 6, 7
+  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
+    payments = s.payments + excluded.payments,
+    processing = s.processing + excluded.processing,
+    requires_action = s.requires_action + excluded.requires_action,
+    succeeded = s.succeeded + excluded.succeeded,
+    partially_refunded = s.partially_refunded + excluded.partially_refunded,
+    refunded = s.refunded + excluded.refunded,
+    failed = s.failed + excluded.failed,
+    cancelled = s.cancelled + excluded.cancelled,
+    expired = s.expired + excluded.expired,
+    first_attempt_succeeded = s.first_attempt_succeeded + excluded.first_attempt_succeeded,
+    volume = s.volume + excluded.volume,
+    fees = s.fees + excluded.fees,
+    tax = s.tax + excluded.tax,
+    refunds = s.refunds + excluded.refunds,
+    refunded_amount = s.refunded_amount + excluded.refunded_amount,
+    h1 = s.h1 + excluded.h1,
+    h2 = s.h2 + excluded.h2,
+    h3 = s.h3 + excluded.h3,
+    h4 = s.h4 + excluded.h4,
+    h5 = s.h5 + excluded.h5,
+    h6 = s.h6 + excluded.h6,
+    h7 = s.h7 + excluded.h7,
+    h8 = s.h8 + excluded.h8,
+    h9 = s.h9 + excluded.h9,
+    h10 = s.h10 + excluded.h10,
+    h11 = s.h11 + excluded.h11,
+    h12 = s.h12 + excluded.h12,
+    h13 = s.h13 + excluded.h13,
+    h14 = s.h14 + excluded.h14;
+  -- Then the failure rows, in their own order (always after the rollups).
+  with d as (
+    delete from private.payment_stats_pending as p
+    where p.txid = tx and p.code is not null
+    returning p.*
+  )
+  insert into public.payment_failure_stats as s (
+    grain, bucket, merchant_id, mode, currency, gateway_id, method, code, failed
+  )
+  select
+    g.grain, date_trunc(g.grain, d.at, 'UTC') as bucket,
+    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else d.merchant_id end
+    as merchant_id,
+    d.mode, d.currency, d.gateway_id, d.method, d.code, sum(d.failed)
+  from d
+  cross join (values ('minute'), ('hour'), ('day')) as g (grain)
+  cross join (values (false), (true)) as o (platform)
+  group by 1, 2, 3, 4, 5, 6, 7, 8
+  having sum(d.failed) <> 0
+  order by 1, 2, 3, 4, 5, 6, 7, 8
+  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method, code)
+  do update set failed = s.failed + excluded.failed;
+  return null;
+end
+$$;
+comment on function private.apply_payment_stats() is
+$$Deferred trigger: applies the transaction's pending rollup deltas (minute, hour and day; the
+merchant's rows and the platform's) at commit, as one upsert in key order, then deletes them;
+later firings in the same commit find nothing.$$;
+create constraint trigger payment_stats_apply after insert on private.payment_stats_pending
+deferrable initially deferred
+for each row execute function private.apply_payment_stats();
 
 create function private.payment_stats_delta() returns trigger
 language plpgsql security definer
@@ -138,26 +305,24 @@ begin
     where a.payment_id = new.id and a.attempt_no = 1;
     first_ok := coalesce(first_ok, false);
   end if;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method, payments, processing,
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method, payments, processing,
     requires_action, succeeded, partially_refunded, refunded, failed, cancelled, expired,
     first_attempt_succeeded, volume
   )
   select
-    g.grain, date_trunc(g.grain, c.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else c.merchant_id end, c.mode, c.currency,
-    c.gateway_id, c.method,
-    sum(c.sign)::integer,
-    sum(c.sign * (c.status in ('created', 'processing'))::integer)::integer,
-    sum(c.sign * (c.status = 'requires_action')::integer)::integer,
-    sum(c.sign * (c.status = 'succeeded')::integer)::integer,
-    sum(c.sign * (c.status = 'partially_refunded')::integer)::integer,
-    sum(c.sign * (c.status = 'refunded')::integer)::integer,
-    sum(c.sign * (c.status = 'failed')::integer)::integer,
-    sum(c.sign * (c.status = 'cancelled')::integer)::integer,
-    sum(c.sign * (c.status = 'expired')::integer)::integer,
-    sum(c.sign * (c.ok and first_ok)::integer)::integer,
-    sum(c.sign * case when c.ok then c.captured else 0 end)::bigint
+    c.created_at, c.merchant_id, c.mode, c.currency, c.gateway_id, c.method,
+    c.sign,
+    c.sign * (c.status in ('created', 'processing'))::integer,
+    c.sign * (c.status = 'requires_action')::integer,
+    c.sign * (c.status = 'succeeded')::integer,
+    c.sign * (c.status = 'partially_refunded')::integer,
+    c.sign * (c.status = 'refunded')::integer,
+    c.sign * (c.status = 'failed')::integer,
+    c.sign * (c.status = 'cancelled')::integer,
+    c.sign * (c.status = 'expired')::integer,
+    c.sign * (c.ok and first_ok)::integer,
+    c.sign * case when c.ok then c.captured else 0 end
   from (
     select
       -1 as sign, old.created_at, old.merchant_id, old.mode, old.currency,
@@ -170,54 +335,28 @@ begin
       1, new.created_at, new.merchant_id, new.mode,
       new.currency, private.stat_gateway(new.gateway_id), new.method, new.status,
       new.status in ('succeeded', 'partially_refunded', 'refunded'), new.amount_captured
-  ) as c
-  cross join (values ('minute'), ('hour'), ('day')) as g (grain)
-cross join (values (false), (true)) as o (platform)
-  group by 1, 2, 3, 4, 5, 6, 7
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    payments = s.payments + excluded.payments,
-    processing = s.processing + excluded.processing,
-    requires_action = s.requires_action + excluded.requires_action,
-    succeeded = s.succeeded + excluded.succeeded,
-    partially_refunded = s.partially_refunded + excluded.partially_refunded,
-    refunded = s.refunded + excluded.refunded,
-    failed = s.failed + excluded.failed,
-    cancelled = s.cancelled + excluded.cancelled,
-    expired = s.expired + excluded.expired,
-    first_attempt_succeeded = s.first_attempt_succeeded + excluded.first_attempt_succeeded,
-    volume = s.volume + excluded.volume;
+  ) as c;
   if (tg_op = 'UPDATE' and old.status = 'failed') or new.status = 'failed' then
-    insert into public.payment_failure_stats as s (
-      grain, bucket, merchant_id, mode, currency, gateway_id, method, code, failed
+    insert into private.payment_stats_pending (
+      at, merchant_id, mode, currency, gateway_id, method, code, failed
     )
     select
-      g.grain, date_trunc(g.grain, c.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else c.merchant_id end, c.mode, c.currency,
-      c.gateway_id, c.method, c.code, sum(c.sign)::integer
-    from (
-      select
-        -1 as sign, old.created_at, old.merchant_id, old.mode, old.currency,
-        private.stat_gateway(old.gateway_id) as gateway_id, old.method,
-        coalesce(old.failure_code, 'unknown') as code
-      where tg_op = 'UPDATE' and old.status = 'failed'
-      union all
-      select
-        1, new.created_at, new.merchant_id, new.mode, new.currency,
-        private.stat_gateway(new.gateway_id), new.method, coalesce(new.failure_code, 'unknown')
-      where new.status = 'failed'
-    ) as c
-    cross join (values ('minute'), ('hour'), ('day')) as g (grain)
-cross join (values (false), (true)) as o (platform)
-    group by 1, 2, 3, 4, 5, 6, 7, 8
-    on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method, code)
-    do update set failed = s.failed + excluded.failed;
+      old.created_at, old.merchant_id, old.mode, old.currency,
+      private.stat_gateway(old.gateway_id), old.method, coalesce(old.failure_code, 'unknown'), -1
+    where tg_op = 'UPDATE' and old.status = 'failed'
+    union all
+    select
+      new.created_at, new.merchant_id, new.mode, new.currency,
+      private.stat_gateway(new.gateway_id), new.method, coalesce(new.failure_code, 'unknown'), 1
+    where new.status = 'failed';
   end if;
   return null;
 end
 $$;
 comment on function private.payment_stats_delta() is
 $$Trigger: moves a payment's contribution to the rollups (its old status, gateway, capture and
-failure code out, the new ones in) in the minute, hour and day of its creation.$$;
+failure code out, the new ones in) in the minute, hour and day of its creation, applied at
+commit.$$;
 create trigger payments_stats after insert or update of status, gateway_id, amount_captured, failure_code
 on public.payments
 for each row execute function private.payment_stats_delta();
@@ -226,26 +365,21 @@ create function private.credit_stats_delta() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
-declare
-  p public.payments;
 begin
-  select * into p from public.payments as x where x.id = new.payment_id;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method, fees, tax
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method, fees, tax
   )
   select
-    g.grain, date_trunc(g.grain, p.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
-    private.stat_gateway(p.gateway_id), p.method, new.fee, new.tax
-  from (values ('minute'), ('hour'), ('day')) as g (grain)
-  cross join (values (false), (true)) as o (platform)
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    fees = s.fees + excluded.fees, tax = s.tax + excluded.tax;
+    p.created_at, p.merchant_id, p.mode, p.currency, private.stat_gateway(p.gateway_id),
+    p.method, new.fee, new.tax
+  from public.payments as p
+  where p.id = new.payment_id;
   return null;
 end
 $$;
 comment on function private.credit_stats_delta() is
-$$Trigger: a payment's fee and tax (its ledger credit) into the rollups of its creation.$$;
+$$Trigger: a payment's fee and tax (its ledger credit) into the rollups of its creation, applied
+at commit.$$;
 create trigger payment_credits_stats after insert on public.payment_credits
 for each row execute function private.credit_stats_delta();
 
@@ -253,31 +387,24 @@ create function private.refund_stats_delta() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
-declare
-  p public.payments;
 begin
   if new.status <> 'succeeded' or old.status = 'succeeded' then
     return null;
   end if;
-  select * into p from public.payments as x where x.id = new.payment_id;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
   )
   select
-    g.grain, date_trunc(g.grain, new.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
-    private.stat_gateway(p.gateway_id), p.method, 1, new.amount
-  from (values ('minute'), ('hour'), ('day')) as g (grain)
-  cross join (values (false), (true)) as o (platform)
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    refunds = s.refunds + excluded.refunds,
-    refunded_amount = s.refunded_amount + excluded.refunded_amount;
+    new.created_at, p.merchant_id, p.mode, p.currency, private.stat_gateway(p.gateway_id),
+    p.method, 1, new.amount
+  from public.payments as p
+  where p.id = new.payment_id;
   return null;
 end
 $$;
 comment on function private.refund_stats_delta() is
 $$Trigger: a refund that succeeds counts (and its amount) in the rollups of the refund's
-creation, under its payment's gateway and method.$$;
+creation, under its payment's gateway and method, applied at commit.$$;
 create trigger refunds_stats after update of status on public.refunds
 for each row execute function private.refund_stats_delta();
 
@@ -286,7 +413,6 @@ language plpgsql security definer
 set search_path = ''
 as $$
 declare
-  p public.payments;
   b integer;
 begin
   if new.status not in ('succeeded', 'failed') or new.provider_latency_ms is null then
@@ -296,41 +422,24 @@ begin
     return null;
   end if;
   b := private.latency_bucket(new.provider_latency_ms);
-  select * into p from public.payments as x where x.id = new.payment_id;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method,
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method,
     h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14
   )
   select
-    g.grain, date_trunc(g.grain, p.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
-    new.gateway_id, p.method,
+    p.created_at, p.merchant_id, p.mode, p.currency, new.gateway_id, p.method,
     (b = 1)::integer, (b = 2)::integer, (b = 3)::integer, (b = 4)::integer, (b = 5)::integer,
     (b = 6)::integer, (b = 7)::integer, (b = 8)::integer, (b = 9)::integer, (b = 10)::integer,
     (b = 11)::integer, (b = 12)::integer, (b = 13)::integer, (b = 14)::integer
-  from (values ('minute'), ('hour'), ('day')) as g (grain)
-  cross join (values (false), (true)) as o (platform)
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    h1 = s.h1 + excluded.h1,
-    h2 = s.h2 + excluded.h2,
-    h3 = s.h3 + excluded.h3,
-    h4 = s.h4 + excluded.h4,
-    h5 = s.h5 + excluded.h5,
-    h6 = s.h6 + excluded.h6,
-    h7 = s.h7 + excluded.h7,
-    h8 = s.h8 + excluded.h8,
-    h9 = s.h9 + excluded.h9,
-    h10 = s.h10 + excluded.h10,
-    h11 = s.h11 + excluded.h11,
-    h12 = s.h12 + excluded.h12,
-    h13 = s.h13 + excluded.h13,
-    h14 = s.h14 + excluded.h14;
+  from public.payments as p
+  where p.id = new.payment_id;
   return null;
 end
 $$;
 comment on function private.attempt_latency_delta() is
 $$Trigger: an attempt's provider latency (when the provider answered), the first time it
-succeeds or fails, into the histogram of its gateway and its payment's creation bucket.$$;
+succeeds or fails, into the histogram of its gateway and its payment's creation bucket,
+applied at commit.$$;
 create trigger payment_attempts_latency after insert or update of status on public.payment_attempts
 for each row execute function private.attempt_latency_delta();
 

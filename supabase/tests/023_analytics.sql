@@ -3,8 +3,23 @@
 -- the RPCs between merchants, roles, input checks.
 begin;
 \ir _helpers.psql
-select plan(22);
+select plan(25);
 select tests.make_world();
+-- The rollups are applied at commit (deferred); these tests run in one transaction, so the
+-- world's deltas are applied now and every statement's after it.
+select ok(
+  (select count(*) from private.payment_stats_pending) > 0
+  and not exists (
+    select 1 from public.payment_stats
+    where merchant_id = tests.w('merchant_a')
+  ),
+  'before commit the deltas wait in payment_stats_pending and no rollup row is locked'
+);
+set constraints private.payment_stats_apply immediate;
+select is(
+  (select count(*)::integer from private.payment_stats_pending), 0,
+  'applying them (at commit) empties payment_stats_pending'
+);
 
 create function tests.stats(p_merchant uuid) returns bigint[]
 language sql stable
@@ -118,6 +133,10 @@ select is_empty(
 );
 select throws_ok(
   'update public.payment_stats set payments = 0', '42501', null, 'rollups are not writable by clients'
+);
+select throws_ok(
+  'select 1 from private.payment_stats_pending', '42501', null,
+  'members cannot read or feed the pending deltas'
 );
 select tests.as_anon();
 select throws_ok('select 1 from public.payment_stats', '42501', null, 'anon: payment_stats');

@@ -6,7 +6,6 @@ CREATE FUNCTION private.attempt_latency_delta() RETURNS trigger
     SET search_path TO ''
     AS $$
 declare
-  p public.payments;
   b integer;
 begin
   if new.status not in ('succeeded', 'failed') or new.provider_latency_ms is null then
@@ -16,42 +15,25 @@ begin
     return null;
   end if;
   b := private.latency_bucket(new.provider_latency_ms);
-  select * into p from public.payments as x where x.id = new.payment_id;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method,
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method,
     h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14
   )
   select
-    g.grain, date_trunc(g.grain, p.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
-    new.gateway_id, p.method,
+    p.created_at, p.merchant_id, p.mode, p.currency, new.gateway_id, p.method,
     (b = 1)::integer, (b = 2)::integer, (b = 3)::integer, (b = 4)::integer, (b = 5)::integer,
     (b = 6)::integer, (b = 7)::integer, (b = 8)::integer, (b = 9)::integer, (b = 10)::integer,
     (b = 11)::integer, (b = 12)::integer, (b = 13)::integer, (b = 14)::integer
-  from (values ('minute'), ('hour'), ('day')) as g (grain)
-  cross join (values (false), (true)) as o (platform)
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    h1 = s.h1 + excluded.h1,
-    h2 = s.h2 + excluded.h2,
-    h3 = s.h3 + excluded.h3,
-    h4 = s.h4 + excluded.h4,
-    h5 = s.h5 + excluded.h5,
-    h6 = s.h6 + excluded.h6,
-    h7 = s.h7 + excluded.h7,
-    h8 = s.h8 + excluded.h8,
-    h9 = s.h9 + excluded.h9,
-    h10 = s.h10 + excluded.h10,
-    h11 = s.h11 + excluded.h11,
-    h12 = s.h12 + excluded.h12,
-    h13 = s.h13 + excluded.h13,
-    h14 = s.h14 + excluded.h14;
+  from public.payments as p
+  where p.id = new.payment_id;
   return null;
 end
 $$;
 
 -- comment: FUNCTION attempt_latency_delta()
 COMMENT ON FUNCTION private.attempt_latency_delta() IS 'Trigger: an attempt''s provider latency (when the provider answered), the first time it
-succeeds or fails, into the histogram of its gateway and its payment''s creation bucket.';
+succeeds or fails, into the histogram of its gateway and its payment''s creation bucket,
+applied at commit.';
 
 -- acl: FUNCTION attempt_latency_delta()
 REVOKE ALL ON FUNCTION private.attempt_latency_delta() FROM PUBLIC;

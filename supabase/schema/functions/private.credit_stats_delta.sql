@@ -5,27 +5,22 @@ CREATE FUNCTION private.credit_stats_delta() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  p public.payments;
 begin
-  select * into p from public.payments as x where x.id = new.payment_id;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method, fees, tax
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method, fees, tax
   )
   select
-    g.grain, date_trunc(g.grain, p.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
-    private.stat_gateway(p.gateway_id), p.method, new.fee, new.tax
-  from (values ('minute'), ('hour'), ('day')) as g (grain)
-  cross join (values (false), (true)) as o (platform)
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    fees = s.fees + excluded.fees, tax = s.tax + excluded.tax;
+    p.created_at, p.merchant_id, p.mode, p.currency, private.stat_gateway(p.gateway_id),
+    p.method, new.fee, new.tax
+  from public.payments as p
+  where p.id = new.payment_id;
   return null;
 end
 $$;
 
 -- comment: FUNCTION credit_stats_delta()
-COMMENT ON FUNCTION private.credit_stats_delta() IS 'Trigger: a payment''s fee and tax (its ledger credit) into the rollups of its creation.';
+COMMENT ON FUNCTION private.credit_stats_delta() IS 'Trigger: a payment''s fee and tax (its ledger credit) into the rollups of its creation, applied
+at commit.';
 
 -- acl: FUNCTION credit_stats_delta()
 REVOKE ALL ON FUNCTION private.credit_stats_delta() FROM PUBLIC;

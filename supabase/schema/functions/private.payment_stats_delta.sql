@@ -19,26 +19,24 @@ begin
     where a.payment_id = new.id and a.attempt_no = 1;
     first_ok := coalesce(first_ok, false);
   end if;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method, payments, processing,
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method, payments, processing,
     requires_action, succeeded, partially_refunded, refunded, failed, cancelled, expired,
     first_attempt_succeeded, volume
   )
   select
-    g.grain, date_trunc(g.grain, c.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else c.merchant_id end, c.mode, c.currency,
-    c.gateway_id, c.method,
-    sum(c.sign)::integer,
-    sum(c.sign * (c.status in ('created', 'processing'))::integer)::integer,
-    sum(c.sign * (c.status = 'requires_action')::integer)::integer,
-    sum(c.sign * (c.status = 'succeeded')::integer)::integer,
-    sum(c.sign * (c.status = 'partially_refunded')::integer)::integer,
-    sum(c.sign * (c.status = 'refunded')::integer)::integer,
-    sum(c.sign * (c.status = 'failed')::integer)::integer,
-    sum(c.sign * (c.status = 'cancelled')::integer)::integer,
-    sum(c.sign * (c.status = 'expired')::integer)::integer,
-    sum(c.sign * (c.ok and first_ok)::integer)::integer,
-    sum(c.sign * case when c.ok then c.captured else 0 end)::bigint
+    c.created_at, c.merchant_id, c.mode, c.currency, c.gateway_id, c.method,
+    c.sign,
+    c.sign * (c.status in ('created', 'processing'))::integer,
+    c.sign * (c.status = 'requires_action')::integer,
+    c.sign * (c.status = 'succeeded')::integer,
+    c.sign * (c.status = 'partially_refunded')::integer,
+    c.sign * (c.status = 'refunded')::integer,
+    c.sign * (c.status = 'failed')::integer,
+    c.sign * (c.status = 'cancelled')::integer,
+    c.sign * (c.status = 'expired')::integer,
+    c.sign * (c.ok and first_ok)::integer,
+    c.sign * case when c.ok then c.captured else 0 end
   from (
     select
       -1 as sign, old.created_at, old.merchant_id, old.mode, old.currency,
@@ -51,47 +49,20 @@ begin
       1, new.created_at, new.merchant_id, new.mode,
       new.currency, private.stat_gateway(new.gateway_id), new.method, new.status,
       new.status in ('succeeded', 'partially_refunded', 'refunded'), new.amount_captured
-  ) as c
-  cross join (values ('minute'), ('hour'), ('day')) as g (grain)
-cross join (values (false), (true)) as o (platform)
-  group by 1, 2, 3, 4, 5, 6, 7
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    payments = s.payments + excluded.payments,
-    processing = s.processing + excluded.processing,
-    requires_action = s.requires_action + excluded.requires_action,
-    succeeded = s.succeeded + excluded.succeeded,
-    partially_refunded = s.partially_refunded + excluded.partially_refunded,
-    refunded = s.refunded + excluded.refunded,
-    failed = s.failed + excluded.failed,
-    cancelled = s.cancelled + excluded.cancelled,
-    expired = s.expired + excluded.expired,
-    first_attempt_succeeded = s.first_attempt_succeeded + excluded.first_attempt_succeeded,
-    volume = s.volume + excluded.volume;
+  ) as c;
   if (tg_op = 'UPDATE' and old.status = 'failed') or new.status = 'failed' then
-    insert into public.payment_failure_stats as s (
-      grain, bucket, merchant_id, mode, currency, gateway_id, method, code, failed
+    insert into private.payment_stats_pending (
+      at, merchant_id, mode, currency, gateway_id, method, code, failed
     )
     select
-      g.grain, date_trunc(g.grain, c.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else c.merchant_id end, c.mode, c.currency,
-      c.gateway_id, c.method, c.code, sum(c.sign)::integer
-    from (
-      select
-        -1 as sign, old.created_at, old.merchant_id, old.mode, old.currency,
-        private.stat_gateway(old.gateway_id) as gateway_id, old.method,
-        coalesce(old.failure_code, 'unknown') as code
-      where tg_op = 'UPDATE' and old.status = 'failed'
-      union all
-      select
-        1, new.created_at, new.merchant_id, new.mode, new.currency,
-        private.stat_gateway(new.gateway_id), new.method, coalesce(new.failure_code, 'unknown')
-      where new.status = 'failed'
-    ) as c
-    cross join (values ('minute'), ('hour'), ('day')) as g (grain)
-cross join (values (false), (true)) as o (platform)
-    group by 1, 2, 3, 4, 5, 6, 7, 8
-    on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method, code)
-    do update set failed = s.failed + excluded.failed;
+      old.created_at, old.merchant_id, old.mode, old.currency,
+      private.stat_gateway(old.gateway_id), old.method, coalesce(old.failure_code, 'unknown'), -1
+    where tg_op = 'UPDATE' and old.status = 'failed'
+    union all
+    select
+      new.created_at, new.merchant_id, new.mode, new.currency,
+      private.stat_gateway(new.gateway_id), new.method, coalesce(new.failure_code, 'unknown'), 1
+    where new.status = 'failed';
   end if;
   return null;
 end
@@ -99,7 +70,8 @@ $$;
 
 -- comment: FUNCTION payment_stats_delta()
 COMMENT ON FUNCTION private.payment_stats_delta() IS 'Trigger: moves a payment''s contribution to the rollups (its old status, gateway, capture and
-failure code out, the new ones in) in the minute, hour and day of its creation.';
+failure code out, the new ones in) in the minute, hour and day of its creation, applied at
+commit.';
 
 -- acl: FUNCTION payment_stats_delta()
 REVOKE ALL ON FUNCTION private.payment_stats_delta() FROM PUBLIC;

@@ -5,32 +5,25 @@ CREATE FUNCTION private.refund_stats_delta() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  p public.payments;
 begin
   if new.status <> 'succeeded' or old.status = 'succeeded' then
     return null;
   end if;
-  select * into p from public.payments as x where x.id = new.payment_id;
-  insert into public.payment_stats as s (
-    grain, bucket, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
+  insert into private.payment_stats_pending (
+    at, merchant_id, mode, currency, gateway_id, method, refunds, refunded_amount
   )
   select
-    g.grain, date_trunc(g.grain, new.created_at, 'UTC'),
-    case when o.platform then '00000000-0000-0000-0000-000000000000'::uuid else p.merchant_id end, p.mode, p.currency,
-    private.stat_gateway(p.gateway_id), p.method, 1, new.amount
-  from (values ('minute'), ('hour'), ('day')) as g (grain)
-  cross join (values (false), (true)) as o (platform)
-  on conflict (grain, bucket, merchant_id, mode, currency, gateway_id, method) do update set
-    refunds = s.refunds + excluded.refunds,
-    refunded_amount = s.refunded_amount + excluded.refunded_amount;
+    new.created_at, p.merchant_id, p.mode, p.currency, private.stat_gateway(p.gateway_id),
+    p.method, 1, new.amount
+  from public.payments as p
+  where p.id = new.payment_id;
   return null;
 end
 $$;
 
 -- comment: FUNCTION refund_stats_delta()
 COMMENT ON FUNCTION private.refund_stats_delta() IS 'Trigger: a refund that succeeds counts (and its amount) in the rollups of the refund''s
-creation, under its payment''s gateway and method.';
+creation, under its payment''s gateway and method, applied at commit.';
 
 -- acl: FUNCTION refund_stats_delta()
 REVOKE ALL ON FUNCTION private.refund_stats_delta() FROM PUBLIC;

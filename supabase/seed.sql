@@ -61,6 +61,7 @@ begin
 end
 $$;
 
-insert into public.wallets (id, merchant_id, currency) values
-('00000000-0000-4000-8000-0000000e0001', '00000000-0000-4000-8000-0000000d0001', 'INR')
-on conflict (merchant_id, currency) do nothing;
+-- A live INR wallet (its ledger accounts come with it).
+insert into public.wallets (id, merchant_id, currency, mode) values
+('00000000-0000-4000-8000-0000000e0001', '00000000-0000-4000-8000-0000000d0001', 'INR', 'live')
+on conflict (merchant_id, currency, mode) do nothing;

@@ -6,11 +6,19 @@ not handlers.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
 
 from ..queues import JOB_ID_PATTERN, QUEUES
 from ..settings import get_settings
@@ -54,13 +62,6 @@ class MemberRole(Input):
 
 class GrantAdmin(Input):
     user_id: UUID
-
-
-class WalletEntry(Input):
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    amount: StrictInt = Field(description="signed amount in minor units (paise for INR)")
-    kind: Literal["adjustment", "settlement", "fee", "payout"]
-    reference: str | None = Field(default=None, max_length=500)
 
 
 QueueName = Literal[QUEUES]  # type: ignore[valid-type]
@@ -149,6 +150,10 @@ class RoutePreview(Input):
 
 
 MERCHANT_ID_DOC = "not needed with an API key or for a member of one merchant"
+
+
+class MerchantScope(Input):
+    merchant_id: UUID | None = Field(default=None, description=MERCHANT_ID_DOC)
 
 
 class MerchantPage(Page):
@@ -310,6 +315,118 @@ class MerchantGateways(Input):
     gateway_ids: list[UUID] = Field(max_length=1000, description="empty: every gateway")
 
 
+# Ledger, wallets, settlements and analytics (issue 14) -------------------------------------
+Mode = Literal["test", "live"]
+EntryKind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,39}$", examples=["payment", "refund"])]
+
+
+class WalletQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="not needed with an API key or for a member of one merchant"
+    )
+    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["INR"])
+    mode: Mode | None = None
+
+
+class WalletTransactionsQuery(Input):
+    kind: EntryKind | None = None
+    account: Literal["available", "pending", "reserve"] | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class WalletAdjustment(Input):
+    amount: StrictInt = Field(description="signed integer minor units: + credits, - debits")
+    reason: str = Field(min_length=1, max_length=500, description="kept with the adjustment")
+    account: Literal["available", "reserve"] = "available"
+
+
+class OpenWallet(Input):
+    currency: str = Field(min_length=3, max_length=3, examples=["INR"])
+    mode: Mode = "live"
+
+
+class Rate(Input):
+    percent_bps: StrictInt = Field(ge=0, le=10000, description="basis points of the gross")
+    fixed: StrictInt = Field(ge=0, le=10**12, description="minor units added per payment")
+
+
+class MerchantPricing(Input):
+    rates: dict[PaymentMethod, Rate] = Field(
+        default_factory=dict, description="methods left out pay the platform default"
+    )
+    state: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="GST state, ISO 3166-2:IN (KA, MH)"
+    )
+    settlement_delay_days: StrictInt | None = Field(default=None, ge=0, le=30)
+
+
+SETTLEMENT_ID = r"^stl_[0-9a-f]{20}$"
+SettlementStatus = Literal["created", "processing", "processed", "failed"]
+
+
+class SettlementQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="members of one merchant and API keys need none; admins: all"
+    )
+    status: SettlementStatus | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class BankAccount(Input):
+    """The account number goes to Vault; answers show its last 4 digits only."""
+
+    holder_name: str = Field(min_length=1, max_length=140)
+    ifsc: str = Field(pattern=r"^[A-Z]{4}0[A-Z0-9]{6}$", examples=["HDFC0001234"])
+    account_number: str = Field(pattern=r"^[0-9]{9,18}$")
+    merchant_id: UUID | None = Field(default=None, description="not needed for an owner of one")
+
+
+class PayoutAccount(Input):
+    provider: Literal["razorpayx"]
+    credentials: dict[str, str] = Field(description="razorpayx: key_id, key_secret, account_number")
+
+
+class HolidayQuery(Input):
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class Holiday(Input):
+    description: str = Field(min_length=1, max_length=200)
+
+
+class ReconciliationQuery(Input):
+    merchant_id: UUID | None = None
+
+
+class ProviderSettlementQuery(Input):
+    gateway_id: UUID | None = None
+    status: Literal["matched", "mismatched"] | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class AnalyticsOverviewQuery(Input):
+    merchant_id: UUID | None = Field(
+        default=None, description="members of one merchant and API keys need none; admins: all"
+    )
+    mode: Mode | None = Field(default=None, description="default live (an API key: its mode)")
+    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["INR"])
+
+
+class AnalyticsQuery(AnalyticsOverviewQuery):
+    from_: datetime | None = Field(default=None, alias="from", description="default: to - 24 h")
+    to: datetime | None = Field(default=None, description="default: now")
+    granularity: Literal["minute", "hour", "day"] = "hour"
+    group_by: Literal["gateway", "method", "status", "merchant"] | None = None
+
+
 # Live events and alerts (issue 15) -----------------------------------------------------------
 Topic = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9:_-]+$")]
 AlertState = Literal["firing", "acknowledged", "resolved", "open"]
@@ -460,16 +577,6 @@ ROUTES: list[Route] = [
         "revoke_platform_admin",
         "Revoke a platform admin (the last one stays)",
         tags=("admin",),
-    ),
-    Route(
-        "POST",
-        "/api/v1/admin/merchants/{merchant_id}/wallet-entries",
-        "post_wallet_entry",
-        "Post a manual ledger entry; the balance can never go negative",
-        WalletEntry,
-        201,
-        tags=("admin",),
-        idempotent=True,
     ),
     # Job queues -------------------------------------------------------------------------
     Route(
@@ -885,5 +992,157 @@ ROUTES: list[Route] = [
         "Mark a notification read",
         tags=("merchant",),
         path_patterns=(("notification_id", r"^[0-9]{1,18}$"),),
+    ),
+    # Ledger, wallets, settlements and analytics (issue 14) ---------------------------------
+    Route(
+        "GET",
+        "/api/v1/wallets",
+        "list_wallets",
+        "Wallets with balances: available, pending, reserve, on hold ({data, next_cursor})",
+        WalletQuery,
+        tags=("wallets",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/wallets/{wallet_id}/transactions",
+        "list_wallet_transactions",
+        "A wallet's ledger lines with running balances, filters kind/account/time, keyset",
+        WalletTransactionsQuery,
+        tags=("wallets",),
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/wallets/{wallet_id}/adjustments",
+        "admin_adjust_wallet",
+        "Adjust a wallet (signed amount, reason required, available or reserve); audited",
+        WalletAdjustment,
+        201,
+        tags=("wallets", "admin"),
+        idempotent=True,
+    ),
+    Route(
+        "POST",
+        "/api/v1/admin/merchants/{merchant_id}/wallets",
+        "admin_open_wallet",
+        "Open (or return) a merchant's wallet in a currency and mode",
+        OpenWallet,
+        tags=("wallets", "admin"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/merchants/{merchant_id}/pricing",
+        "admin_get_merchant_pricing",
+        "A merchant's MDR per method, GST state and tax, settlement delay",
+        tags=("admin", "wallets"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/merchants/{merchant_id}/pricing",
+        "admin_set_merchant_pricing",
+        "Replace a merchant's pricing (applies to payments that succeed from now on)",
+        MerchantPricing,
+        tags=("admin", "wallets"),
+        body_arg="p_pricing",
+    ),
+    Route(
+        "GET",
+        "/api/v1/settlements",
+        "list_settlements",
+        "Settlement batches: gross, refunds, fees, tax, adjustments, net, payout and UTR",
+        SettlementQuery,
+        tags=("settlements",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/settlements/{settlement_id}",
+        "get_settlement",
+        "One settlement with its lines and payout attempts",
+        tags=("settlements",),
+        path_patterns=(("settlement_id", SETTLEMENT_ID),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/merchant/bank-account",
+        "merchant_get_bank_account",
+        "The settlement bank account (masked) and when payouts may start going to it",
+        MerchantScope,
+        tags=("settlements", "merchant"),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/merchant/bank-account",
+        "merchant_set_bank_account",
+        "Set the settlement bank account (owners only; cooling-off; owners notified)",
+        BankAccount,
+        tags=("settlements", "merchant"),
+        idempotent=True,
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/payout-accounts/{mode}",
+        "admin_set_payout_account",
+        "The platform's payout provider account for test or live settlements",
+        PayoutAccount,
+        tags=("settlements", "admin"),
+        path_patterns=(("mode", r"^(test|live)$"),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/settlement-holidays",
+        "list_settlement_holidays",
+        "Bank holidays on which nothing settles",
+        HolidayQuery,
+        tags=("settlements",),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/admin/settlement-holidays/{day}",
+        "admin_set_settlement_holiday",
+        "Mark an India day (YYYY-MM-DD) as a settlement holiday",
+        Holiday,
+        tags=("settlements", "admin"),
+        path_patterns=(("day", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/admin/settlement-holidays/{day}",
+        "admin_delete_settlement_holiday",
+        "Remove a settlement holiday",
+        tags=("settlements", "admin"),
+        path_patterns=(("day", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/ledger/reconciliation",
+        "admin_reconcile_ledger",
+        "Check the ledger's invariants now (balances, batches, payouts, wallets)",
+        ReconciliationQuery,
+        tags=("settlements", "admin"),
+    ),
+    Route(
+        "GET",
+        "/api/v1/analytics",
+        "analytics_overview",
+        "Today, 7 and 30 days: volume, payments, success rate, refunds, fees; top gateways "
+        "and methods",
+        AnalyticsOverviewQuery,
+        tags=("analytics",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/analytics/payments",
+        "payment_analytics",
+        "Payment series by minute/hour/day (UTC), grouped by gateway, method, status or "
+        "merchant, zero-filled",
+        AnalyticsQuery,
+        tags=("analytics",),
+    ),
+    Route(
+        "GET",
+        "/api/v1/admin/provider-settlements",
+        "admin_list_provider_settlements",
+        "What the providers paid us, matched to our payments and refunds; mismatches listed",
+        ProviderSettlementQuery,
+        tags=("settlements", "admin"),
     ),
 ]

@@ -11,6 +11,8 @@ GET  /_hosted/{provider}/{order_id}    the hosted page itself (a small HTML form
 GET  /_calls    requests per provider (and `<provider>.cancel`: cancel / expire calls)
 GET  /_captures  captures per payment id
 GET  /_webhooks/sent   every webhook sent   POST /_reset    back to defaults
+/_payouts/...   RazorpayX payout outcomes (edge_adapter/fake_providers/payouts.py)
+/_settlements/run   a provider settles (edge_adapter/fake_providers/settlement_reports.py)
 """
 
 import asyncio
@@ -21,11 +23,29 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import cashfree, paytm, payu, phonepe, razorpay, sandbox, state, stripe
+from . import (
+    cashfree,
+    payouts,
+    paytm,
+    payu,
+    phonepe,
+    razorpay,
+    sandbox,
+    settlement_reports,
+    state,
+    stripe,
+)
 
 app = FastAPI(title="LightSpeedPay fake providers", openapi_url=None)
-for module in (sandbox, razorpay, cashfree, payu, phonepe, paytm, stripe):
+for module in (sandbox, razorpay, cashfree, payu, phonepe, paytm, stripe, payouts):
     app.include_router(module.router)
+app.include_router(payouts.control)  # /_payouts: payout outcomes for tests
+for settlement_router in (
+    settlement_reports.razorpay,
+    settlement_reports.sandbox,
+    settlement_reports.control,  # /_settlements/run: a provider settles
+):
+    app.include_router(settlement_router)
 
 
 class ReceivedIsReceived:

@@ -185,3 +185,36 @@ async def operations_figures(db: Database) -> dict[str, Any]:
     )
     queues, gateways, health, operations = rows[0]
     return {"queues": queues, "gateways": gateways, "health": health, "operations": operations}
+
+
+# -- settlements (ledger, issue 14) ----------------------------------------------------------------
+async def create_settlement(db: Database, wallet_id: str) -> dict[str, Any] | None:
+    """The wallet's next settlement batch (the database enqueues its payout), None when there
+    is nothing to settle, or {deferred} while a refund in flight holds part of available."""
+    rows = await db.service_execute("select private.create_settlement(%s)", (wallet_id,))
+    return rows[0][0] if rows else None
+
+
+async def payout_next(db: Database, settlement_id: str) -> dict[str, Any]:
+    """{action: none|wait|send|check, payout, target}: a send's attempt is committed before
+    this returns. Carries the beneficiary's account number and the provider's credentials:
+    never log it."""
+    return await _one(db, "select private.payout_next(%s)", (settlement_id,))
+
+
+async def record_payout_result(
+    db: Database, payout_id: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """{outcome, next: none|check|retry}; the database schedules checks and new attempts."""
+    return await _one(db, "select private.record_payout_result(%s, %s)", (payout_id, Jsonb(result)))
+
+
+async def ingest_provider_settlement(
+    db: Database, gateway_id: str, report: dict[str, Any]
+) -> dict[str, Any]:
+    """{id, status matched|mismatched, lines, unmatched, amount, already_ingested}."""
+    return await _one(
+        db,
+        "select private.ingest_provider_settlement(%s, %s)",
+        (gateway_id, Jsonb(report)),
+    )

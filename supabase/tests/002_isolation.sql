@@ -24,8 +24,8 @@ select results_eq(
   'select id from public.wallets', array[tests.w('wallet_a')], 'wallets: only A''s'
 );
 select results_eq(
-  'select distinct merchant_id from public.wallet_ledger', array[tests.w('merchant_a')],
-  'wallet_ledger: only A''s'
+  'select distinct merchant_id from public.ledger_lines', array[tests.w('merchant_a')],
+  'ledger_lines: only A''s'
 );
 select is_empty('select 1 from public.gateways', 'gateways: merchants see no gateway config');
 select is_empty('select 1 from public.platform_admins', 'platform_admins: not an admin, sees none');
@@ -54,7 +54,7 @@ select throws_ok(
   '42501', null, 'cannot create a payment for B directly'
 );
 select throws_ok(
-  format('update public.wallets set balance = 0 where id = %L', tests.w('wallet_b')),
+  format('update public.wallets set mode = ''test'' where id = %L', tests.w('wallet_b')),
   '42501', null, 'cannot touch B''s wallet'
 );
 select throws_ok(
@@ -76,10 +76,10 @@ select throws_ok(
 );
 select throws_ok(
   format(
-    'select public.post_wallet_entry(%L, ''INR'', -7000, ''payout'', ''steal'')',
-    tests.w('merchant_b')
+    'select public.admin_adjust_wallet(%L, -7000, ''steal'')',
+    tests.w('wallet_b')
   ),
-  '42501', null, 'post_wallet_entry is admin-only'
+  '42501', null, 'admin_adjust_wallet is admin-only'
 );
 select is(
   (public.me() -> 'memberships' -> 0 ->> 'merchant_id')::uuid, tests.w('merchant_a'),
@@ -97,8 +97,9 @@ select is(
 );
 select is(
   (
-    select balance from public.wallets
-    where id = tests.w('wallet_b')
+    select a.credits_posted - a.debits_posted from public.ledger_accounts as a
+    inner join public.wallets as w on a.id = w.available_account_id
+    where w.id = tests.w('wallet_b')
   ), 7000::bigint,
   'B''s balance is unchanged'
 );
@@ -111,7 +112,7 @@ select throws_ok('select 1 from public.platform_admins', '42501', null, 'anon: a
 select throws_ok('select 1 from public.gateways', '42501', null, 'anon: gateways');
 select throws_ok('select 1 from public.payments', '42501', null, 'anon: payments');
 select throws_ok('select 1 from public.wallets', '42501', null, 'anon: wallets');
-select throws_ok('select 1 from public.wallet_ledger', '42501', null, 'anon: wallet_ledger');
+select throws_ok('select 1 from public.ledger_lines', '42501', null, 'anon: ledger_lines');
 select throws_ok('select 1 from audit.log', '42501', null, 'anon: audit.log');
 select throws_ok('select public.me()', '42501', null, 'anon: cannot call me()');
 select throws_ok(

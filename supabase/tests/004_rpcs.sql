@@ -134,33 +134,34 @@ select throws_ok(
   'the last platform admin cannot be revoked'
 );
 
--- post_wallet_entry
+-- admin_adjust_wallet (replaces post_wallet_entry)
 select tests.authenticate_as(tests.w('admin'));
 select is(
-  (public.post_wallet_entry(tests.w('merchant_a'), 'INR', -2000, 'payout', 'po-1') ->> 'balance_after')::bigint,
-  3000::bigint, 'a payout reduces the balance'
+  (public.admin_adjust_wallet(tests.w('wallet_a'), -2000, 'fee correction', 'available', 'adj-1') -> 'wallet' ->> 'available')::bigint,
+  3000::bigint, 'a debit adjustment reduces the available balance'
 );
 select is(
-  (public.post_wallet_entry(tests.w('merchant_a'), 'INR', -2000, 'payout', 'po-1') ->> 'balance_after')::bigint,
-  3000::bigint, 'a retried entry is not applied twice'
+  (public.admin_adjust_wallet(tests.w('wallet_a'), -2000, 'fee correction', 'available', 'adj-1') -> 'wallet' ->> 'available')::bigint,
+  3000::bigint, 'a retried adjustment is not applied twice'
 );
 select throws_ok(
-  format('select public.post_wallet_entry(%L, ''INR'', -3001, ''payout'', ''po-2'')', tests.w('merchant_a')),
-  '23514', null, 'the balance can never go negative'
+  format('select public.admin_adjust_wallet(%L, -3001, ''too much'')', tests.w('wallet_a')),
+  'PGRST', null, 'the balance can never go negative (409 insufficient_balance)'
 );
 select throws_ok(
-  format('select public.post_wallet_entry(%L, ''inr'', 10, ''adjustment'', ''x'')', tests.w('merchant_a')),
-  '22023', null, 'bad currency refused'
+  format('select public.admin_adjust_wallet(%L, 10, '' '')', tests.w('wallet_a')),
+  '22023', null, 'a reason is required'
 );
 select throws_ok(
-  format('select public.post_wallet_entry(%L, ''INR'', 0, ''adjustment'', ''x'')', tests.w('merchant_a')),
+  format('select public.admin_adjust_wallet(%L, 0, ''nothing'')', tests.w('wallet_a')),
   '22023', null, 'zero amount refused'
 );
 select tests.clear_authentication();
 select is(
   (
-    select balance from public.wallets
-    where id = tests.w('wallet_a')
+    select a.credits_posted - a.debits_posted from public.ledger_accounts as a
+    inner join public.wallets as w on a.id = w.available_account_id
+    where w.id = tests.w('wallet_a')
   ), 3000::bigint,
   'the wallet holds exactly the applied entries'
 );

@@ -158,44 +158,44 @@ def test_audit_logs_paginate_with_a_cursor(api, world):
         ("GET", "/api/v1/admin/audit-logs?table=a%00b", None),
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "INR", "amount": 10**30, "kind": "adjustment"},
+            f"/api/v1/admin/wallets/{uuid.uuid4()}/adjustments",
+            {"amount": 10**30, "reason": "x"},
         ),
         ("PUT", f"/api/v1/admin/merchants/{uuid.uuid4()}/status", {"status": "gone"}),
         # Found by schemathesis: an offset Postgres cannot hold, a missing idempotency key.
         ("GET", "/api/v1/merchant/usage?from=2026-01-01T00:00:00-18:20", None),
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "INR", "amount": 5, "kind": "fee"},
+            f"/api/v1/admin/wallets/{uuid.uuid4()}/adjustments",
+            {"amount": 5},
         ),
         ("PUT", "/api/v1/admin/merchants/123/status", {"status": "active"}),
-        # Money is a strict integer of minor units; currencies are ISO 4217; each kind its sign.
+        # Money is a strict integer of minor units; currencies are ISO 4217; accounts named.
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "INR", "amount": True, "kind": "adjustment"},
+            f"/api/v1/admin/wallets/{uuid.uuid4()}/adjustments",
+            {"amount": True, "reason": "x"},
         ),
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "INR", "amount": 10.0, "kind": "adjustment"},
+            f"/api/v1/admin/wallets/{uuid.uuid4()}/adjustments",
+            {"amount": 10.0, "reason": "x"},
         ),
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "ZZZ", "amount": 10, "kind": "adjustment"},
+            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallets",
+            {"currency": "ZZZ"},
         ),
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "INR", "amount": 10, "kind": "payout"},
+            f"/api/v1/admin/wallets/{uuid.uuid4()}/adjustments",
+            {"amount": 10, "reason": "x", "account": "pending"},
         ),
         ("POST", "/api/v1/admin/merchants", {"name": "X", "idempotency_key": "moved-to-header"}),
         (
             "POST",
-            f"/api/v1/admin/merchants/{uuid.uuid4()}/wallet-entries",
-            {"currency": "INR", "amount": "ten", "kind": "adjustment"},
+            f"/api/v1/admin/wallets/{uuid.uuid4()}/adjustments",
+            {"amount": "ten", "reason": "x"},
         ),
     ],
 )
@@ -224,12 +224,17 @@ def test_business_rules_and_missing_rows_map_to_422_and_404(api, world):
     last_owner = api.client.delete(f"/api/v1/merchants/{merchant}/members/{owner}", headers=headers)
     assert last_owner.status_code == 422
     assert last_owner.json()["error"]["code"] == "rule_violated"
+    wallet = api.client.post(
+        f"/api/v1/admin/merchants/{merchant}/wallets", json={"currency": "INR"}, headers=headers
+    )
+    assert wallet.status_code == 200, wallet.text
     overdraw = api.client.post(
-        f"/api/v1/admin/merchants/{merchant}/wallet-entries",
-        json={"currency": "INR", "amount": -100, "kind": "payout"},
+        f"/api/v1/admin/wallets/{wallet.json()['id']}/adjustments",
+        json={"amount": -100, "reason": "payout by hand"},
         headers={**headers, "Idempotency-Key": "po-1"},
     )
-    assert overdraw.status_code == 422
+    assert overdraw.status_code == 409
+    assert overdraw.json()["error"]["code"] == "insufficient_balance"
     missing = api.client.put(
         f"/api/v1/admin/merchants/{uuid.uuid4()}/status",
         json={"status": "active"},
@@ -283,23 +288,26 @@ def test_logs_are_json_and_carry_no_tokens(api, world):
     assert entry["path"] == "/api/v1/me" and entry["status"] == 200 and entry["user_id"] == uid
 
 
-def test_a_wallet_entry_key_reused_with_other_parameters_is_422(api, world, pg):
+def test_an_adjustment_key_reused_with_other_parameters_is_422(api, world, pg):
     admin = world.admin()
     merchant = world.merchant()
     headers = {**bearer(hs_token(admin)), "Idempotency-Key": f"adj-{uuid.uuid4()}"}
-    path = f"/api/v1/admin/merchants/{merchant}/wallet-entries"
-    body = {"currency": "INR", "amount": 500, "kind": "adjustment", "reference": "first"}
+    wallet = api.client.post(
+        f"/api/v1/admin/merchants/{merchant}/wallets", json={"currency": "INR"}, headers=headers
+    ).json()
+    path = f"/api/v1/admin/wallets/{wallet['id']}/adjustments"
+    body = {"amount": 500, "reason": "first"}
     first = api.client.post(path, json=body, headers=headers)
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
     again = api.client.post(path, json=body, headers=headers)
     assert again.status_code == 201 and again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
-    other = api.client.post(path, json={**body, "reference": "second"}, headers=headers)
+    other = api.client.post(path, json={**body, "reason": "second"}, headers=headers)
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     rows = pg.execute(
-        "select count(*), min(reference) from public.wallet_ledger where merchant_id = %s",
+        "select count(*), min(reason) from public.wallet_adjustments where merchant_id = %s",
         (merchant,),
     ).fetchone()
     assert rows == (1, "first")

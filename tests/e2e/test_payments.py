@@ -452,6 +452,9 @@ def test_a_request_still_in_flight_gets_409_with_retry_after(shop, super_url):
 def test_the_routes_moved_onto_idempotency_replay_and_refuse_reuse(api, world, pg):
     admin = bearer(hs_token(world.admin()))
     merchant = world.merchant()
+    wallet = api.client.post(
+        f"/api/v1/admin/merchants/{merchant}/wallets", headers=admin, json={"currency": "INR"}
+    ).json()["id"]
     cases = [
         ("/api/v1/admin/merchants", {"name": "Idem Co"}, {"name": "Other Co"}),
         (
@@ -460,9 +463,9 @@ def test_the_routes_moved_onto_idempotency_replay_and_refuse_reuse(api, world, p
             {"queue": "settlement", "payload": {"n": 2}, "delay_seconds": 3600},
         ),
         (
-            f"/api/v1/admin/merchants/{merchant}/wallet-entries",
-            {"currency": "INR", "amount": 10, "kind": "adjustment"},
-            {"currency": "INR", "amount": 11, "kind": "adjustment"},
+            f"/api/v1/admin/wallets/{wallet}/adjustments",
+            {"amount": 10, "reason": "credit"},
+            {"amount": 11, "reason": "credit"},
         ),
         (
             "/api/v1/admin/gateways",

@@ -19,7 +19,8 @@ TABLES = [
     "public.payment_attempts",
     "public.refunds",
     "public.wallets",
-    "public.wallet_ledger",
+    "public.ledger_accounts",
+    "public.ledger_lines",
     "audit.log",
     "vault.secrets",
 ]

@@ -20,7 +20,8 @@ begin
   select t into unknown from unnest(p_types) as t
   where not exists (
     select 1 from public.webhook_event_types as c
-    where c.type = t or (t like '%.*' and c.type like left(t, -1) || '%')
+    where c.audience = 'merchant'
+      and (c.type = t or (t like '%.*' and c.type like left(t, -1) || '%'))
   )
   limit 1;
   if unknown is not null then
@@ -32,9 +33,9 @@ end
 $_$;
 
 -- comment: FUNCTION check_event_types(p_types text[])
-COMMENT ON FUNCTION private.check_event_types(p_types text[]) IS 'Validates a subscription list (22023): at most 100 names, each a catalogued type
-(public.webhook_event_types) or <area>.* for an area with catalogued types; returns them
-sorted and deduplicated (''{}'' for null).';
+COMMENT ON FUNCTION private.check_event_types(p_types text[]) IS 'Validates a merchant endpoint''s subscription list (22023): at most 100 names, each a
+catalogued merchant event type (public.webhook_event_types, audience merchant) or <area>.* for
+an area with such types; returns them sorted and deduplicated (''{}'' for null).';
 
 -- acl: FUNCTION check_event_types(p_types text[])
 REVOKE ALL ON FUNCTION private.check_event_types(p_types text[]) FROM PUBLIC;

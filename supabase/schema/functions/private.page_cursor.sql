@@ -11,7 +11,8 @@ CREATE FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) RE
 $$;
 
 -- comment: FUNCTION page_cursor(p_at timestamp with time zone, p_id text)
-COMMENT ON FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) IS 'An opaque keyset cursor for (created_at, id): base64url of ''timestamp|id'', one line.';
+COMMENT ON FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) IS 'An opaque keyset cursor for (created_at, id): base64url of ''timestamp|id'', on one line
+(Postgres''s base64 breaks lines every 76 characters; a uuid id makes the text longer).';
 
 -- acl: FUNCTION page_cursor(p_at timestamp with time zone, p_id text)
 REVOKE ALL ON FUNCTION private.page_cursor(p_at timestamp with time zone, p_id text) FROM PUBLIC;

@@ -13,10 +13,12 @@ CREATE FUNCTION public.merchant_webhook_event_types() RETURNS jsonb
     'next_cursor', null
   )
   from public.webhook_event_types as t
+  where t.audience = 'merchant'
 $$;
 
 -- comment: FUNCTION merchant_webhook_event_types()
-COMMENT ON FUNCTION public.merchant_webhook_event_types() IS 'The webhook event types an endpoint can subscribe to.
+COMMENT ON FUNCTION public.merchant_webhook_event_types() IS 'The webhook event types a merchant''s endpoint can subscribe to (operator alert.* events are
+not among them).
 Who: any signed-in caller (users, API keys, service_role).
 Returns: {data: [{type, description}], next_cursor: null}, by type.
 Errors: none of its own (42501 only for callers without EXECUTE, such as anon).';

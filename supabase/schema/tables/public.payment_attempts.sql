@@ -104,6 +104,9 @@ CREATE INDEX payment_attempts_provider_payment_idx ON public.payment_attempts US
 -- trigger: payment_attempts payment_attempts_gateway_accounting
 CREATE TRIGGER payment_attempts_gateway_accounting BEFORE INSERT OR UPDATE OF status ON public.payment_attempts FOR EACH ROW EXECUTE FUNCTION private.attempt_gateway_accounting();
 
+-- trigger: payment_attempts payment_attempts_latency
+CREATE TRIGGER payment_attempts_latency AFTER INSERT OR UPDATE OF status ON public.payment_attempts FOR EACH ROW EXECUTE FUNCTION private.attempt_latency_delta();
+
 -- trigger: payment_attempts payment_attempts_outcome_buckets
 CREATE TRIGGER payment_attempts_outcome_buckets AFTER INSERT OR UPDATE OF status ON public.payment_attempts FOR EACH ROW EXECUTE FUNCTION private.attempt_outcome_buckets();
 

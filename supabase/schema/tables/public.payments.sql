@@ -111,8 +111,14 @@ CREATE TRIGGER audit_payments AFTER INSERT OR DELETE OR UPDATE ON public.payment
 -- trigger: payments payments_events
 CREATE TRIGGER payments_events AFTER INSERT OR UPDATE OF status, amount_refunded ON public.payments FOR EACH ROW EXECUTE FUNCTION private.payment_events();
 
+-- trigger: payments payments_ledger
+CREATE TRIGGER payments_ledger AFTER UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.post_payment();
+
 -- trigger: payments payments_live
 CREATE TRIGGER payments_live AFTER INSERT OR UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.publish_payment_event();
+
+-- trigger: payments payments_stats
+CREATE TRIGGER payments_stats AFTER INSERT OR UPDATE OF status, gateway_id, amount_captured, failure_code ON public.payments FOR EACH ROW EXECUTE FUNCTION private.payment_stats_delta();
 
 -- trigger: payments payments_status
 CREATE TRIGGER payments_status BEFORE UPDATE OF status ON public.payments FOR EACH ROW EXECUTE FUNCTION private.check_payment_transition();

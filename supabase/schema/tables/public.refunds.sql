@@ -62,6 +62,15 @@ CREATE TRIGGER audit_refunds AFTER INSERT OR DELETE OR UPDATE ON public.refunds 
 -- trigger: refunds refunds_events
 CREATE TRIGGER refunds_events AFTER INSERT OR UPDATE OF status ON public.refunds FOR EACH ROW EXECUTE FUNCTION private.refund_events();
 
+-- trigger: refunds refunds_hold
+CREATE TRIGGER refunds_hold AFTER INSERT ON public.refunds FOR EACH ROW EXECUTE FUNCTION private.hold_refund();
+
+-- trigger: refunds refunds_ledger
+CREATE TRIGGER refunds_ledger AFTER UPDATE OF status ON public.refunds FOR EACH ROW EXECUTE FUNCTION private.settle_refund();
+
+-- trigger: refunds refunds_stats
+CREATE TRIGGER refunds_stats AFTER UPDATE OF status ON public.refunds FOR EACH ROW EXECUTE FUNCTION private.refund_stats_delta();
+
 -- trigger: refunds refunds_status
 CREATE TRIGGER refunds_status BEFORE UPDATE OF status ON public.refunds FOR EACH ROW EXECUTE FUNCTION private.check_refund_transition();
 

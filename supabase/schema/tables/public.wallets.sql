@@ -5,28 +5,31 @@ CREATE TABLE public.wallets (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     merchant_id uuid NOT NULL,
     currency text NOT NULL,
-    balance bigint DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT wallets_balance_check CHECK ((balance >= 0)),
-    CONSTRAINT wallets_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text))
+    mode text DEFAULT 'live'::text NOT NULL,
+    pending_account_id uuid NOT NULL,
+    available_account_id uuid NOT NULL,
+    reserve_account_id uuid NOT NULL,
+    CONSTRAINT wallets_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT wallets_mode_check CHECK ((mode = ANY (ARRAY['test'::text, 'live'::text])))
 );
 
 -- comment: TABLE wallets
-COMMENT ON TABLE public.wallets IS 'A merchant''s balance in one currency (one wallet per merchant and currency). The balance
-changes only through wallet_ledger entries (a direct change is refused with 42501) and never
-goes below zero. Read (RLS): platform admins, the merchant''s members and its API keys.
-Created by post_wallet_entry on first use. Audited.';
+COMMENT ON TABLE public.wallets IS 'A merchant''s wallet: its ledger accounts in one currency and mode (pending, available,
+reserve), with one id; balances live on the accounts (public.ledger_accounts). Created on the
+first payment or by admin_open_wallet. Read (RLS): platform admins, the merchant''s members and
+its API keys. Audited.';
 
 -- comment: COLUMN wallets.currency
-COMMENT ON COLUMN public.wallets.currency IS 'ISO 4217 code of balance.';
+COMMENT ON COLUMN public.wallets.currency IS 'ISO 4217 code of the wallet''s accounts.';
 
--- comment: COLUMN wallets.balance
-COMMENT ON COLUMN public.wallets.balance IS 'Current balance in minor units of currency (paise for INR); never negative.';
+-- comment: COLUMN wallets.mode
+COMMENT ON COLUMN public.wallets.mode IS 'test or live: test-mode payments move test money in test wallets.';
 
--- constraint: wallets wallets_merchant_currency_unique
+-- constraint: wallets wallets_merchant_currency_mode_unique
 ALTER TABLE ONLY public.wallets
-    ADD CONSTRAINT wallets_merchant_currency_unique UNIQUE (merchant_id, currency);
+    ADD CONSTRAINT wallets_merchant_currency_mode_unique UNIQUE (merchant_id, currency, mode);
 
 -- constraint: wallets wallets_pkey
 ALTER TABLE ONLY public.wallets
@@ -35,12 +38,37 @@ ALTER TABLE ONLY public.wallets
 -- trigger: wallets audit_wallets
 CREATE TRIGGER audit_wallets AFTER INSERT OR DELETE OR UPDATE ON public.wallets FOR EACH ROW EXECUTE FUNCTION audit.record_change();
 
--- trigger: wallets wallets_guard_balance
-CREATE TRIGGER wallets_guard_balance BEFORE UPDATE ON public.wallets FOR EACH ROW EXECUTE FUNCTION private.guard_wallet_balance();
+-- trigger: wallets wallets_guard
+CREATE TRIGGER wallets_guard BEFORE UPDATE ON public.wallets FOR EACH ROW EXECUTE FUNCTION private.guard_wallet();
+
+-- trigger: wallets wallets_name_accounts
+CREATE TRIGGER wallets_name_accounts BEFORE INSERT ON public.wallets FOR EACH ROW EXECUTE FUNCTION private.name_wallet_accounts();
+
+-- trigger: wallets wallets_no_delete
+CREATE TRIGGER wallets_no_delete BEFORE DELETE ON public.wallets FOR EACH ROW EXECUTE FUNCTION private.refuse_change();
+
+-- trigger: wallets wallets_open_accounts
+CREATE TRIGGER wallets_open_accounts AFTER INSERT ON public.wallets FOR EACH ROW EXECUTE FUNCTION private.open_wallet_accounts();
+
+-- fk constraint: wallets wallets_available_account_fkey
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_available_account_fkey FOREIGN KEY (available_account_id) REFERENCES public.ledger_accounts(id) DEFERRABLE INITIALLY DEFERRED;
+
+-- fk constraint: wallets wallets_currency_fkey
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
 
 -- fk constraint: wallets wallets_merchant_id_fkey
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_merchant_id_fkey FOREIGN KEY (merchant_id) REFERENCES public.merchants(id);
+
+-- fk constraint: wallets wallets_pending_account_fkey
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_pending_account_fkey FOREIGN KEY (pending_account_id) REFERENCES public.ledger_accounts(id) DEFERRABLE INITIALLY DEFERRED;
+
+-- fk constraint: wallets wallets_reserve_account_fkey
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallets_reserve_account_fkey FOREIGN KEY (reserve_account_id) REFERENCES public.ledger_accounts(id) DEFERRABLE INITIALLY DEFERRED;
 
 -- row security: wallets
 ALTER TABLE public.wallets ENABLE ROW LEVEL SECURITY;

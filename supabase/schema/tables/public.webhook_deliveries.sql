@@ -4,7 +4,7 @@
 CREATE TABLE public.webhook_deliveries (
     id bigint NOT NULL,
     event_id text NOT NULL,
-    endpoint_id uuid NOT NULL,
+    endpoint_id uuid,
     merchant_id uuid,
     status text DEFAULT 'pending'::text NOT NULL,
     attempts integer DEFAULT 0 NOT NULL,
@@ -21,6 +21,9 @@ COMMENT ON TABLE public.webhook_deliveries IS 'One event to one endpoint: status
 private.emit_event (one per matching enabled endpoint) and merchant_prepare_webhook_test;
 updated by private.record_webhook_attempt and merchant_redeliver_webhook. Read (RLS):
 platform admins, the merchant''s members and its API keys.';
+
+-- comment: COLUMN webhook_deliveries.endpoint_id
+COMMENT ON COLUMN public.webhook_deliveries.endpoint_id IS 'The endpoint delivered to; null once that endpoint was deleted.';
 
 -- comment: COLUMN webhook_deliveries.merchant_id
 COMMENT ON COLUMN public.webhook_deliveries.merchant_id IS 'The endpoint''s merchant; null for operator alert destinations.';
@@ -67,7 +70,7 @@ CREATE TRIGGER webhook_deliveries_touch BEFORE UPDATE ON public.webhook_deliveri
 
 -- fk constraint: webhook_deliveries webhook_deliveries_endpoint_id_fkey
 ALTER TABLE ONLY public.webhook_deliveries
-    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id);
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE SET NULL;
 
 -- fk constraint: webhook_deliveries webhook_deliveries_event_id_fkey
 ALTER TABLE ONLY public.webhook_deliveries

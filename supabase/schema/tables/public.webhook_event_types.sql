@@ -5,6 +5,8 @@ CREATE TABLE public.webhook_event_types (
     type text NOT NULL,
     description text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    audience text DEFAULT 'merchant'::text NOT NULL,
+    CONSTRAINT webhook_event_types_audience_check CHECK ((audience = ANY (ARRAY['merchant'::text, 'operator'::text]))),
     CONSTRAINT webhook_event_types_description_check CHECK (((char_length(description) >= 1) AND (char_length(description) <= 300))),
     CONSTRAINT webhook_event_types_type_check CHECK ((type ~ '^[a-z_]+(\.[a-z_]+)+$'::text))
 );
@@ -13,6 +15,10 @@ CREATE TABLE public.webhook_event_types (
 COMMENT ON TABLE public.webhook_event_types IS 'The events a webhook endpoint can subscribe to (<area>.<event>), each with what it means.
 Every webhook event''s type is one of these (foreign key). Read by any signed-in caller and
 served at GET /api/v1/merchant/webhooks/event-types; written only by migrations.';
+
+-- comment: COLUMN webhook_event_types.audience
+COMMENT ON COLUMN public.webhook_event_types.audience IS 'Who receives the event: merchant (merchants'' webhook endpoints subscribe to it) or operator
+(the operators'' alert destinations, admin_put_alert_destinations).';
 
 -- constraint: webhook_event_types webhook_event_types_pkey
 ALTER TABLE ONLY public.webhook_event_types

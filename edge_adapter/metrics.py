@@ -58,7 +58,8 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_DURATION = Histogram(
     "lsp_http_request_duration_seconds",
-    "Time from the request's arrival to the end of its response, by route template and method.",
+    "Time from the request's arrival to the end of its response (an event stream: to its "
+    "headers), by route template and method.",
     ["route", "method"],
     buckets=HTTP_BUCKETS,
 )
@@ -77,8 +78,7 @@ RATE_LIMIT_REFUSALS = Counter(
 )
 SSE_CONNECTIONS = Gauge(
     "lsp_sse_connections",
-    "Open server-sent-event streams. Set by the SSE code (sse_opened / sse_closed); 0 until "
-    "streams exist.",
+    "Open server-sent-event streams (GET /api/v1/stream), summed over the API's processes.",
     multiprocess_mode="livesum",
 )
 JWT_VERIFIED = Counter(

@@ -69,12 +69,18 @@ class RequestContext:
         metrics.request_started()
         status = 500
         response_started = False
+        first_byte_s: float | None = None  # an event stream's latency: until its headers
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, first_byte_s
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
+                if any(
+                    name.lower() == b"content-type" and value.startswith(b"text/event-stream")
+                    for name, value in message.get("headers", [])
+                ):
+                    first_byte_s = time.perf_counter()
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
                 for name, value in security_headers(path, self.settings).items():
@@ -96,7 +102,9 @@ class RequestContext:
                 )
                 await response(scope, receive, send_with_headers)
         finally:
-            duration_ms = (time.perf_counter() - started) * 1000
+            # A stream lasts as long as the client stays: its latency is the time to its
+            # headers, so streams do not skew the latency histogram or the usage rollups.
+            duration_ms = ((first_byte_s or time.perf_counter()) - started) * 1000
             metrics.observe_request(scope, status, duration_ms / 1000)
             key = state.get("api_key")
             if key:  # merchant API traffic feeds usage analytics

@@ -48,7 +48,7 @@ from fastapi import FastAPI, Header, Query, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .. import jsonlog, queries
+from .. import jsonlog, metrics, queries
 from ..auth import AuthError, Caller
 from ..db import DB_ROLES, Database
 from ..errors import ApiError, from_database
@@ -302,6 +302,7 @@ class LiveStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         listener = asyncio.create_task(self._watch_disconnect(receive))
+        metrics.sse_opened()
         try:
             await send(
                 {
@@ -332,6 +333,7 @@ class LiveStream(Response):
             jsonlog.log(logger, logging.WARNING, "live stream client stopped reading: dropped")
             return  # uvicorn closes the connection: the response never completed
         finally:
+            metrics.sse_closed()
             if self.sub is not None:
                 self.hub.unsubscribe(self.sub)
             listener.cancel()

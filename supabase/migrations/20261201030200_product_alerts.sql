@@ -18,6 +18,9 @@
 --
 -- Also here: the notification rows that had no API (list, mark read).
 
+-- migration-lint: allow ban-drop-not-null: operator alert destinations are webhook endpoints without a merchant; merchant endpoints, events and deliveries still always carry theirs (the merchant RPCs set it)
+-- migration-lint: allow require-concurrent-index-creation: the partial index covers operator endpoints only over a table of at most a few thousand rows; it builds in milliseconds
+
 -- Operator alert destinations: webhook endpoints without a merchant ------------------------------
 alter table public.webhook_endpoints alter column merchant_id drop not null;
 alter table public.webhook_events alter column merchant_id drop not null;
@@ -421,7 +424,7 @@ begin
       ) as b
       where g.status <> 'archived';
     when 'queue_backlog', 'queue_stalled' then
-      queues := coalesce(queues, private.queue_overview_for_jobs() -> 'queues');
+      queues := coalesce(queues, private.queue_overview_for_jobs() -> 'data');
       return query
       select r.id, 'queue'::text, q ->> 'queue', null::uuid,
         case r.kind

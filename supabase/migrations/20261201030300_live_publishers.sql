@@ -146,7 +146,7 @@ declare
 begin
   -- An idle platform (no job waiting, running or dead, none in the last hour) says nothing.
   if exists (
-    select 1 from jsonb_array_elements(overview -> 'queues') as x
+    select 1 from jsonb_array_elements(overview -> 'data') as x
     where (x ->> 'pending')::bigint + (x ->> 'delayed')::bigint + (x ->> 'processing')::bigint
       + (x ->> 'failed')::bigint > 0
       or (x -> 'rates' -> 'enqueued' ->> '1h')::bigint > 0
@@ -161,12 +161,12 @@ begin
           'oldest_pending_age_s', x -> 'oldest_pending_age_s', 'rates', x -> 'rates',
           'paused', x -> 'paused' -> 'paused', 'has_live_worker', x -> 'has_live_worker'
         ))
-        from jsonb_array_elements(overview -> 'queues') as x
+        from jsonb_array_elements(overview -> 'data') as x
       ),
       'at', overview -> 'generated_at'
     ));
   end if;
-  for q in select * from jsonb_array_elements(overview -> 'queues') loop
+  for q in select * from jsonb_array_elements(overview -> 'data') loop
     select m.dead_letters into before from private.live_queue_marks as m
     where m.queue_name = q ->> 'queue';
     if (q ->> 'failed')::bigint > coalesce(before, 0) then

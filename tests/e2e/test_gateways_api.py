@@ -3,6 +3,7 @@ priority, health, routing, and a canary proving credentials never leak."""
 
 import concurrent.futures
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -169,6 +170,8 @@ def test_create_with_test_refuses_to_save_when_the_check_fails(api, admin, pg, f
 def test_create_with_a_passing_test_saves_and_masks(api, admin, pg, fake_providers):
     gw = create(api, admin, provider="stripe", test=True)
     assert gw["last_test"]["ok"] is True
+    # Stored as every check result is: with when it ran.
+    assert datetime.fromisoformat(gw["last_test"]["at"]) > datetime.now(UTC) - timedelta(minutes=5)
     assert gw["credentials"] == {"secret_key": "sk****et", "webhook_secret": "wh****01"}
     secret_id = gateway_row(pg, gw["id"])[3]
     stored = pg.execute(

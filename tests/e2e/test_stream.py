@@ -489,9 +489,40 @@ def test_many_streams_share_one_connection(stream_api, world, pg):
             " and query like '%private.live_read%'"
         ).fetchone()[0]
         assert hubs <= 3  # the session API, this one and the SIGTERM test's at most
+        assert sse_connections(stream_api) == 30
+        time.sleep(6)  # streams that stay open for a while
     finally:
         for s in streams:
             s.close()
+    deadline = time.monotonic() + 10
+    while sse_connections(stream_api) != 0:
+        assert time.monotonic() < deadline, "closed streams still counted as open"
+        time.sleep(0.1)
+    # A stream's latency is the time to its headers, not how long the client stayed.
+    slowest = max_request_seconds(stream_api, "/api/v1/stream")
+    assert slowest is not None and slowest <= 2.5
+
+
+def sse_connections(api: Api) -> float:
+    text = httpx.get(f"{api.base_url}/metrics", timeout=5).text
+    line = next(x for x in text.splitlines() if x.startswith("lsp_sse_connections"))
+    return float(line.split()[-1])
+
+
+def max_request_seconds(api: Api, route: str) -> float | None:
+    """The upper bound of the highest latency bucket a GET of `route` has fallen in."""
+    text = httpx.get(f"{api.base_url}/metrics", timeout=5).text
+    bounds = []
+    for line in text.splitlines():
+        bucket = line.startswith("lsp_http_request_duration_seconds_bucket")
+        if bucket and f'route="{route}"' in line:
+            le = line.split('le="')[1].split('"')[0]
+            count = float(line.split()[-1])
+            bounds.append((float("inf") if le == "+Inf" else float(le), count))
+    if not bounds:
+        return None
+    total = max(c for _, c in bounds)
+    return min(b for b, c in bounds if c >= total)
 
 
 def test_sigterm_ends_every_stream_and_the_server_stops(

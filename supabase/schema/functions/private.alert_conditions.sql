@@ -116,7 +116,7 @@ begin
       ) as b
       where g.status <> 'archived';
     when 'queue_backlog', 'queue_stalled' then
-      queues := coalesce(queues, private.queue_overview_for_jobs() -> 'queues');
+      queues := coalesce(queues, private.queue_overview_for_jobs() -> 'data');
       return query
       select r.id, 'queue'::text, q ->> 'queue', null::uuid,
         case r.kind

@@ -43,7 +43,8 @@ begin
   g := private.apply_gateway_changes(g, p_gateway);
   g := private.store_credentials(g, p_gateway -> 'credentials');
   g.created_by := auth.uid();
-  g.last_test := p_test_result;
+  -- The adapter's connection test, normalised as every check result is (with its time).
+  g.last_test := case when p_test_result is not null then private.check_result(p_test_result) end;
 
   insert into public.gateways (
     id, provider, display_name, environment, status, priority, min_amount, max_amount,

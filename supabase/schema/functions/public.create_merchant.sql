@@ -11,7 +11,8 @@ COMMENT ON FUNCTION public.create_merchant(p_name text, p_owner_user_id uuid, p_
 p_country is an ISO 3166 alpha-2 code, default IN. With p_idempotency_key (1..255 chars,
 scoped to the caller) a repeat returns the first result instead of a second merchant.
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: the merchants row {id, name, status, country, created_at, updated_at}.
+Returns: the merchants row {id, name, status, country, live_enabled, created_at, updated_at};
+live_enabled is false until an admin turns live mode on (admin_set_merchant_live).
 Errors: 22023 name not 1..200 characters, country not two capital letters, idempotency key
 of the wrong length or reused with different parameters; P0002 owner user does not exist;
 42501 not an admin.';

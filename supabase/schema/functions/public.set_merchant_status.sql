@@ -11,7 +11,7 @@ COMMENT ON FUNCTION public.set_merchant_status(p_merchant_id uuid, p_status text
 cannot take payments (route_payment refuses it) and its API keys stop at once (the REST
 API answers 401 merchant_inactive).
 Who: platform admins and service_role; everyone else gets 42501.
-Returns: the merchants row {id, name, status, country, created_at, updated_at}.
+Returns: the merchants row {id, name, status, country, live_enabled, created_at, updated_at}.
 Errors: 22023 status not active/suspended/closed; P0002 merchant does not exist; 42501 not
 an admin.';
 

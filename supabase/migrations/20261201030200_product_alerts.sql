@@ -83,7 +83,7 @@ create table public.alert_rules (
   kind text not null check (kind in (
     'gateway_down', 'gateway_degraded', 'gateway_success_drop', 'gateway_latency_spike',
     'queue_backlog', 'queue_stalled', 'dead_letter_growth', 'webhook_endpoint_failing',
-    'rate_limit_breaches', 'payment_failure_spike'
+    'rate_limit_breaches', 'payment_failure_spike', 'provider_settlement_mismatch'
   )),
   description text not null check (char_length(description) between 1 and 500),
   severity text not null check (severity in ('critical', 'warning', 'info')),
@@ -122,7 +122,9 @@ webhook_endpoint_failing: seconds failing continuously (auto-disabled endpoints 
 the threshold) / failed attempts in the window;
 rate_limit_breaches: requests an API key had refused (429) in the window / its requests;
 payment_failure_spike: failed / (succeeded + failed) of a merchant's payments created in the
-window / those payments.$$;
+window / those payments;
+provider_settlement_mismatch: a gateway's provider settlements ingested in the window that did
+not match our payments and refunds / settlements ingested in the window.$$;
 comment on column public.alert_rules.threshold is
 $$Fires at value >= threshold (the kind's unit: level, fraction, ratio, seconds or count).$$;
 comment on column public.alert_rules.clear_threshold is
@@ -184,6 +186,11 @@ insert into public.alert_rules (
   'payment_failure_spike', 'payment_failure_spike',
   'Half or more of a merchant''s payments in 15 minutes failed (with 20+ payments)',
   'warning', 0.5, 0.3, 20, 900
+),
+(
+  'provider_settlement_mismatch', 'provider_settlement_mismatch',
+  'A provider''s settlement report did not match our payments and refunds (GET /api/v1/admin/provider-settlements?status=mismatched); resolves a day after the last one',
+  'warning', 1, 1, 1, 86400
 )
 on conflict (id) do nothing;
 
@@ -509,6 +516,34 @@ begin
           select 1 from public.alerts as o
           where o.rule_id = r.id and o.state <> 'resolved' and o.subject_id = e.id::text
         );
+    when 'provider_settlement_mismatch' then
+      return query
+      select r.id, 'gateway'::text, g.id::text, null::uuid,
+        format(
+          'Gateway %s (%s): %s of %s provider settlements in %s h did not match our payments',
+          g.display_name, g.provider, s.bad, s.n, r.window_s / 3600
+        ),
+        s.bad::numeric, s.n,
+        jsonb_build_object(
+          'gateway_id', g.id, 'provider', g.provider, 'display_name', g.display_name,
+          'mismatched', s.bad, 'settlements', s.n, 'unmatched_lines', s.lines,
+          'latest_mismatched_id', s.latest, 'window_s', r.window_s
+        )
+      from public.gateways as g
+      cross join lateral (
+        select
+          count(*) as n,
+          count(*) filter (where p.status = 'mismatched') as bad,
+          coalesce(sum(p.unmatched_count), 0) as lines,
+          (array_agg(p.id order by p.created_at desc)
+            filter (where p.status = 'mismatched'))[1] as latest
+        from public.provider_settlements as p
+        where p.gateway_id = g.id and p.created_at > now() - win
+      ) as s
+      where s.n > 0 or exists (
+        select 1 from public.alerts as o
+        where o.rule_id = r.id and o.state <> 'resolved' and o.subject_id = g.id::text
+      );
     when 'rate_limit_breaches' then
       return query
       select r.id, 'api_key'::text, k.id::text, k.merchant_id,

@@ -3,7 +3,7 @@
 -- provider fees, clearing, suspense) once per report, admins only.
 begin;
 \ir _helpers.psql
-select plan(17);
+select plan(19);
 select tests.make_world();
 
 create table tests.refs (k text primary key, v text not null);
@@ -57,6 +57,21 @@ select results_eq(
   $$ values ('payment', 'matched'), ('refund', 'matched'), ('payment', 'not_succeeded'),
     ('payment', 'unknown'), ('adjustment', 'unknown') $$,
   'each line matched or reported with its reason'
+);
+
+-- A mismatched report is an operator alert on its gateway (issue 15's alerts).
+select private.evaluate_alerts(array['provider_settlement_mismatch']);
+select results_eq(
+  $$ select state, value, details ->> 'settlements', details ->> 'unmatched_lines' from public.alerts
+     where rule_id = 'provider_settlement_mismatch' and subject_id = tests.w('gateway')::text $$,
+  $$ values ('firing', 1::numeric, '1', '3') $$,
+  'a mismatched provider settlement fires provider_settlement_mismatch on its gateway'
+);
+select is(
+  (select count(*) from private.live_inbox as i
+   where 'admin:alerts' = any(i.topics) and i.event = 'alert.firing'
+     and i.payload ->> 'rule_id' = 'provider_settlement_mismatch')::integer,
+  1, 'and is published to operators once'
 );
 select is(tests.balance('provider_clearing'), 0::bigint, 'the matched lines clear what the gateway owed');
 select is(tests.balance('provider_suspense'), (2000 + 500 - 50)::bigint, 'the rest waits in suspense');

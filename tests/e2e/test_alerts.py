@@ -64,6 +64,7 @@ def test_rules_are_listed_and_changed_by_admins_only(api, world, admin):
         "webhook_endpoint_failing",
         "rate_limit_breaches",
         "payment_failure_spike",
+        "provider_settlement_mismatch",
     }
     drop = next(r for r in rules.json()["data"] if r["id"] == "gateway_success_drop")
     changed = api.client.put(

@@ -201,6 +201,34 @@ begin
           select 1 from public.alerts as o
           where o.rule_id = r.id and o.state <> 'resolved' and o.subject_id = e.id::text
         );
+    when 'provider_settlement_mismatch' then
+      return query
+      select r.id, 'gateway'::text, g.id::text, null::uuid,
+        format(
+          'Gateway %s (%s): %s of %s provider settlements in %s h did not match our payments',
+          g.display_name, g.provider, s.bad, s.n, r.window_s / 3600
+        ),
+        s.bad::numeric, s.n,
+        jsonb_build_object(
+          'gateway_id', g.id, 'provider', g.provider, 'display_name', g.display_name,
+          'mismatched', s.bad, 'settlements', s.n, 'unmatched_lines', s.lines,
+          'latest_mismatched_id', s.latest, 'window_s', r.window_s
+        )
+      from public.gateways as g
+      cross join lateral (
+        select
+          count(*) as n,
+          count(*) filter (where p.status = 'mismatched') as bad,
+          coalesce(sum(p.unmatched_count), 0) as lines,
+          (array_agg(p.id order by p.created_at desc)
+            filter (where p.status = 'mismatched'))[1] as latest
+        from public.provider_settlements as p
+        where p.gateway_id = g.id and p.created_at > now() - win
+      ) as s
+      where s.n > 0 or exists (
+        select 1 from public.alerts as o
+        where o.rule_id = r.id and o.state <> 'resolved' and o.subject_id = g.id::text
+      );
     when 'rate_limit_breaches' then
       return query
       select r.id, 'api_key'::text, k.id::text, k.merchant_id,

@@ -18,7 +18,7 @@ CREATE TABLE public.alert_rules (
     CONSTRAINT alert_rules_description_check CHECK (((char_length(description) >= 1) AND (char_length(description) <= 500))),
     CONSTRAINT alert_rules_hysteresis CHECK ((clear_threshold <= threshold)),
     CONSTRAINT alert_rules_id_check CHECK ((id ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
-    CONSTRAINT alert_rules_kind_check CHECK ((kind = ANY (ARRAY['gateway_down'::text, 'gateway_degraded'::text, 'gateway_success_drop'::text, 'gateway_latency_spike'::text, 'queue_backlog'::text, 'queue_stalled'::text, 'dead_letter_growth'::text, 'webhook_endpoint_failing'::text, 'rate_limit_breaches'::text, 'payment_failure_spike'::text]))),
+    CONSTRAINT alert_rules_kind_check CHECK ((kind = ANY (ARRAY['gateway_down'::text, 'gateway_degraded'::text, 'gateway_success_drop'::text, 'gateway_latency_spike'::text, 'queue_backlog'::text, 'queue_stalled'::text, 'dead_letter_growth'::text, 'webhook_endpoint_failing'::text, 'rate_limit_breaches'::text, 'payment_failure_spike'::text, 'provider_settlement_mismatch'::text]))),
     CONSTRAINT alert_rules_min_volume_check CHECK ((min_volume >= 0)),
     CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['critical'::text, 'warning'::text, 'info'::text]))),
     CONSTRAINT alert_rules_threshold_check CHECK ((threshold > (0)::numeric)),
@@ -46,7 +46,9 @@ webhook_endpoint_failing: seconds failing continuously (auto-disabled endpoints 
 the threshold) / failed attempts in the window;
 rate_limit_breaches: requests an API key had refused (429) in the window / its requests;
 payment_failure_spike: failed / (succeeded + failed) of a merchant''s payments created in the
-window / those payments.';
+window / those payments;
+provider_settlement_mismatch: a gateway''s provider settlements ingested in the window that did
+not match our payments and refunds / settlements ingested in the window.';
 
 -- comment: COLUMN alert_rules.threshold
 COMMENT ON COLUMN public.alert_rules.threshold IS 'Fires at value >= threshold (the kind''s unit: level, fraction, ratio, seconds or count).';

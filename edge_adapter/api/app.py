@@ -21,7 +21,7 @@ from ..settings import Settings, get_settings
 from ..startup import check_mode
 from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
-from . import endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks, stream
+from . import console, endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks, stream
 from .authn import Authenticator
 from .middleware import Admission, RequestContext
 
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics_route.install(app, db, settings)
     openapi.install(app)
     install_docs(app)
+    console.install(app)
     return app
 
 

@@ -21,8 +21,9 @@ from ..settings import Settings, get_settings
 from ..startup import check_mode
 from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
-from . import console, endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks, stream
+from . import endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks, stream
 from .authn import Authenticator
+from .console import install as install_console
 from .middleware import Admission, RequestContext
 
 # What the dashboard (another origin) may send and read.
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics_route.install(app, db, settings)
     openapi.install(app)
     install_docs(app)
-    console.install(app)
+    install_console(app)
     return app
 
 

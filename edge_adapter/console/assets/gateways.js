@@ -35,7 +35,10 @@ export function render(root) {
   async function load() {
     try {
       const page = await api('GET', BASE, { query: { include_archived: state.showArchived } });
-      state.gateways = page.data.slice().sort((a, b) => a.priority - b.priority);
+      // As the API orders a reorder's 'before': priority, then id.
+      state.gateways = page.data
+        .slice()
+        .sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       draw();
     } catch (error) {
       say(errorView(error));

@@ -170,7 +170,7 @@ function onEvent(event) {
   if (event.type.startsWith('payment.')) {
     const entry = data.payments.get(body.id) || { payment: body, trail: [] };
     entry.payment = newer(entry.payment, body);
-    entry.trail.push({ id, status: body.status, at: envelope.at });
+    entry.trail.push({ id, event: event.type, status: body.status, at: envelope.at });
     data.payments.set(body.id, entry);
   } else if (event.type === 'gateway.health_changed') {
     data.health.unshift({ id, ...body });
@@ -204,6 +204,7 @@ async function morePayments() {
       else data.payments.set(p.id, { payment: p, trail: [] });
     }
     data.paymentsCursor = page.next_cursor;
+    data.error = null;
   } catch (error) {
     data.error = error;
   }
@@ -217,6 +218,7 @@ async function moreAlerts() {
     const page = await api('GET', '/api/v1/admin/alerts', { query });
     for (const a of page.data) if (!data.alerts.has(a.id)) data.alerts.set(a.id, a);
     data.alertsCursor = page.next_cursor;
+    data.error = null;
   } catch (error) {
     data.error = error;
   }
@@ -369,7 +371,7 @@ function drawPayments() {
                 h('td', {}, fmt.money(p.amount, p.currency)),
                 h('td', {}, p.method ?? '–'),
                 h('td.status', {}, h('span', { class: `pill ${p.status}` }, p.status), p.failure ? h('div.sub', {}, `${p.failure.code}: ${p.failure.message ?? ''}`) : null),
-                h('td.trail', {}, trail.map((t, i) => [i ? ' → ' : '', h('span', { 'data-event-id': t.id, 'data-status': t.status }, t.status)])),
+                h('td.trail', {}, trail.map((t, i) => [i ? ' → ' : '', h('span', { 'data-event-id': t.id, 'data-event': t.event, 'data-status': t.status, title: `${t.event} · ${fmt.time(t.at)}` }, t.status)])),
                 h('td', {}, fmt.time(p.updated_at)),
               ),
             ),

@@ -472,7 +472,12 @@ def test_queue_actions_pause_resume_and_dead_letters_retried_with_their_attempts
     row.locator("button.retry-all").click()
     expect(page.locator("#queue-messages .retry-result")).to_contain_text("Retried 1, skipped 0")
     wait_until(
-        lambda: pg.execute("select count(*) from test_support.effects").fetchone() == (4,),
+        lambda: (
+            pg.execute(
+                "select count(*) from test_support.effects where job_key = any(%s)", (keys,)
+            ).fetchone()
+            == (4,)
+        ),
         timeout=20,
     )
     assert pg.execute(f"select count(*) from pgmq.q_{QUEUE}_dlq").fetchone() == (0,)
@@ -583,15 +588,34 @@ def test_live_payments_appear_with_their_status_changes_and_a_dropped_stream_los
 ):
     shop = Shop(api, pg, fake_providers, world)
     shop.route_to(shop.gateway("sandbox"))
+    # More payments than a page: the list paginates with the cursor.
+    pg.execute(
+        "insert into public.payments (merchant_id, mode, amount, currency, method, status)"
+        " select %s, 'test', 100 * g, 'INR', 'upi', 'succeeded' from generate_series(1, 30) as g",
+        (shop.id,),
+    )
     worker = Worker(authenticator_url, api, fake_providers, tmp_path)
     worker.start()
     relay = Relay(api.base_url)  # the browser reaches the API (and the page) through it
     try:
         console.open(relay.base, "#/live")
-        console.sign_in(admin_token(world))
         page = console.page
+        with page.expect_response(lambda r: "/api/v1/admin/payments?" in r.url) as first:
+            console.sign_in(admin_token(world))
         expect(page.locator("#connection-state")).to_have_attribute("data-state", "connected")
         expect(page.locator("#stream-state")).to_have_text("live: connected")
+        assert "cursor=" not in first.value.url
+        assert len(first.value.json()["data"]) == 25 and first.value.json()["next_cursor"]
+        more = page.locator("button.more-payments")
+        with page.expect_response(lambda r: "/api/v1/admin/payments?" in r.url) as second:
+            more.click()
+        assert "cursor=" in second.value.url
+        next_page = second.value.json()["data"]
+        assert next_page
+        for payment in (*first.value.json()["data"], *next_page):
+            expect(
+                page.locator(f'#payment-table tr[data-payment="{payment["id"]}"]')
+            ).to_be_attached()
 
         # A payment made through the API appears live, then each status change.
         waiting = shop.pay("upi", WAITING_VPA)
@@ -750,11 +774,11 @@ def test_a_merchant_token_sees_the_403_message_and_an_expired_token_signs_in_aga
 
     # An expired token: back to the sign-in form with the API's message.
     now = int(time.time())
-    expiring = hs_token(world.admin(), iat=now, exp=now + 3)
+    expiring = hs_token(world.admin(), iat=now, exp=now + 4)
     console.go("#/gateways")
     console.sign_in(expiring)
     expect(page.locator("#gateway-table")).to_be_visible()
-    time.sleep(max(0.0, now + 3.5 - time.time()))
+    time.sleep(max(0.0, now + 4.5 - time.time()))
     page.locator("#page-gateways .toolbar button", has_text="Refresh").click()
     expect(page.locator("#sign-in-message")).to_have_text("the token has expired")
     assert page.evaluate("() => sessionStorage.getItem('lsp.console.token')") is None

@@ -61,6 +61,21 @@ ensure_system_packages() {
   }
 }
 
+# The console's browser tests (tests/e2e/test_console.py) drive Debian's Chromium through
+# Playwright (the Python package, pinned in uv.lock); no browser is ever downloaded.
+CHROMIUM="${LSP_CHROMIUM:-/usr/bin/chromium}"
+
+ensure_browser() {
+  if [ ! -x "$CHROMIUM" ]; then
+    log "installing Debian's chromium (for the console's browser tests)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium fonts-dejavu-core >/dev/null
+  fi
+  log "browser tests: $("$CHROMIUM" --version 2>/dev/null | head -n1), Playwright $(cd "$ROOT" &&
+    uv run --frozen --quiet python -c 'from importlib.metadata import version; print(version("playwright"))')"
+}
+
 ensure_python_env() {
   if ! command -v uv >/dev/null; then
     log "installing uv"

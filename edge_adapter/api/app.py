@@ -23,6 +23,7 @@ from ..usage import UsageRecorder
 from ..webhooks.delivery import close_sessions
 from . import endpoints, error_handlers, metrics_route, openapi, probes, provider_webhooks, stream
 from .authn import Authenticator
+from .console import install as install_console
 from .middleware import Admission, RequestContext
 
 # What the dashboard (another origin) may send and read.
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics_route.install(app, db, settings)
     openapi.install(app)
     install_docs(app)
+    install_console(app)
     return app
 
 

@@ -34,7 +34,22 @@ DOCS_CSP = (
     "img-src 'self' data:; connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+# The operator console (edge_adapter/console, served by api/console.py): its own scripts,
+# styles and calls only; no inline script or style, no eval, no plugins, no framing.
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+CONSOLE_PREFIX = "/console"
 HSTS = "max-age=63072000; includeSubDomains"
+
+
+def content_security_policy(path: str) -> str:
+    if path in DOCS_PATHS:
+        return DOCS_CSP
+    if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+        return CONSOLE_CSP
+    return API_CSP
 
 
 def security_headers(path: str, settings: Settings) -> dict[str, str]:
@@ -42,7 +57,7 @@ def security_headers(path: str, settings: Settings) -> dict[str, str]:
         "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer",
         "x-frame-options": "DENY",
-        "content-security-policy": DOCS_CSP if path in DOCS_PATHS else API_CSP,
+        "content-security-policy": content_security_policy(path),
     }
     if settings.force_https:
         headers["strict-transport-security"] = HSTS

@@ -134,7 +134,7 @@ def test_idempotency_key_is_documented_on_each_idempotent_route_only(document):
         assert len(keys) == (1 if route.idempotent else 0), route.rpc
         if keys:
             assert re.fullmatch(keys[0]["schema"]["pattern"], "order-1001")
-            assert keys[0]["required"] is (route.rpc == "post_wallet_entry")
+            assert keys[0]["required"] is schemas.RESPONSES[route.rpc].idempotency_key_required
 
 
 def test_request_bodies_are_documented_with_their_models(document):

@@ -1359,6 +1359,15 @@ class PaymentAttempt(Out):
     error: AttemptError | None
     latency_ms: int | None
     review_reason: str | None
+    void_status: (
+        Literal["requested", "voided", "not_supported", "already_paid", "failed"] | None
+    ) = Field(
+        description="after a cancel, what the provider did with what this attempt created: "
+        "requested (the void job has not finished), voided, not_supported (a late success "
+        "is still caught), already_paid (the customer paid first), failed"
+    )
+    voided_at: datetime | None = Field(description="when the provider confirmed the void")
+    void_error: str | None = Field(description="the error of the last void call that failed")
     created_at: datetime
     completed_at: datetime | None
 

@@ -585,6 +585,9 @@ def live_events_and_alerts(c: Caller, run: Run, receiver: Any) -> None:
     assert token["topics"] == [topic]
     assert read_stream(c, {}, {"access_token": token["token"]})["topics"] == [topic]
     assert read_stream(c, owner, {"topics": f"merchant:{m}:payments"})["last_event_id"] >= 0
+    c.call("POST", "/api/v1/stream/tokens", owner, body={"topics": [f"merchant:{m}:alerts"]})
+    admin_topics = c.call("POST", "/api/v1/stream/tokens", admin, body={"topics": ["admin:alerts"]})
+    assert read_stream(c, admin, {"topics": ",".join(admin_topics["topics"])})
 
     listed = c.call("GET", "/api/v1/admin/alert-destinations", admin)["data"]
     kept = [{k: d[k] for k in ("url", "description", "enabled")} for d in listed]
@@ -616,6 +619,8 @@ def live_events_and_alerts(c: Caller, run: Run, receiver: Any) -> None:
     firing = c.call("GET", "/api/v1/admin/alerts", admin, query={"state": "open", "limit": 200})
     assert any(a["merchant_id"] == m for a in firing["data"])
     [alert] = c.call("GET", "/api/v1/merchant/alerts", key, query={"state": "open"})["data"]
+    assert c.call("GET", "/api/v1/merchant/alerts", owner)["data"][0]["id"] == alert["id"]
+    c.call("GET", "/api/v1/merchant/alerts", admin, query={"merchant_id": m})
     acked = c.call(
         "POST",
         "/api/v1/admin/alerts/{alert_id}/acknowledge",
@@ -687,6 +692,14 @@ def ledger_and_settlements(c: Caller, run: Run, gateway_id: str) -> None:
     [listed] = c.call("GET", "/api/v1/wallets", key)["data"]  # a test key: test wallets
     assert listed["reserve"] == 1_000
     c.call("GET", "/api/v1/wallets", admin, query={"merchant_id": m, "mode": "test"})
+    c.call("GET", "/api/v1/wallets", owner, query={"currency": "INR"})
+    c.call(
+        "GET",
+        "/api/v1/wallets/{wallet_id}/transactions",
+        owner,
+        path_parameters=w,
+        query={"account": "reserve", "limit": 1},
+    )
     lines = c.call(
         "GET", "/api/v1/wallets/{wallet_id}/transactions", key, path_parameters=w, query={}
     )
@@ -724,6 +737,7 @@ def ledger_and_settlements(c: Caller, run: Run, gateway_id: str) -> None:
     )
     holidays = c.call("GET", "/api/v1/settlement-holidays", key, query={"from": "2099-07-01"})
     assert {"day": "2099-07-14", "description": "contract"} in holidays["data"]
+    c.call("GET", "/api/v1/settlement-holidays", owner)
     c.call("DELETE", "/api/v1/admin/settlement-holidays/{day}", admin, path_parameters=day)
 
     c.call(
@@ -758,7 +772,14 @@ def ledger_and_settlements(c: Caller, run: Run, gateway_id: str) -> None:
 
 
 def analytics(c: Caller, run: Run) -> None:
-    admin, key, m = run.admin, run.key, run.merchant
+    admin, owner, key, m = run.admin, run.owner, run.key, run.merchant
+    c.call("GET", "/api/v1/analytics", owner, query={"mode": "test", "currency": "INR"})
+    c.call(
+        "GET",
+        "/api/v1/analytics/payments",
+        owner,
+        query={"mode": "test", "granularity": "day", "group_by": "method"},
+    )
     overview = c.call("GET", "/api/v1/analytics", key)
     assert overview["mode"] == "test" and overview["windows"]["today"]["payments"] > 0
     c.call("GET", "/api/v1/analytics", admin, query={"mode": "test"})

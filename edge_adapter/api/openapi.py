@@ -10,6 +10,9 @@
 - securitySchemes (a Supabase JWT or a merchant API key, both HTTP bearer) on every /api
   route except the provider webhooks, which the provider's signature authenticates.
 - The probes (/healthz, /readyz) get their real bodies.
+- The live stream (GET /api/v1/stream, stream.py) answers `text/event-stream`, not JSON:
+  `_document_stream` gives it that media type (a string body with an example), the bearer
+  schemes plus its `?access_token=` stream token, and its errors in the envelope.
 """
 
 import copy
@@ -69,6 +72,14 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "A merchant API key (created with POST /api/v1/merchant/credentials), "
         "sent as a bearer token. It acts for its merchant only, in its mode (test or live), "
         "within its rate limit; it cannot manage keys or reach operator routes.",
+    },
+    "streamToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "access_token",
+        "description": "A 60 s stream token from POST /api/v1/stream/tokens, for GET "
+        "/api/v1/stream only (an EventSource cannot send headers). Send it or an "
+        "Authorization header, not both.",
     },
 }
 SECURITY: list[dict[str, list[str]]] = [{"supabaseJwt": []}, {"apiKey": []}]
@@ -421,6 +432,120 @@ def _document_probes(document: dict[str, Any], ref: Any) -> None:
         }
 
 
+STREAM_PATH = "/api/v1/stream"
+STREAM_WIRE = (
+    "retry: 3000\n\n"
+    "id: 1200\nevent: ready\n"
+    'data: {"topics":["admin:gateways"],"last_event_id":1200}\n\n'
+    "id: 1201\nevent: gateway.health_changed\n"
+    'data: {"id":1201,"topic":"admin:gateways","event":"gateway.health_changed",'
+    '"at":"2025-01-15T10:30:00.123456+00:00","data":{"state":"down"}}\n\n'
+    ": keep-alive\n\n"
+)
+STREAM_DESCRIPTION = (
+    "The event stream (https://html.spec.whatwg.org/multipage/server-sent-events.html); it "
+    "stays open until the client leaves or something ends it. `retry:` comes first; then "
+    "`event: ready` (data {topics, last_event_id}, or on a resume {topics, resumed_from}); "
+    "each live event as `id: <event id>`, `event: <type>`, `data: {id, topic, event, at, "
+    "data}`; `: keep-alive` comments in silence. A resume older than the kept window gets "
+    "`event: gap` (data {reason, last_event_id, resume_from, message}: refetch, then carry "
+    "on). The stream ends with `event: error` (data {reason, message}: slow_consumer, "
+    "credentials_expired, unavailable, or a refused re-authorisation) or `event: reconnect` "
+    "(server_shutdown); reconnect with Last-Event-ID.\n\nThe schema describes one event as "
+    "an SSE parser reads it (OpenAPI 3.2's `itemSchema`, which 3.1 lacks). On the wire:"
+    "\n\n```\n" + STREAM_WIRE + "```"
+)
+STREAM_EVENT: dict[str, Any] = {
+    "type": "object",
+    "title": "StreamEvent",
+    "description": "One event of GET /api/v1/stream, as an EventSource reads it.",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {
+            "type": "string",
+            "description": "ready, gap, error, reconnect, or a live event's type",
+            "examples": ["ready", "payment.succeeded", "alert.firing"],
+        },
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "one line of JSON: a live event is {id, topic, event, at, data}",
+        },
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]{1,18}$",
+            "description": "the live event id: Last-Event-ID resumes after it",
+        },
+        "retry": {"type": "integer", "minimum": 0, "description": "reconnect delay, ms"},
+    },
+    "examples": [
+        {
+            "id": "1201",
+            "event": "gateway.health_changed",
+            "data": '{"id":1201,"topic":"admin:gateways","event":"gateway.health_changed",'
+            '"at":"2025-01-15T10:30:00.123456+00:00","data":{"state":"down"}}',
+        }
+    ],
+}
+STREAM_ERRORS: dict[int, str | None] = {
+    400: "Bad topics (none, malformed, more than 20), a bad Last-Event-ID, or both an "
+    "Authorization header and access_token.",
+    401: None,
+    403: "A topic the caller (or the stream token) may not read: `topic_forbidden`, naming "
+    "the topic; or the caller's role does not allow it.",
+    429: None,
+    431: None,
+    500: None,
+    503: "`too_many_streams` (this server has no room for another stream) or the database "
+    "is unavailable; retry shortly.",
+}
+
+
+def _document_stream(document: dict[str, Any]) -> None:
+    """GET /api/v1/stream answers an event stream, and its failures in the envelope.
+
+    OpenAPI 3.1 has no way to describe the items of a stream; 3.2 adds `itemSchema` for
+    sequential media types such as text/event-stream, each item an event {event, data, id,
+    retry} (https://learn.openapis.org/specification/media-types). For 3.0/3.1 documents
+    schemathesis reads a text/event-stream `schema` as that per-event schema and checks every
+    event of the answer against it
+    (https://schemathesis.readthedocs.io/en/stable/guides/server-sent-events/): so `schema`
+    here is one event, and the description shows the wire format."""
+    operation = document.get("paths", {}).get(STREAM_PATH, {}).get("get")
+    if operation is None:
+        return
+    operation["operationId"] = "live_stream"
+    operation["security"] = [*SECURITY, {"streamToken": []}]
+    headers: dict[str, Any] = {
+        "X-Request-Id": header_ref("X-Request-Id"),
+        **rate_headers(required=False),
+        "Cache-Control": _header(
+            "no-store: proxies and browsers keep nothing", {"type": "string"}, required=True
+        ),
+    }
+    document["components"]["schemas"]["StreamEvent"] = copy.deepcopy(STREAM_EVENT)
+    responses: dict[str, Any] = {
+        "200": {
+            "description": STREAM_DESCRIPTION,
+            "headers": headers,
+            "content": {"text/event-stream": {"schema": {"$ref": REF.format(model="StreamEvent")}}},
+        }
+    }
+    for status, description in STREAM_ERRORS.items():
+        response = error_response(status, description=description)
+        response.pop("model")
+        example = error_example(status)
+        if status == 403:
+            example["error"].update(
+                code="topic_forbidden",
+                message="you may not read topic admin:alerts",
+                details=None,
+            )
+        response["content"] = {"application/json": {"schema": ERROR_REF, "example": example}}
+        responses[str(status)] = response
+    operation["responses"] = responses
+
+
 def _add_schemas(found: dict[str, Any], new: dict[str, Any]) -> None:
     """Add component schemas; two different models must never share a name."""
     for name, schema in new.items():
@@ -468,6 +593,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     _without_fastapi_validation_error(document)
     _document_probes(document, lambda model: {"$ref": REF.format(model=model.__name__)})
     _restore_examples(document)
+    _document_stream(document)
     _shared_error_responses(document)
     components["responses"]["MethodNotAllowed"] = {
         "description": "405 method_not_allowed: the path exists, not with this method; "

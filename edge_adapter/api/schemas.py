@@ -263,36 +263,6 @@ class AdminRevoked(Out):
     revoked: Literal[True]
 
 
-class WalletLedgerEntry(Out):
-    model_config = _example(
-        {
-            "id": 981,
-            "wallet_id": WALLET_ID,
-            "merchant_id": MERCHANT_ID,
-            "amount": -25000,
-            "balance_after": 1475000,
-            "kind": "payout",
-            "reference": "UTR 1234567890",
-            "idempotency_key": "4c1d7e0a-5b2f-4e3a-9c8d-7f6e5d4c3b2a",
-            "created_by": ADMIN_ID,
-            "created_at": AT,
-            "payment_id": None,
-        }
-    )
-
-    id: int
-    wallet_id: UUID
-    merchant_id: UUID
-    amount: int = Field(description="signed, minor units of the wallet's currency (paise)")
-    balance_after: int = Field(description="minor units; never negative")
-    kind: Literal["payment", "refund", "settlement", "fee", "adjustment", "payout"]
-    reference: str | None
-    idempotency_key: str = Field(description="the ledger row's own key (not the request's)")
-    created_by: UUID | None
-    created_at: datetime
-    payment_id: str | None
-
-
 class RateLimitOverride(Out):
     model_config = _example(
         {
@@ -1086,7 +1056,10 @@ class WebhookEndpoint(Out):
     model_config = _example(ENDPOINT_EXAMPLE)
 
     id: UUID
-    merchant_id: UUID
+    merchant_id: UUID | None = Field(
+        description="null for an operator alert destination (admins may update, rotate or "
+        "delete those through these routes too)"
+    )
     url: str
     description: str | None
     event_types: list[str] = Field(description="empty: every event")
@@ -1386,6 +1359,15 @@ class PaymentAttempt(Out):
     error: AttemptError | None
     latency_ms: int | None
     review_reason: str | None
+    void_status: (
+        Literal["requested", "voided", "not_supported", "already_paid", "failed"] | None
+    ) = Field(
+        description="after a cancel, what the provider did with what this attempt created: "
+        "requested (the void job has not finished), voided, not_supported (a late success "
+        "is still caught), already_paid (the customer paid first), failed"
+    )
+    voided_at: datetime | None = Field(description="when the provider confirmed the void")
+    void_error: str | None = Field(description="the error of the last void call that failed")
     created_at: datetime
     completed_at: datetime | None
 
@@ -1419,6 +1401,902 @@ class PaymentPage(Out):
     model_config = _example({"data": [PAYMENT_EXAMPLE], "next_cursor": None})
 
     data: list[Payment] = Field(description="newest first")
+    next_cursor: str | None
+
+
+# Live events and alerts (issue 15) -----------------------------------------------------------
+ALERT_ID = "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
+ALERT_KIND = Literal[
+    "gateway_down",
+    "gateway_degraded",
+    "gateway_success_drop",
+    "gateway_latency_spike",
+    "queue_backlog",
+    "queue_stalled",
+    "dead_letter_growth",
+    "webhook_endpoint_failing",
+    "rate_limit_breaches",
+    "payment_failure_spike",
+]
+SEVERITY = Literal["critical", "warning", "info"]
+
+
+class StreamTokenGrant(Out):
+    """A stream token: it is in this answer only (only its SHA-256 is stored)."""
+
+    model_config = _example(
+        {
+            "token": "sst_q3X9vR2mK8pL5nT1wY7zB4cD6fH0jA2sE9gU3iO5kM1",
+            "expires_at": LATER,
+            "topics": ["admin:gateways", "admin:alerts"],
+        }
+    )
+
+    token: str = Field(
+        pattern=r"^sst_[A-Za-z0-9_-]{43}$",
+        description="pass as GET /api/v1/stream?access_token=; reusable until it expires",
+    )
+    expires_at: datetime = Field(description="60 s from now, never after the caller's JWT exp")
+    topics: list[str] = Field(description="the topics it opens (all, when a stream names none)")
+
+
+class AlertSubject(Out):
+    type: Literal["gateway", "queue", "webhook_endpoint", "api_key", "merchant"]
+    id: str = Field(description="the subject's id (a queue's name)")
+
+
+ALERT_EXAMPLE: dict[str, Any] = {
+    "id": ALERT_ID,
+    "object": "alert",
+    "rule_id": "payment_failure_spike",
+    "kind": "payment_failure_spike",
+    "severity": "warning",
+    "state": "firing",
+    "title": "Payment failures at 52% for Acme Retail",
+    "subject": {"type": "merchant", "id": MERCHANT_ID},
+    "merchant_id": MERCHANT_ID,
+    "value": 0.52,
+    "threshold": 0.3,
+    "details": {"failed": 26, "payments": 50},
+    "fired_at": AT,
+    "last_seen_at": LATER,
+    "acknowledged_at": None,
+    "acknowledged_by": None,
+    "resolved_at": None,
+    "resolution": None,
+}
+
+
+class Alert(Out):
+    """A product alert: a rule's condition on one subject, open until it clears."""
+
+    model_config = _example(ALERT_EXAMPLE)
+
+    id: UUID
+    object: Literal["alert"]
+    rule_id: str
+    kind: ALERT_KIND
+    severity: SEVERITY
+    state: Literal["firing", "acknowledged", "resolved"]
+    title: str
+    subject: AlertSubject
+    merchant_id: UUID | None = Field(description="set for merchant-scoped alerts")
+    value: float | None = Field(description="the last evaluated value, in the kind's unit")
+    threshold: float = Field(description="the rule's threshold when it fired")
+    details: dict[str, Any]
+    fired_at: datetime
+    last_seen_at: datetime = Field(description="the last evaluation at which it still held")
+    acknowledged_at: datetime | None
+    acknowledged_by: UUID | None
+    resolved_at: datetime | None
+    resolution: Literal["cleared", "rule_disabled", "subject_gone"] | None
+
+
+class AlertPage(Out):
+    model_config = _example({"data": [ALERT_EXAMPLE], "next_cursor": None})
+
+    data: list[Alert] = Field(description="newest fired first")
+    next_cursor: str | None
+
+
+ALERT_RULE_EXAMPLE: dict[str, Any] = {
+    "id": "gateway_success_drop",
+    "kind": "gateway_success_drop",
+    "description": "A gateway's success rate dropped",
+    "severity": "critical",
+    "enabled": True,
+    "threshold": 0.25,
+    "clear_threshold": 0.15,
+    "min_volume": 20,
+    "window_s": 900,
+    "updated_at": AT,
+    "updated_by": None,
+}
+
+
+class AlertRule(Out):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    kind: ALERT_KIND
+    description: str
+    severity: SEVERITY
+    enabled: bool
+    threshold: float = Field(description="fires at value >= threshold (the kind's unit)")
+    clear_threshold: float = Field(description="resolves at value < clear_threshold")
+    min_volume: int = Field(description="evidence needed in the window to fire")
+    window_s: int = Field(description="seconds of history each evaluation looks at")
+    updated_at: datetime
+    updated_by: UUID | None
+
+
+class AlertRuleList(Out):
+    model_config = _example({"data": [ALERT_RULE_EXAMPLE]})
+
+    data: list[AlertRule] = Field(description="every rule, by id")
+
+
+DESTINATION_EXAMPLE: dict[str, Any] = {
+    **ENDPOINT_EXAMPLE,
+    "merchant_id": None,
+    "url": "https://ops.example.com/hooks/lightspeedpay",
+    "description": "pager",
+    "event_types": ["alert.*"],
+    "last_delivery": None,
+    "success_rate_24h": None,
+}
+
+
+class AlertDestinationEndpoint(WebhookEndpoint):
+    """An operator alert destination: a webhook endpoint without a merchant."""
+
+    model_config = _example(DESTINATION_EXAMPLE)
+
+    merchant_id: None = Field(description="always null: an operator destination")
+    secret: str | None = Field(
+        default=None, description="whsec_...: only for a URL new in this PUT, shown once"
+    )
+    secret_shown_once: Literal[True] | None = Field(default=None, description="with secret")
+
+
+class AlertDestinationList(Out):
+    model_config = _example(
+        {
+            "data": [
+                {
+                    **DESTINATION_EXAMPLE,
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    "secret_shown_once": True,
+                }
+            ]
+        }
+    )
+
+    data: list[AlertDestinationEndpoint] = Field(description="oldest first")
+
+
+NOTIFICATION_EXAMPLE: dict[str, Any] = {
+    "id": 311,
+    "object": "notification",
+    "merchant_id": MERCHANT_ID,
+    "user_id": USER_ID,
+    "kind": "bank_account.changed",
+    "title": "The settlement bank account was changed to HDFC0001234 XXXXXXXX9012",
+    "details": {"bank_account_id": KEY_ID, "previous": None, "usable_from": LATER},
+    "read_at": None,
+    "created_at": AT,
+}
+
+
+class Notification(Out):
+    model_config = _example(NOTIFICATION_EXAMPLE)
+
+    id: int
+    object: Literal["notification"]
+    merchant_id: UUID
+    user_id: UUID | None = Field(description="the addressee; null: every member")
+    kind: str = Field(pattern=r"^[a-z_]+\.[a-z_]+$", examples=["api_key.rotated"])
+    title: str
+    details: dict[str, Any] = Field(description="kind-specific")
+    read_at: datetime | None = Field(description="null: unread")
+    created_at: datetime
+
+
+class NotificationPage(Out):
+    model_config = _example({"data": [NOTIFICATION_EXAMPLE], "next_cursor": None})
+
+    data: list[Notification] = Field(description="newest first")
+    next_cursor: str | None
+
+
+# Ledger, wallets, settlements and analytics (issue 14) ----------------------------------------
+SETTLEMENT_ID = "stl_4f1e2d3c4b5a69788796"
+MODE = Literal["test", "live"]
+
+
+class AccountBalance(Out):
+    posted: int = Field(description="minor units posted to the account")
+    held: int = Field(description="minor units held for debits in flight (refunds)")
+
+
+class WalletBalances(Out):
+    available: AccountBalance
+    pending: AccountBalance
+    reserve: AccountBalance
+
+
+WALLET_EXAMPLE: dict[str, Any] = {
+    "id": WALLET_ID,
+    "object": "wallet",
+    "merchant_id": MERCHANT_ID,
+    "currency": "INR",
+    "mode": "live",
+    "available": 820000,
+    "pending": 1250000,
+    "reserve": 100000,
+    "on_hold": 5000,
+    "balances": {
+        "available": {"posted": 825000, "held": 5000},
+        "pending": {"posted": 1250000, "held": 0},
+        "reserve": {"posted": 100000, "held": 0},
+    },
+    "created_at": AT,
+}
+
+
+class Wallet(Out):
+    """A wallet; every amount in minor units of its currency."""
+
+    model_config = _example(WALLET_EXAMPLE)
+
+    id: UUID
+    object: Literal["wallet"]
+    merchant_id: UUID
+    currency: str
+    mode: MODE
+    available: int = Field(description="paid out at the next settlement (posted - held)")
+    pending: int = Field(description="waiting for the settlement delay")
+    reserve: int
+    on_hold: int = Field(description="held on the three accounts for refunds in flight")
+    balances: WalletBalances
+    created_at: datetime
+
+
+class WalletList(Out):
+    model_config = _example({"data": [WALLET_EXAMPLE], "next_cursor": None})
+
+    data: list[Wallet] = Field(description="by mode, then currency")
+    next_cursor: None = Field(description="always null: the whole set")
+
+
+class LedgerReference(Out):
+    type: str | None = Field(examples=["payment", "wallet_adjustment", "settlement"])
+    id: str
+
+
+TRANSACTION_EXAMPLE: dict[str, Any] = {
+    "id": 7741,
+    "object": "wallet_transaction",
+    "entry_id": 3120,
+    "kind": "adjustment",
+    "account": "available",
+    "amount": -2500,
+    "balance_after": 7500,
+    "currency": "INR",
+    "reference": {"type": "wallet_adjustment", "id": KEY_ID},
+    "description": "goodwill for ticket 42",
+    "created_at": AT,
+}
+
+
+class WalletTransaction(Out):
+    id: int
+    object: Literal["wallet_transaction"]
+    entry_id: int
+    kind: str = Field(
+        pattern=r"^[a-z][a-z_]{0,39}$",
+        description="payment, refund, adjustment, settlement, payout, payout_reversal, migration",
+    )
+    account: Literal["available", "pending", "reserve"]
+    amount: int = Field(description="signed minor units: + credits the merchant")
+    balance_after: int = Field(description="the account's balance after this line")
+    currency: str
+    reference: LedgerReference | None
+    description: str | None
+    created_at: datetime
+
+
+class WalletTransactionPage(Out):
+    model_config = _example({"data": [TRANSACTION_EXAMPLE], "next_cursor": None})
+
+    data: list[WalletTransaction] = Field(description="newest first")
+    next_cursor: str | None
+
+
+class WalletAdjustmentResult(Out):
+    model_config = _example(
+        {
+            "id": KEY_ID,
+            "object": "wallet_adjustment",
+            "wallet_id": WALLET_ID,
+            "merchant_id": MERCHANT_ID,
+            "account": "available",
+            "amount": -2500,
+            "currency": "INR",
+            "reason": "goodwill for ticket 42",
+            "entry_id": 3120,
+            "created_at": AT,
+            "wallet": WALLET_EXAMPLE,
+        }
+    )
+
+    id: UUID
+    object: Literal["wallet_adjustment"]
+    wallet_id: UUID
+    merchant_id: UUID
+    account: Literal["available", "reserve"]
+    amount: int = Field(description="signed minor units")
+    currency: str
+    reason: str
+    entry_id: int
+    created_at: datetime
+    wallet: Wallet = Field(description="the balances after it")
+
+
+class MethodRate(Out):
+    percent_bps: int = Field(description="basis points of the gross")
+    fixed: int = Field(description="minor units per payment")
+    default: bool = Field(description="true: the platform's default applies")
+
+
+class MethodRates(Out):
+    upi: MethodRate
+    card: MethodRate
+    netbanking: MethodRate
+    wallet: MethodRate
+
+
+class Pricing(Out):
+    model_config = _example(
+        {
+            "object": "merchant_pricing",
+            "merchant_id": MERCHANT_ID,
+            "rates": {
+                "upi": {"percent_bps": 200, "fixed": 0, "default": False},
+                "card": {"percent_bps": 0, "fixed": 0, "default": True},
+                "netbanking": {"percent_bps": 0, "fixed": 0, "default": True},
+                "wallet": {"percent_bps": 0, "fixed": 0, "default": True},
+            },
+            "state": "MH",
+            "platform_state": "KA",
+            "tax": "igst",
+            "gst_bps": 1800,
+            "settlement_delay_days": 2,
+            "updated_at": AT,
+        }
+    )
+
+    object: Literal["merchant_pricing"]
+    merchant_id: UUID
+    rates: MethodRates
+    state: str | None = Field(description="the merchant's GST state (ISO 3166-2:IN)")
+    platform_state: str
+    tax: Literal["igst", "cgst_sgst"]
+    gst_bps: int = Field(description="GST on the fee, basis points")
+    settlement_delay_days: int | None = Field(description="working days; null: the platform's")
+    updated_at: datetime | None = Field(description="null: never priced (defaults apply)")
+
+
+class SettlementCounts(Out):
+    payments: int
+    refunds: int
+    adjustments: int
+
+
+class PayoutFailure(Out):
+    code: str | None
+    message: str | None
+
+
+class SettlementPayout(Out):
+    attempts: int
+    utr: str | None
+    bank_account_id: UUID | None
+    failure: PayoutFailure | None
+
+
+SETTLEMENT_EXAMPLE: dict[str, Any] = {
+    "id": SETTLEMENT_ID,
+    "object": "settlement",
+    "merchant_id": MERCHANT_ID,
+    "wallet_id": WALLET_ID,
+    "currency": "INR",
+    "mode": "live",
+    "status": "processed",
+    "gross": 12500,
+    "refunds": 0,
+    "fees": 250,
+    "tax": 45,
+    "adjustments": 0,
+    "net": 12205,
+    "counts": {"payments": 2, "refunds": 0, "adjustments": 0},
+    "payout": {
+        "attempts": 1,
+        "utr": "UTIB202501150001",
+        "bank_account_id": KEY_ID,
+        "failure": None,
+    },
+    "created_at": AT,
+    "processed_at": LATER,
+}
+
+
+class Settlement(Out):
+    """A settlement batch: net = gross - refunds - fees - tax + adjustments (minor units)."""
+
+    model_config = _example(SETTLEMENT_EXAMPLE)
+
+    id: str = Field(pattern=r"^stl_[0-9a-f]{20}$")
+    object: Literal["settlement"]
+    merchant_id: UUID
+    wallet_id: UUID
+    currency: str
+    mode: MODE
+    status: Literal["created", "processing", "processed", "failed"]
+    gross: int
+    refunds: int
+    fees: int
+    tax: int
+    adjustments: int
+    net: int
+    counts: SettlementCounts
+    payout: SettlementPayout
+    created_at: datetime
+    processed_at: datetime | None
+
+
+class SettlementPage(Out):
+    model_config = _example({"data": [SETTLEMENT_EXAMPLE], "next_cursor": None})
+
+    data: list[Settlement] = Field(description="newest first")
+    next_cursor: str | None
+
+
+class SettlementLine(Out):
+    kind: Literal["payment", "refund", "adjustment", "payout_reversal", "opening_balance"]
+    payment_id: str | None = Field(default=None, description="payment lines")
+    refund_id: str | None = Field(default=None, description="refund lines")
+    adjustment_id: UUID | None = Field(default=None, description="adjustment lines")
+    gross: int
+    fee: int
+    tax: int
+    amount: int = Field(description="signed: the line's part of net")
+
+
+class Payout(Out):
+    id: str = Field(pattern=r"^pyt_[0-9a-f]{20}$", description="the provider's idempotency key")
+    attempt: int
+    status: Literal["created", "processing", "processed", "failed", "reversed"]
+    amount: int
+    provider: str = Field(examples=["razorpayx"])
+    provider_payout_id: str | None
+    utr: str | None
+    failure: PayoutFailure | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class SettlementDetail(Settlement):
+    model_config = _example(
+        {
+            **SETTLEMENT_EXAMPLE,
+            "lines": [
+                {
+                    "kind": "payment",
+                    "payment_id": "pay_0123456789abcdef0123",
+                    "gross": 10000,
+                    "fee": 200,
+                    "tax": 36,
+                    "amount": 9764,
+                }
+            ],
+            "payouts": [
+                {
+                    "id": "pyt_0a1b2c3d4e5f60718293",
+                    "attempt": 1,
+                    "status": "processed",
+                    "amount": 12205,
+                    "provider": "razorpayx",
+                    "provider_payout_id": "pout_00000000000001",
+                    "utr": "UTIB202501150001",
+                    "failure": None,
+                    "created_at": AT,
+                    "completed_at": LATER,
+                }
+            ],
+        }
+    )
+
+    lines: list[SettlementLine]
+    payouts: list[Payout] = Field(description="by attempt")
+
+
+class BankAccountView(Out):
+    """The active settlement bank account, masked. Without one: only id (null), object and
+    merchant_id."""
+
+    model_config = _example(
+        {
+            "id": KEY_ID,
+            "object": "bank_account",
+            "merchant_id": MERCHANT_ID,
+            "holder_name": "Acme Retail Pvt Ltd",
+            "ifsc": "HDFC0001234",
+            "account_number": "XXXXXXXX9012",
+            "status": "active",
+            "usable_from": LATER,
+            "usable": False,
+            "created_at": AT,
+            "replaced_at": None,
+        }
+    )
+
+    id: UUID | None = Field(description="null when no account is set")
+    object: Literal["bank_account"]
+    merchant_id: UUID
+    holder_name: str | None = None
+    ifsc: str | None = None
+    account_number: str | None = Field(default=None, pattern=r"^X{8}[0-9]{4}$")
+    status: Literal["active", "replaced"] | None = None
+    usable_from: datetime | None = Field(default=None, description="after the cooling-off")
+    usable: bool | None = Field(default=None, description="payouts may go to it now")
+    created_at: datetime | None = None
+    replaced_at: datetime | None = None
+
+
+class MaskedPayoutCredentials(Out):
+    key_id: str
+    key_secret: str
+    account_number: str
+
+
+class PayoutAccountView(Out):
+    model_config = _example(
+        {
+            "object": "payout_account",
+            "mode": "test",
+            "provider": "razorpayx",
+            "credentials": {
+                "key_id": "rz****01",
+                "key_secret": "fa****01",
+                "account_number": "78****16",
+            },
+            "updated_at": AT,
+        }
+    )
+
+    object: Literal["payout_account"]
+    mode: MODE
+    provider: Literal["razorpayx"]
+    credentials: MaskedPayoutCredentials = Field(description="masked; never the secrets")
+    updated_at: datetime
+
+
+class SettlementHoliday(Out):
+    model_config = _example({"day": "2025-01-26", "description": "Republic Day"})
+
+    day: date
+    description: str
+
+
+class SettlementHolidayList(Out):
+    model_config = _example(
+        {"data": [{"day": "2025-01-26", "description": "Republic Day"}], "next_cursor": None}
+    )
+
+    data: list[SettlementHoliday] = Field(description="by day")
+    next_cursor: None = Field(description="always null: the whole set")
+
+
+class SettlementHolidayDeleted(Out):
+    model_config = _example({"day": "2025-01-26", "deleted": True})
+
+    day: date
+    deleted: Literal[True]
+
+
+class ReconciliationCheck(Out):
+    check: Literal[
+        "entries_balance",
+        "account_totals",
+        "never_negative",
+        "settlements_add_up",
+        "payouts_equal_nets",
+        "wallets_hold_their_items",
+    ]
+    violations: int
+    examples: list[int | str] = Field(
+        description="ids of offending entries, accounts, settlements or wallets"
+    )
+
+
+class LedgerReconciliation(Out):
+    model_config = _example(
+        {
+            "object": "ledger_reconciliation",
+            "checked_at": AT,
+            "merchant_id": None,
+            "ok": True,
+            "checks": [
+                {"check": name, "violations": 0, "examples": []}
+                for name in (
+                    "entries_balance",
+                    "account_totals",
+                    "never_negative",
+                    "settlements_add_up",
+                    "payouts_equal_nets",
+                    "wallets_hold_their_items",
+                )
+            ],
+        }
+    )
+
+    object: Literal["ledger_reconciliation"]
+    checked_at: datetime
+    merchant_id: UUID | None = Field(description="null: every merchant")
+    ok: bool = Field(description="true: no check found a violation")
+    checks: list[ReconciliationCheck]
+
+
+class Figures(Out):
+    """Payment figures; amounts in minor units of the currency."""
+
+    payments: int = Field(description="payments created")
+    volume: int = Field(description="captured minor units")
+    succeeded: int = Field(description="refunded ones included")
+    failed: int
+    success_rate: float | None = Field(description="succeeded / (succeeded + failed)")
+    first_attempt_success_rate: float | None
+    average_ticket: int | None = Field(description="volume / succeeded, minor units")
+    refunds: int
+    refunded_amount: int
+    fees: int = Field(description="the platform's fees")
+    tax: int
+    p50_latency_ms: int | None = Field(description="provider latency, bucket upper bound")
+    p95_latency_ms: int | None
+
+
+FIGURES_EXAMPLE: dict[str, Any] = {
+    "payments": 120,
+    "volume": 5988000,
+    "succeeded": 112,
+    "failed": 6,
+    "success_rate": 0.9492,
+    "first_attempt_success_rate": 0.9153,
+    "average_ticket": 53464,
+    "refunds": 3,
+    "refunded_amount": 149700,
+    "fees": 119760,
+    "tax": 21557,
+    "p50_latency_ms": 300,
+    "p95_latency_ms": 1000,
+}
+
+
+class WindowFigures(Figures):
+    from_: datetime = Field(alias="from", description="the window's first UTC day")
+
+
+class OverviewWindows(Out):
+    today: WindowFigures
+    last_7_days: WindowFigures
+    last_30_days: WindowFigures
+
+
+class TopGateway(Out):
+    gateway_id: UUID
+    volume: int
+    payments: int
+    success_rate: float | None
+
+
+class TopMethod(Out):
+    method: str = Field(examples=["upi"])
+    volume: int
+    payments: int
+    success_rate: float | None
+
+
+class AnalyticsOverview(Out):
+    model_config = _example(
+        {
+            "object": "analytics_overview",
+            "as_of": AT,
+            "timezone": "UTC",
+            "day_boundary": "00:00 UTC",
+            "merchant_id": MERCHANT_ID,
+            "mode": "live",
+            "currency": "INR",
+            "windows": {
+                name: {**FIGURES_EXAMPLE, "from": "2025-01-15T00:00:00+00:00"}
+                for name in ("today", "last_7_days", "last_30_days")
+            },
+            "top_gateways": [
+                {
+                    "gateway_id": GATEWAY_ID,
+                    "volume": 5988000,
+                    "payments": 120,
+                    "success_rate": 0.9492,
+                }
+            ],
+            "top_methods": [
+                {"method": "upi", "volume": 5988000, "payments": 120, "success_rate": 0.9492}
+            ],
+        }
+    )
+
+    object: Literal["analytics_overview"]
+    as_of: datetime
+    timezone: Literal["UTC"]
+    day_boundary: str = Field(examples=["00:00 UTC"])
+    merchant_id: UUID | None = Field(description="null: every merchant (admins)")
+    mode: MODE
+    currency: str
+    windows: OverviewWindows = Field(description="today, the last 7 and 30 UTC days")
+    top_gateways: list[TopGateway] = Field(description="up to 5 of the 30 days, by volume")
+    top_methods: list[TopMethod] = Field(description="up to 5 of the 30 days, by volume")
+
+
+class FailureReason(Out):
+    code: str = Field(description="the unified error code")
+    count: int
+
+
+class AnalyticsTotals(Figures):
+    top_failure_reasons: list[FailureReason] = Field(description="up to 5")
+
+
+class AnalyticsPoint(Figures):
+    t: datetime = Field(description="the bucket's start (UTC)")
+
+
+class AnalyticsGroup(Out):
+    key: str | None = Field(
+        description="the gateway id, method or merchant id; null without group_by (and for "
+        "payments not yet on a gateway)"
+    )
+    totals: AnalyticsTotals
+    series: list[AnalyticsPoint] = Field(description="every bucket, zero-filled")
+
+
+class StatusCount(Out):
+    payments: int
+
+
+class StatusPoint(Out):
+    t: datetime
+    payments: int
+
+
+class StatusGroup(Out):
+    key: PAYMENT_STATUS
+    totals: StatusCount
+    series: list[StatusPoint] = Field(description="every bucket, zero-filled")
+
+
+class PaymentAnalytics(Out):
+    model_config = _example(
+        {
+            "object": "payment_analytics",
+            "from": "2025-01-14T11:00:00+00:00",
+            "to": "2025-01-15T11:00:00+00:00",
+            "granularity": "hour",
+            "group_by": "method",
+            "timezone": "UTC",
+            "day_boundary": "00:00 UTC",
+            "merchant_id": MERCHANT_ID,
+            "mode": "live",
+            "currency": "INR",
+            "totals": {
+                **FIGURES_EXAMPLE,
+                "top_failure_reasons": [{"code": "insufficient_funds", "count": 4}],
+            },
+            "groups": [
+                {
+                    "key": "upi",
+                    "totals": {
+                        **FIGURES_EXAMPLE,
+                        "top_failure_reasons": [{"code": "insufficient_funds", "count": 4}],
+                    },
+                    "series": [{**FIGURES_EXAMPLE, "t": "2025-01-14T11:00:00+00:00"}],
+                }
+            ],
+        }
+    )
+
+    object: Literal["payment_analytics"]
+    from_: datetime = Field(alias="from", description="rounded down to a whole bucket")
+    to: datetime = Field(description="rounded up to a whole bucket")
+    granularity: Literal["minute", "hour", "day"]
+    group_by: Literal["gateway", "method", "status", "merchant"] | None
+    timezone: Literal["UTC"]
+    day_boundary: str = Field(examples=["00:00 UTC"])
+    merchant_id: UUID | None = Field(description="null: every merchant (admins)")
+    mode: MODE
+    currency: str
+    totals: AnalyticsTotals
+    groups: list[AnalyticsGroup] | list[StatusGroup] = Field(
+        description="one group without group_by; group_by=status: payments per status only"
+    )
+
+
+class UnmatchedLine(Out):
+    kind: Literal["payment", "refund", "adjustment"]
+    provider_entity_id: str | None
+    reference: str | None
+    amount: int = Field(description="signed minor units, as the provider settled it")
+    match: Literal["unknown", "amount_mismatch", "not_succeeded", "duplicate"]
+    detail: str | None
+    payment_id: str | None
+    refund_id: str | None
+
+
+class ProviderSettlement(Out):
+    id: UUID
+    object: Literal["provider_settlement"]
+    gateway_id: UUID
+    provider: PROVIDERS
+    provider_settlement_id: str
+    mode: MODE
+    currency: str
+    amount: int = Field(description="net minor units the provider paid us")
+    fees: int = Field(description="the provider's fees, minor units")
+    tax: int
+    utr: str | None
+    settled_at: datetime | None
+    status: Literal["matched", "mismatched"]
+    lines: int = Field(description="lines in the provider's report")
+    unmatched: list[UnmatchedLine] = Field(description="the lines that did not match ours")
+    created_at: datetime
+
+
+class ProviderSettlementPage(Out):
+    model_config = _example(
+        {
+            "data": [
+                {
+                    "id": ALERT_ID,
+                    "object": "provider_settlement",
+                    "gateway_id": GATEWAY_ID,
+                    "provider": "razorpay",
+                    "provider_settlement_id": "setl_Fw8gQ1xO3uZ2aB",
+                    "mode": "live",
+                    "currency": "INR",
+                    "amount": 970000,
+                    "fees": 25000,
+                    "tax": 4500,
+                    "utr": "UTIB202501150002",
+                    "settled_at": AT,
+                    "status": "mismatched",
+                    "lines": 12,
+                    "unmatched": [
+                        {
+                            "kind": "payment",
+                            "provider_entity_id": "pay_Nq2x1Lm8Kz4yVb",
+                            "reference": None,
+                            "amount": 10000,
+                            "match": "unknown",
+                            "detail": "no payment of ours on this gateway has this id or reference",
+                            "payment_id": None,
+                            "refund_id": None,
+                        }
+                    ],
+                    "created_at": LATER,
+                }
+            ],
+            "next_cursor": None,
+        }
+    )
+
+    data: list[ProviderSettlement] = Field(description="newest first")
     next_cursor: str | None
 
 
@@ -1475,7 +2353,6 @@ RESPONSES: dict[str, Answer] = {
     "remove_merchant_member": Answer(MemberRemoved, (422,)),
     "grant_platform_admin": Answer(AdminGranted, (404,)),
     "revoke_platform_admin": Answer(AdminRevoked, (422,)),
-    "post_wallet_entry": Answer(WalletLedgerEntry, (422,), idempotency_key_required=True),
     "admin_list_queues": Answer(QueueList),
     "admin_queue_stats": Answer(QueueStats),
     "admin_retry_jobs": Answer(RetryResult),
@@ -1515,4 +2392,34 @@ RESPONSES: dict[str, Answer] = {
     "admin_list_payments": Answer(PaymentPage),
     "admin_set_merchant_live": Answer(Merchant),
     "admin_set_merchant_gateways": Answer(MerchantGatewayList),
+    # Live events and alerts (issue 15)
+    "create_stream_token": Answer(StreamTokenGrant),
+    "admin_list_alerts": Answer(AlertPage),
+    "admin_acknowledge_alert": Answer(Alert, (422,)),
+    "admin_list_alert_rules": Answer(AlertRuleList),
+    "admin_update_alert_rules": Answer(AlertRuleList, (404, 422)),
+    "admin_list_alert_destinations": Answer(AlertDestinationList),
+    "admin_put_alert_destinations": Answer(AlertDestinationList),
+    "merchant_list_alerts": Answer(AlertPage, (404,)),
+    "merchant_list_notifications": Answer(NotificationPage, (404,)),
+    "merchant_mark_notification_read": Answer(Notification),
+    # Ledger, wallets, settlements and analytics (issue 14)
+    "list_wallets": Answer(WalletList, (404,)),
+    "list_wallet_transactions": Answer(WalletTransactionPage),
+    "admin_adjust_wallet": Answer(WalletAdjustmentResult),
+    "admin_open_wallet": Answer(Wallet),
+    "admin_get_merchant_pricing": Answer(Pricing),
+    "admin_set_merchant_pricing": Answer(Pricing),
+    "list_settlements": Answer(SettlementPage, (404,)),
+    "get_settlement": Answer(SettlementDetail),
+    "merchant_get_bank_account": Answer(BankAccountView, (404,)),
+    "merchant_set_bank_account": Answer(BankAccountView, (404,)),
+    "admin_set_payout_account": Answer(PayoutAccountView),
+    "list_settlement_holidays": Answer(SettlementHolidayList),
+    "admin_set_settlement_holiday": Answer(SettlementHoliday),
+    "admin_delete_settlement_holiday": Answer(SettlementHolidayDeleted),
+    "admin_reconcile_ledger": Answer(LedgerReconciliation),
+    "analytics_overview": Answer(AnalyticsOverview, (404,)),
+    "payment_analytics": Answer(PaymentAnalytics, (404,)),
+    "admin_list_provider_settlements": Answer(ProviderSettlementPage),
 }

@@ -134,7 +134,7 @@ def test_idempotency_key_is_documented_on_each_idempotent_route_only(document):
         assert len(keys) == (1 if route.idempotent else 0), route.rpc
         if keys:
             assert re.fullmatch(keys[0]["schema"]["pattern"], "order-1001")
-            assert keys[0]["required"] is (route.rpc == "post_wallet_entry")
+            assert keys[0]["required"] is schemas.RESPONSES[route.rpc].idempotency_key_required
 
 
 def test_request_bodies_are_documented_with_their_models(document):
@@ -274,3 +274,57 @@ CHECKS = (
     "response_headers_conformance",
     "response_schema_conformance",
 )
+
+
+def test_the_live_stream_is_documented_as_an_event_stream_with_envelope_errors(document):
+    op = document["paths"][openapi.STREAM_PATH]["get"]
+    assert op["operationId"] == "live_stream"
+    assert op["security"] == [{"supabaseJwt": []}, {"apiKey": []}, {"streamToken": []}]
+    token = document["components"]["securitySchemes"]["streamToken"]
+    assert (token["type"], token["in"], token["name"]) == ("apiKey", "query", "access_token")
+    ok = op["responses"]["200"]
+    assert list(ok["content"]) == ["text/event-stream"]  # never JSON on success
+    event = component(document, ok["content"]["text/event-stream"]["schema"])
+    assert event["required"] == ["event", "data"] and event["examples"]
+    assert "event: ready" in ok["description"]  # the wire format, for people
+    assert ok["headers"]["Cache-Control"]["required"] is True
+    assert set(op["responses"]) == {"200", "400", "401", "403", "429", "431", "500", "503"}
+    for status in (400, 401, 403, 429, 503):
+        found = response(document, op, status)
+        assert found["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+    assert "WWW-Authenticate" in response(document, op, 401)["headers"]
+    forbidden = response(document, op, 403)["content"]["application/json"]["example"]
+    assert forbidden["error"]["code"] == "topic_forbidden"
+
+
+SSE = "text/event-stream; charset=utf-8"
+
+
+def stream_answer(status: int, content: bytes, content_type: str) -> httpx.Response:
+    request = httpx.Request("GET", "http://api/api/v1/stream?topics=admin:alerts")
+    headers = {"content-type": content_type, "x-request-id": "req-1", "cache-control": "no-store"}
+    answer = httpx.Response(status, content=content, headers=headers, request=request)
+    answer.elapsed = datetime.timedelta(milliseconds=3)
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "caught"),
+    [
+        (stream_answer(200, openapi.STREAM_WIRE.encode(), SSE), None),
+        (stream_answer(200, b"id: 1\nevent: ready\n\n: keep-alive\n\n", SSE), None),
+        (stream_answer(200, b"id: x\nevent: ready\ndata: {}\n\n", SSE), "violates schema"),
+        (stream_answer(200, b'{"topics": []}', "application/json"), "Undocumented Content-Type"),
+        (stream_answer(403, b'{"detail": "no"}', "application/json"), "violates schema"),
+    ],
+)
+def test_the_contract_checks_hold_the_stream_to_its_media_type(document, answer, caught):
+    schema = schemathesis.openapi.from_dict(document)
+    case = schema[openapi.STREAM_PATH]["GET"].Case(query={"topics": "admin:alerts"})
+    checks = [getattr(schemathesis.checks, name) for name in CHECKS]
+    if caught is None:
+        case.validate_response(answer, checks=checks)
+        return
+    with pytest.raises(BaseExceptionGroup) as failed:
+        case.validate_response(answer, checks=checks)
+    assert caught in str(failed.value) + "".join(map(str, failed.value.exceptions))

@@ -1529,9 +1529,10 @@ class AlertRule(Out):
 
 
 class AlertRuleList(Out):
-    model_config = _example({"data": [ALERT_RULE_EXAMPLE]})
+    model_config = _example({"data": [ALERT_RULE_EXAMPLE], "next_cursor": None})
 
     data: list[AlertRule] = Field(description="every rule, by id")
+    next_cursor: None = Field(description="always null: the whole set")
 
 
 DESTINATION_EXAMPLE: dict[str, Any] = {
@@ -1566,11 +1567,13 @@ class AlertDestinationList(Out):
                     "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                     "secret_shown_once": True,
                 }
-            ]
+            ],
+            "next_cursor": None,
         }
     )
 
     data: list[AlertDestinationEndpoint] = Field(description="oldest first")
+    next_cursor: None = Field(description="always null: the whole set")
 
 
 NOTIFICATION_EXAMPLE: dict[str, Any] = {

@@ -191,8 +191,9 @@ $$The merchant's active settlement bank account: holder name, IFSC, the account 
 to its last 4 digits, and when payouts may start going to it (usable_from, usable).
 Who: the merchant's members and API keys (merchant_id optional for a member of one merchant),
 admins naming the merchant.
-Returns: {id (null when none is set), object bank_account, holder_name, ifsc,
-account_number XXXXXXXX1234, status, usable_from, usable, created_at}.
+Returns: {id, object bank_account, merchant_id, holder_name, ifsc, account_number
+XXXXXXXX1234, status, usable_from, usable, created_at, replaced_at}; when none is set only
+{id: null, object bank_account, merchant_id}.
 Errors: 22023 merchant_id needed; 42501 not a member; P0002 unknown merchant (admins).$$;
 
 create function private.set_bank_account(
@@ -1243,11 +1244,14 @@ begin
   ) as x;
   checks := checks || jsonb_build_object('check', 'account_totals', 'violations', v_count, 'examples', v_examples);
   -- 3. strict accounts are not negative
-  select count(*), coalesce(jsonb_agg(a.id) filter (where true), '[]')
+  select count(*), coalesce(jsonb_agg(x.id) filter (where x.rn <= 5), '[]')
   into v_count, v_examples
-  from public.ledger_accounts as a
-  where a.never_negative and private.available_of(a) < 0
-    and (p_merchant_id is null or a.merchant_id = p_merchant_id);
+  from (
+    select a.id, row_number() over (order by a.id) as rn
+    from public.ledger_accounts as a
+    where a.never_negative and private.available_of(a) < 0
+      and (p_merchant_id is null or a.merchant_id = p_merchant_id)
+  ) as x;
   checks := checks || jsonb_build_object('check', 'never_negative', 'violations', v_count, 'examples', v_examples);
   -- 4. every batch adds up, to its lines and to its formula
   select count(*), coalesce(jsonb_agg(x.id) filter (where x.rn <= 5), '[]')

@@ -850,11 +850,11 @@ set search_path = ''
 as $$
   select jsonb_build_object('data', coalesce(
     jsonb_agg(private.alert_rule_view(r) order by r.id), '[]'::jsonb
-  ))
+  ), 'next_cursor', null)
   from public.alert_rules as r
 $$;
 comment on function private.alert_rules_json() is
-$$Every alert rule as {data: [rule]}; callers check the role.$$;
+$$Every alert rule as {data: [rule], next_cursor: null}; callers check the role.$$;
 
 create function public.admin_list_alert_rules() returns jsonb
 language plpgsql stable
@@ -869,7 +869,7 @@ comment on function public.admin_list_alert_rules() is
 $$The product alert rules: kind, severity, enabled, threshold and clear_threshold (the kind's
 unit, see alert_rules.kind), min_volume, window_s.
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [rule]}.
+Returns: {data: [rule], next_cursor: null}.
 Errors: 42501 not an admin.$$;
 
 create function private.update_alert_rules(p_rules jsonb) returns jsonb
@@ -953,7 +953,7 @@ clear_threshold, min_volume, window_s}; fields not sent keep their value. Disabl
 resolves its open alerts (resolution rule_disabled). Idempotent (the same body twice sets
 the same values).
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [rule]} (every rule).
+Returns: {data: [rule], next_cursor: null} (every rule).
 Errors: 42501 not an admin; 22023 not a list, unknown field or wrong type; P0002 unknown
 rule; 23514 (422) clear_threshold above threshold, threshold not positive, window_s outside
 60..86400, unknown severity.$$;
@@ -969,13 +969,13 @@ as $$
       'secret', p_secrets ->> e.id::text, 'secret_shown_once', true
     ) else '{}'::jsonb end
     order by e.created_at, e.id
-  ), '[]'::jsonb))
+  ), '[]'::jsonb), 'next_cursor', null)
   from public.webhook_endpoints as e
   where e.merchant_id is null
     and coalesce(e.disabled_reason, '') <> 'removed from alert destinations'
 $$;
 comment on function private.alert_destinations_json(jsonb) is
-$$The operator alert destinations as {data: [endpoint]}, with the signing secret of those in
+$$The operator alert destinations as {data: [endpoint], next_cursor: null}, with the signing secret of those in
 p_secrets (just created); callers check the role.$$;
 
 create function public.admin_list_alert_destinations() returns jsonb
@@ -992,7 +992,7 @@ $$The operators' alert destinations: URLs that receive every alert transition (a
 alert.acknowledged, alert.resolved) as signed webhooks (Standard Webhooks, each with its own
 secret), with last delivery and 24 h success rate.
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [endpoint]}.
+Returns: {data: [endpoint], next_cursor: null}.
 Errors: 42501 not an admin.$$;
 
 create function private.put_alert_destinations(p_destinations jsonb) returns jsonb
@@ -1089,7 +1089,7 @@ already listed keeps its secret; one left out stops receiving (kept for its deli
 Idempotent by url: sending the same list again creates nothing. To replace a secret, use
 POST /api/v1/merchant/webhooks/{id}/rotate-secret (admins may).
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [endpoint (+ secret for new ones)]}.
+Returns: {data: [endpoint (+ secret for new ones)], next_cursor: null}.
 Errors: 42501 not an admin; 22023 not a list, unknown field, bad or repeated url, more than 20.$$;
 
 -- API: notifications ---------------------------------------------------------------------------

@@ -11,14 +11,14 @@ CREATE FUNCTION private.alert_destinations_json(p_secrets jsonb DEFAULT '{}'::js
       'secret', p_secrets ->> e.id::text, 'secret_shown_once', true
     ) else '{}'::jsonb end
     order by e.created_at, e.id
-  ), '[]'::jsonb))
+  ), '[]'::jsonb), 'next_cursor', null)
   from public.webhook_endpoints as e
   where e.merchant_id is null
     and coalesce(e.disabled_reason, '') <> 'removed from alert destinations'
 $$;
 
 -- comment: FUNCTION alert_destinations_json(p_secrets jsonb)
-COMMENT ON FUNCTION private.alert_destinations_json(p_secrets jsonb) IS 'The operator alert destinations as {data: [endpoint]}, with the signing secret of those in
+COMMENT ON FUNCTION private.alert_destinations_json(p_secrets jsonb) IS 'The operator alert destinations as {data: [endpoint], next_cursor: null}, with the signing secret of those in
 p_secrets (just created); callers check the role.';
 
 -- acl: FUNCTION alert_destinations_json(p_secrets jsonb)

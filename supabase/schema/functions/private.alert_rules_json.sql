@@ -7,12 +7,12 @@ CREATE FUNCTION private.alert_rules_json() RETURNS jsonb
     AS $$
   select jsonb_build_object('data', coalesce(
     jsonb_agg(private.alert_rule_view(r) order by r.id), '[]'::jsonb
-  ))
+  ), 'next_cursor', null)
   from public.alert_rules as r
 $$;
 
 -- comment: FUNCTION alert_rules_json()
-COMMENT ON FUNCTION private.alert_rules_json() IS 'Every alert rule as {data: [rule]}; callers check the role.';
+COMMENT ON FUNCTION private.alert_rules_json() IS 'Every alert rule as {data: [rule], next_cursor: null}; callers check the role.';
 
 -- acl: FUNCTION alert_rules_json()
 REVOKE ALL ON FUNCTION private.alert_rules_json() FROM PUBLIC;

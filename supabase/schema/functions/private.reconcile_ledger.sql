@@ -49,11 +49,14 @@ begin
   ) as x;
   checks := checks || jsonb_build_object('check', 'account_totals', 'violations', v_count, 'examples', v_examples);
   -- 3. strict accounts are not negative
-  select count(*), coalesce(jsonb_agg(a.id) filter (where true), '[]')
+  select count(*), coalesce(jsonb_agg(x.id) filter (where x.rn <= 5), '[]')
   into v_count, v_examples
-  from public.ledger_accounts as a
-  where a.never_negative and private.available_of(a) < 0
-    and (p_merchant_id is null or a.merchant_id = p_merchant_id);
+  from (
+    select a.id, row_number() over (order by a.id) as rn
+    from public.ledger_accounts as a
+    where a.never_negative and private.available_of(a) < 0
+      and (p_merchant_id is null or a.merchant_id = p_merchant_id)
+  ) as x;
   checks := checks || jsonb_build_object('check', 'never_negative', 'violations', v_count, 'examples', v_examples);
   -- 4. every batch adds up, to its lines and to its formula
   select count(*), coalesce(jsonb_agg(x.id) filter (where x.rn <= 5), '[]')

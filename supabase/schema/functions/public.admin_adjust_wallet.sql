@@ -12,8 +12,8 @@ reserve account, against the platform''s adjustments account, with a required re
 the adjustment and in the audit log. A debit never takes the account below zero. Adjustments
 on available are part of the wallet''s next settlement.
 Who: platform admins (service_role too); everyone else 42501.
-Returns: {id, object wallet_adjustment, wallet_id, account, amount (signed minor units),
-currency, reason, entry_id, created_at, wallet (balances after it)}.
+Returns: {id, object wallet_adjustment, wallet_id, merchant_id, account, amount (signed minor
+units), currency, reason, entry_id, created_at, wallet (balances after it)}.
 Errors: 22023 amount zero, reason missing or over 500 characters, account not available or
 reserve; P0002 unknown wallet; PGRST 409 insufficient_balance; PGRST 422 / 409 idempotency
 (Idempotency-Key reused with other parameters / still in flight); 42501 not an admin.';

@@ -16,7 +16,7 @@ COMMENT ON FUNCTION public.admin_list_alert_destinations() IS 'The operators'' a
 alert.acknowledged, alert.resolved) as signed webhooks (Standard Webhooks, each with its own
 secret), with last delivery and 24 h success rate.
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [endpoint]}.
+Returns: {data: [endpoint], next_cursor: null}.
 Errors: 42501 not an admin.';
 
 -- acl: FUNCTION admin_list_alert_destinations()

@@ -15,7 +15,7 @@ $$;
 COMMENT ON FUNCTION public.admin_list_alert_rules() IS 'The product alert rules: kind, severity, enabled, threshold and clear_threshold (the kind''s
 unit, see alert_rules.kind), min_volume, window_s.
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [rule]}.
+Returns: {data: [rule], next_cursor: null}.
 Errors: 42501 not an admin.';
 
 -- acl: FUNCTION admin_list_alert_rules()

@@ -14,7 +14,7 @@ already listed keeps its secret; one left out stops receiving (kept for its deli
 Idempotent by url: sending the same list again creates nothing. To replace a secret, use
 POST /api/v1/merchant/webhooks/{id}/rotate-secret (admins may).
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [endpoint (+ secret for new ones)]}.
+Returns: {data: [endpoint (+ secret for new ones)], next_cursor: null}.
 Errors: 42501 not an admin; 22023 not a list, unknown field, bad or repeated url, more than 20.';
 
 -- acl: FUNCTION admin_put_alert_destinations(p_destinations jsonb)

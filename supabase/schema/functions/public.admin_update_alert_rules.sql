@@ -12,7 +12,7 @@ clear_threshold, min_volume, window_s}; fields not sent keep their value. Disabl
 resolves its open alerts (resolution rule_disabled). Idempotent (the same body twice sets
 the same values).
 Who: platform admins and service_role; anyone else gets 42501.
-Returns: {data: [rule]} (every rule).
+Returns: {data: [rule], next_cursor: null} (every rule).
 Errors: 42501 not an admin; 22023 not a list, unknown field or wrong type; P0002 unknown
 rule; 23514 (422) clear_threshold above threshold, threshold not positive, window_s outside
 60..86400, unknown severity.';

@@ -11,8 +11,9 @@ COMMENT ON FUNCTION public.merchant_get_bank_account(p_merchant_id uuid) IS 'The
 to its last 4 digits, and when payouts may start going to it (usable_from, usable).
 Who: the merchant''s members and API keys (merchant_id optional for a member of one merchant),
 admins naming the merchant.
-Returns: {id (null when none is set), object bank_account, holder_name, ifsc,
-account_number XXXXXXXX1234, status, usable_from, usable, created_at}.
+Returns: {id, object bank_account, merchant_id, holder_name, ifsc, account_number
+XXXXXXXX1234, status, usable_from, usable, created_at, replaced_at}; when none is set only
+{id: null, object bank_account, merchant_id}.
 Errors: 22023 merchant_id needed; 42501 not a member; P0002 unknown merchant (admins).';
 
 -- acl: FUNCTION merchant_get_bank_account(p_merchant_id uuid)

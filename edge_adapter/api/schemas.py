@@ -1417,6 +1417,7 @@ ALERT_KIND = Literal[
     "webhook_endpoint_failing",
     "rate_limit_breaches",
     "payment_failure_spike",
+    "provider_settlement_mismatch",
 ]
 SEVERITY = Literal["critical", "warning", "info"]
 

@@ -68,9 +68,12 @@ select results_eq(
   'a mismatched provider settlement fires provider_settlement_mismatch on its gateway'
 );
 select is(
-  (select count(*) from private.live_inbox as i
-   where 'admin:alerts' = any(i.topics) and i.event = 'alert.firing'
-     and i.payload ->> 'rule_id' = 'provider_settlement_mismatch')::integer,
+  (
+    select count(*)::integer from private.live_inbox as i
+    where
+      'admin:alerts' = any(i.topics) and i.event = 'alert.firing'
+      and i.payload ->> 'rule_id' = 'provider_settlement_mismatch'
+  ),
   1, 'and is published to operators once'
 );
 select is(tests.balance('provider_clearing'), 0::bigint, 'the matched lines clear what the gateway owed');

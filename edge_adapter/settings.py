@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     stream_reauth_s: float = 60.0
     stream_send_timeout_s: float = 30.0
     stream_max_clients: int = 1000
+    # Streams one caller (an API key, a user) may hold open on one process: 429 past it, so
+    # one member or key cannot take the room every operator's console needs.
+    stream_max_per_caller: int = 20
 
 
 @lru_cache

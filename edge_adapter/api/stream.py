@@ -106,6 +106,7 @@ class Hub:
         self.settings = settings
         self.cursor: int | None = None  # the last event id dispatched
         self.subscribers: set[Subscriber] = set()
+        self.streams_by_caller: dict[str, int] = {}  # open streams per caller (the cap)
         self._by_topic: dict[str, set[Subscriber]] = {}
         self.closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -286,8 +287,10 @@ class LiveStream(Response):
         last_event_id: int | None,
         reauthorize: Callable[[], Awaitable[None]],
         expires_at: float | None,
+        caller_id: str,
     ) -> None:
         self.hub = hub
+        self.caller_id = caller_id
         self.db = db
         self.settings = settings
         self.topics = topics
@@ -303,6 +306,8 @@ class LiveStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         listener = asyncio.create_task(self._watch_disconnect(receive))
         metrics.sse_opened()
+        counts = self.hub.streams_by_caller
+        counts[self.caller_id] = counts.get(self.caller_id, 0) + 1
         try:
             await send(
                 {
@@ -334,6 +339,9 @@ class LiveStream(Response):
             return  # uvicorn closes the connection: the response never completed
         finally:
             metrics.sse_closed()
+            counts[self.caller_id] -= 1
+            if not counts[self.caller_id]:
+                del counts[self.caller_id]
             if self.sub is not None:
                 self.hub.unsubscribe(self.sub)
             listener.cancel()
@@ -375,7 +383,9 @@ class LiveStream(Response):
                 "reason": "expired" if last < int(position["pruned_through"]) else "unknown_id",
                 "last_event_id": last,
                 "resume_from": sub.start,
-                "message": "events after your last id are no longer kept: refetch, then carry on",
+                "message": "events after your last id are no longer kept: refetch, then carry on"
+                if last < int(position["pruned_through"])
+                else "no event with that id was ever sent: refetch, then carry on",
             }
             self.sent_through = sub.start
             await self._write(send, sse("ready", ready))
@@ -529,6 +539,14 @@ def install(app: FastAPI, db: Database, auth: Authenticator, settings: Settings)
             expires_at = float(exp)
         if len(hub.subscribers) >= settings.stream_max_clients:
             raise ApiError(503, "too_many_streams", "this server has no room for another stream")
+        caller_id = stream_owner(caller)
+        if hub.streams_by_caller.get(caller_id, 0) >= settings.stream_max_per_caller:
+            raise ApiError(
+                429,
+                "too_many_streams",
+                f"you have {settings.stream_max_per_caller} streams open here: close one, or "
+                "read several topics on one stream (?topics=a,b)",
+            )
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         headers["x-request-id"] = request.state.request_id
 
@@ -549,7 +567,7 @@ def install(app: FastAPI, db: Database, auth: Authenticator, settings: Settings)
                 raise from_database(exc) from None
 
         await reauthorize()
-        return LiveStream(hub, db, settings, wanted, resume, reauthorize, expires_at)
+        return LiveStream(hub, db, settings, wanted, resume, reauthorize, expires_at, caller_id)
 
     app.add_api_route(
         "/api/v1/stream",
@@ -566,6 +584,13 @@ def install(app: FastAPI, db: Database, auth: Authenticator, settings: Settings)
         },
     )
     return hub
+
+
+def stream_owner(caller: Caller) -> str:
+    """Whose stream this is, for the per-caller cap: the API key, else the user, else the
+    role (service_role)."""
+    claims = caller.claims
+    return str(claims.get("api_key_id") or claims.get("sub") or caller.role)
 
 
 async def _redeem(db: Database, token: str) -> tuple[Caller, list[str]]:

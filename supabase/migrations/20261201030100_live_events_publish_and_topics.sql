@@ -19,8 +19,9 @@
 -- a resume from before the kept window gets an explicit gap.
 --
 -- Topics: admin:payments, admin:gateways, admin:queues, admin:alerts (platform admins) and
--- merchant:<uuid>:payments | alerts | notifications (the merchant's members and API keys,
--- and admins). ONE function decides who may read a topic, private.can_read_topic, used by
+-- merchant:<uuid>:payments | alerts | notifications (the merchant's members, and admins),
+-- with per-mode payments and alerts topics for API keys (merchant:<uuid>:payments:test) and
+-- per-user notification topics (merchant:<uuid>:notifications:<user uuid>). ONE function decides who may read a topic, private.can_read_topic, used by
 -- the realtime.messages policy (Realtime's private-channel join) and by the adapter's SSE
 -- endpoints (public.live_authorize, as the caller), so the two paths cannot disagree.
 --
@@ -43,21 +44,49 @@ create function private.can_read_topic(p_topic text) returns boolean
 language plpgsql stable security definer
 set search_path = ''
 as $$
+declare
+  uuid_re constant text := '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+  part text[] := regexp_match(
+    p_topic,
+    '^merchant:(' || uuid_re || '):(payments|alerts|notifications)(?::(test|live|' || uuid_re
+    || '))?$'
+  );
+  key_mode text := private.key_mode();
 begin
   if p_topic ~ '^admin:(payments|gateways|queues|alerts)$' then
     return private.is_admin();
   end if;
-  if p_topic ~ '^merchant:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:(payments|alerts|notifications)$' then
-    return private.is_admin() or private.has_merchant_role(split_part(p_topic, ':', 2)::uuid);
+  if part is null -- unknown or malformed topics: nobody
+    or (part[2] = 'notifications' and part[3] in ('test', 'live'))
+    or (part[2] <> 'notifications' and part[3] is not null and part[3] not in ('test', 'live'))
+  then
+    return false;
   end if;
-  return false; -- unknown or malformed topics: nobody
+  if private.is_admin() then
+    return true;
+  end if;
+  if not private.has_merchant_role(part[1]::uuid) then
+    return false;
+  end if;
+  if part[2] = 'notifications' then
+    -- merchant-wide notifications for every member and key; a user's own for that user only
+    return part[3] is null or coalesce(key_mode is null and part[3] = auth.uid()::text, false);
+  end if;
+  -- payments and alerts carry both modes: members read either topic, an API key its own
+  -- mode's topic only (as it reads its own mode's payments over REST)
+  return key_mode is null or coalesce(part[3] = key_mode, false);
 end
 $$;
 comment on function private.can_read_topic(text) is
-$$THE decision "may this caller read this live topic": admin:* topics for platform admins
-(and service_role); merchant:<id>:payments|alerts|notifications for that merchant's members
-(viewers included), its API keys, and admins; anything else for nobody. Used by the
-realtime.messages policy and by public.live_authorize (the SSE endpoints).$$;
+$$THE decision "may this caller read this live topic", used by the realtime.messages policy
+and by public.live_authorize (the SSE endpoints):
+admin:payments|gateways|queues|alerts: platform admins (and service_role);
+merchant:<id>:payments|alerts: that merchant's members (viewers included) and admins (both
+modes); merchant:<id>:payments:<mode> and merchant:<id>:alerts:<mode>: the same, and the
+merchant's API keys of that mode (test or live) - a key reads nothing of the other mode;
+merchant:<id>:notifications: members, API keys and admins (notifications for every member);
+merchant:<id>:notifications:<user id>: that user (a member) and admins;
+anything else: nobody.$$;
 
 -- An API key's claims are trusted by the database; a stream opened with one is checked again
 -- against the key's row (revoked, expired, merchant no longer active).
@@ -95,7 +124,7 @@ begin
     perform private.raise_http(401, 'unauthorized', 'this API key can no longer be used');
   end if;
   foreach t in array p_topics loop
-    if t is null or not private.can_read_topic(t) then
+    if t is null or not coalesce(private.can_read_topic(t), false) then
       perform private.raise_http(
         403, 'topic_forbidden', format('you may not read topic %s', left(t, 200))
       );
@@ -199,9 +228,8 @@ begin
   foreach t in array p_topics loop
     if t is null or not (
       t in ('admin:payments', 'admin:gateways', 'admin:queues', 'admin:alerts')
-      or (t like 'merchant:%' and (
-        t like '%:payments' or t like '%:alerts' or t like '%:notifications'
-      ))
+      or t ~ '^merchant:[0-9a-f-]{36}:(payments|alerts)(:(test|live))?$'
+      or t ~ '^merchant:[0-9a-f-]{36}:notifications(:[0-9a-f-]{36})?$'
     ) then
       raise exception 'not a live topic: %', t using errcode = '22023';
     end if;

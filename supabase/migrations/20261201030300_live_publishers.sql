@@ -37,13 +37,18 @@ begin
     return null;
   end if;
   v := private.payment_view(new);
+  -- Each merchant topic also per mode: API keys read their own mode's topic only.
   perform private.publish(
-    case when v_event = 'payment.failed' then
+    array[
+      'merchant:' || new.merchant_id || ':payments',
+      'merchant:' || new.merchant_id || ':payments:' || new.mode,
+      'admin:payments'
+    ] || case when v_event = 'payment.failed' then
       array[
-        'merchant:' || new.merchant_id || ':payments', 'admin:payments',
-        'merchant:' || new.merchant_id || ':alerts'
+        'merchant:' || new.merchant_id || ':alerts',
+        'merchant:' || new.merchant_id || ':alerts:' || new.mode
       ]
-    else array['merchant:' || new.merchant_id || ':payments', 'admin:payments'] end,
+    else '{}'::text [] end,
     v_event, v
   );
   return null;
@@ -51,7 +56,8 @@ end
 $$;
 comment on function private.publish_payment_event() is
 $$Trigger on payments: payment.created and payment.<status> live events with the payment's
-snapshot (merchant:<id>:payments, admin:payments; payment.failed also merchant:<id>:alerts).$$;
+snapshot (merchant:<id>:payments, merchant:<id>:payments:<mode>, admin:payments;
+payment.failed also merchant:<id>:alerts and merchant:<id>:alerts:<mode>).$$;
 create trigger payments_live after insert or update of status on public.payments
 for each row execute function private.publish_payment_event();
 
@@ -262,15 +268,18 @@ set search_path = ''
 as $$
 begin
   perform private.publish(
-    'merchant:' || new.merchant_id || ':notifications', 'notification.created',
+    'merchant:' || new.merchant_id || ':notifications'
+    || coalesce(':' || new.user_id::text, ''),
+    'notification.created',
     private.notification_view(new)
   );
   return null;
 end
 $$;
 comment on function private.publish_notification() is
-$$Trigger on notifications: notification.created on merchant:<id>:notifications (members
-filter by user_id: null means every member).$$;
+$$Trigger on notifications: notification.created on merchant:<id>:notifications when it is
+for every member (user_id null), else on merchant:<id>:notifications:<user_id>, which only
+that user (and admins) may read.$$;
 create trigger notifications_live after insert on public.notifications
 for each row execute function private.publish_notification();
 

@@ -21,6 +21,11 @@ select t from unnest(array[
   'merchant:' || tests.w('merchant_a') || ':payments',
   'merchant:' || tests.w('merchant_a') || ':alerts',
   'merchant:' || tests.w('merchant_a') || ':notifications',
+  'merchant:' || tests.w('merchant_a') || ':payments:test',
+  'merchant:' || tests.w('merchant_a') || ':payments:live',
+  'merchant:' || tests.w('merchant_a') || ':alerts:test',
+  'merchant:' || tests.w('merchant_a') || ':alerts:live',
+  'merchant:' || tests.w('merchant_a') || ':notifications:' || tests.w('user_a'),
   'merchant:' || tests.w('merchant_b') || ':payments',
   'merchant:' || tests.w('merchant_b') || ':alerts',
   'merchant:' || tests.w('merchant_b') || ':notifications'
@@ -122,7 +127,12 @@ as $$
   where case p_caller
     when 'admin' then true
     when 'member_a' then t.topic like 'merchant:' || tests.w('merchant_a') || ':%'
-    when 'api_key_a' then t.topic like 'merchant:' || tests.w('merchant_a') || ':%'
+    -- a test key: its own mode's payments and alerts, and merchant-wide notifications only
+    when 'api_key_a' then t.topic in (
+      'merchant:' || tests.w('merchant_a') || ':payments:test',
+      'merchant:' || tests.w('merchant_a') || ':alerts:test',
+      'merchant:' || tests.w('merchant_a') || ':notifications'
+    )
     when 'member_b' then t.topic like 'merchant:' || tests.w('merchant_b') || ':%'
     else false
   end
@@ -141,7 +151,7 @@ cross join (values ('realtime'), ('sse')) as p (path)
 order by c.name, p.path;
 
 select is(
-  (select count(*)::int from tests.expected('admin')), 10, 'the admin may read every topic'
+  (select count(*)::int from tests.expected('admin')), 15, 'the admin may read every topic'
 );
 select is(
   (select count(*)::int from tests.expected('anon')), 0, 'anon may read none'
@@ -151,7 +161,11 @@ select is(
 select ok(
   not tests.realtime_can_join('admin', 'admin:everything')
   and not tests.sse_can_read('admin', 'merchant:not-a-uuid:payments')
-  and not tests.sse_can_read('admin', 'merchant:' || tests.w('merchant_a') || ':secrets'),
+  and not tests.sse_can_read('admin', 'merchant:' || tests.w('merchant_a') || ':secrets')
+  and not tests.sse_can_read('admin', 'merchant:' || tests.w('merchant_a') || ':notifications:test')
+  and not tests.sse_can_read(
+    'admin', 'merchant:' || tests.w('merchant_a') || ':payments:' || tests.w('user_a')
+  ),
   'unknown topics are nobody''s'
 );
 
@@ -205,7 +219,7 @@ select tests.clear_authentication();
 update public.api_keys set revoked_at = now() - interval '1 second'
 where name = 'a key';
 select ok(
-  not tests.sse_can_read('api_key_a', 'merchant:' || tests.w('merchant_a') || ':payments'),
+  not tests.sse_can_read('api_key_a', 'merchant:' || tests.w('merchant_a') || ':payments:test'),
   'a revoked key is refused on the SSE path'
 );
 update public.api_keys set revoked_at = null

@@ -3,7 +3,7 @@
 -- Every event reaches both paths (Realtime's realtime.messages and the SSE outbox).
 begin;
 \ir _helpers.psql
-select plan(20);
+select plan(22);
 select tests.make_world();
 
 -- Everything published in this transaction, numbered or not.
@@ -43,6 +43,15 @@ select is(
     where p ->> 'id' = 'pay_cccccccccccccccccccc'
   ),
   1, 'and on admin:payments'
+);
+select results_eq(
+  $$
+    select o.topic from tests.outbox() as o
+    where o.event = 'payment.created' and o.payload ->> 'id' = 'pay_cccccccccccccccccccc'
+      and o.topic like 'merchant:%:payments:%'
+  $$,
+  array['merchant:' || tests.w('merchant_a') || ':payments:test'],
+  'and on its mode''s topic only (what API keys of that mode read)'
 );
 select private.live_sequence();
 select is(
@@ -198,11 +207,21 @@ select is(
   (
     select jsonb_build_object('kind', p ->> 'kind', 'user_id', p ->> 'user_id', 'read_at', p -> 'read_at')
     from tests.published(
-      'merchant:' || tests.w('merchant_a') || ':notifications', 'notification.created'
+      'merchant:' || tests.w('merchant_a') || ':notifications:' || tests.w('user_a'),
+      'notification.created'
     ) as p
   ),
   jsonb_build_object('kind', 'api_key.rotated', 'user_id', tests.w('user_a'), 'read_at', null),
-  'a new notification goes to the merchant''s notifications topic'
+  'a notification for one user goes to that user''s notifications topic'
+);
+select is(
+  (
+    select count(*)::int from tests.outbox() as o
+    where
+      o.event = 'notification.created'
+      and o.topic = 'merchant:' || tests.w('merchant_a') || ':notifications'
+  ),
+  0, 'and not to the merchant-wide one (which every member and API key reads)'
 );
 
 -- The schedules -----------------------------------------------------------------------------------

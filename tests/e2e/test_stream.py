@@ -167,6 +167,7 @@ def stream_api(authenticator_url, jwks_url, tmp_path_factory) -> Iterator[Api]:
         stream_buffer_events="200",
         stream_read_batch="50",
         stream_send_timeout_s="20",
+        stream_max_per_caller="30",
         pool_max_size="3",
     )
     yield api
@@ -196,6 +197,10 @@ class Shop:
         self.payments = f"merchant:{self.id}:payments"
         self.alerts = f"merchant:{self.id}:alerts"
         self.notifications = f"merchant:{self.id}:notifications"
+        self.mine = f"merchant:{self.id}:notifications:{self.owner}"  # the owner's own
+        self.test_payments = f"merchant:{self.id}:payments:test"
+        self.live_payments = f"merchant:{self.id}:payments:live"
+        self.test_alerts = f"merchant:{self.id}:alerts:test"
 
 
 # -- the authorisation matrix --------------------------------------------------------------------
@@ -222,14 +227,20 @@ def test_who_may_read_which_topic_over_sse(api, world, pg):
         a.payments,
         a.alerts,
         a.notifications,
+        a.mine,
+        a.test_payments,
+        a.live_payments,
+        a.test_alerts,
         b.payments,
         b.alerts,
         b.notifications,
     ]
     allowed = {
         "admin": set(topics),
-        "member_a": {a.payments, a.alerts, a.notifications},
-        "api_key_a": {a.payments, a.alerts, a.notifications},
+        "member_a": {a.payments, a.alerts, a.notifications, a.mine}
+        | {a.test_payments, a.live_payments, a.test_alerts},
+        # a test key: its own mode's topics and merchant-wide notifications only
+        "api_key_a": {a.test_payments, a.test_alerts, a.notifications},
         "member_b": {b.payments, b.alerts, b.notifications},
         "anon": set(),
     }
@@ -249,6 +260,42 @@ def test_who_may_read_which_topic_over_sse(api, world, pg):
                     assert status == 403, (caller, topic, body)
                     assert body["error"]["code"] == "topic_forbidden"
                     assert topic in body["error"]["message"]  # the refusal names the topic
+
+
+def test_a_key_streams_its_own_mode_and_a_user_only_its_own_notifications(api, world, pg):
+    """A test key's stream carries test payments only, never a live one (customer data of
+    the other mode); a notification for one user reaches that user's topic, not the
+    merchant-wide one every member and key reads."""
+    a = Shop(world)
+    key = api.client.post(
+        "/api/v1/merchant/credentials", headers=a.headers, json={"merchant_id": a.id, "name": "k"}
+    )
+    assert key.status_code == 201, key.text
+    key_headers = bearer(key.json()["key"])
+    live_id, test_id = ("pay_" + uuid.uuid4().hex[:20] for _ in range(2))
+    with (
+        Stream(api.base_url, {"topics": a.test_payments}, key_headers) as payments,
+        Stream(api.base_url, {"topics": a.notifications}, key_headers) as shared,
+        Stream(api.base_url, {"topics": a.mine}, a.headers) as mine,
+    ):
+        for s in (payments, shared, mine):
+            s.until("ready")
+        for payment_id, mode in ((live_id, "live"), (test_id, "test")):
+            pg.execute(
+                "insert into public.payments (id, merchant_id, mode, amount, currency, method)"
+                " values (%s, %s, %s, 4200, 'INR', 'upi')",
+                (payment_id, a.id, mode),
+            )
+        for user_id in (a.owner, None):
+            pg.execute(
+                "insert into public.notifications (merchant_id, user_id, kind, title)"
+                " values (%s, %s, 'api_key.rotated', 'a key was regenerated')",
+                (a.id, user_id),
+            )
+        first = payments.until("payment.created").data["data"]
+        assert (first["id"], first["mode"]) == (test_id, "test")  # the live one never came
+        assert mine.until("notification.created").data["data"]["user_id"] == str(a.owner)
+        assert shared.until("notification.created").data["data"]["user_id"] is None
 
 
 def test_one_forbidden_topic_refuses_the_whole_stream_and_bad_requests_are_400(api, world):
@@ -490,6 +537,13 @@ def test_many_streams_share_one_connection(stream_api, world, pg):
         ).fetchone()[0]
         assert hubs <= 3  # the session API, this one and the SIGTERM test's at most
         assert sse_connections(stream_api) == 30
+        # A 31st stream of the same caller is refused: one caller cannot take every slot.
+        with Stream(stream_api.base_url, {"topics": a.payments}, a.headers) as extra:
+            assert extra.response.status_code == 429
+            assert json.loads(extra.response.read())["error"]["code"] == "too_many_streams"
+        other = Shop(world)
+        with Stream(stream_api.base_url, {"topics": other.payments}, other.headers) as fine:
+            assert fine.until("ready")
         time.sleep(6)  # streams that stay open for a while
     finally:
         for s in streams:

@@ -5,22 +5,50 @@ CREATE FUNCTION private.can_read_topic(p_topic text) RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $_$
+declare
+  uuid_re constant text := '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+  part text[] := regexp_match(
+    p_topic,
+    '^merchant:(' || uuid_re || '):(payments|alerts|notifications)(?::(test|live|' || uuid_re
+    || '))?$'
+  );
+  key_mode text := private.key_mode();
 begin
   if p_topic ~ '^admin:(payments|gateways|queues|alerts)$' then
     return private.is_admin();
   end if;
-  if p_topic ~ '^merchant:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:(payments|alerts|notifications)$' then
-    return private.is_admin() or private.has_merchant_role(split_part(p_topic, ':', 2)::uuid);
+  if part is null -- unknown or malformed topics: nobody
+    or (part[2] = 'notifications' and part[3] in ('test', 'live'))
+    or (part[2] <> 'notifications' and part[3] is not null and part[3] not in ('test', 'live'))
+  then
+    return false;
   end if;
-  return false; -- unknown or malformed topics: nobody
+  if private.is_admin() then
+    return true;
+  end if;
+  if not private.has_merchant_role(part[1]::uuid) then
+    return false;
+  end if;
+  if part[2] = 'notifications' then
+    -- merchant-wide notifications for every member and key; a user's own for that user only
+    return part[3] is null or coalesce(key_mode is null and part[3] = auth.uid()::text, false);
+  end if;
+  -- payments and alerts carry both modes: members read either topic, an API key its own
+  -- mode's topic only (as it reads its own mode's payments over REST)
+  return key_mode is null or coalesce(part[3] = key_mode, false);
 end
 $_$;
 
 -- comment: FUNCTION can_read_topic(p_topic text)
-COMMENT ON FUNCTION private.can_read_topic(p_topic text) IS 'THE decision "may this caller read this live topic": admin:* topics for platform admins
-(and service_role); merchant:<id>:payments|alerts|notifications for that merchant''s members
-(viewers included), its API keys, and admins; anything else for nobody. Used by the
-realtime.messages policy and by public.live_authorize (the SSE endpoints).';
+COMMENT ON FUNCTION private.can_read_topic(p_topic text) IS 'THE decision "may this caller read this live topic", used by the realtime.messages policy
+and by public.live_authorize (the SSE endpoints):
+admin:payments|gateways|queues|alerts: platform admins (and service_role);
+merchant:<id>:payments|alerts: that merchant''s members (viewers included) and admins (both
+modes); merchant:<id>:payments:<mode> and merchant:<id>:alerts:<mode>: the same, and the
+merchant''s API keys of that mode (test or live) - a key reads nothing of the other mode;
+merchant:<id>:notifications: members, API keys and admins (notifications for every member);
+merchant:<id>:notifications:<user id>: that user (a member) and admins;
+anything else: nobody.';
 
 -- acl: FUNCTION can_read_topic(p_topic text)
 REVOKE ALL ON FUNCTION private.can_read_topic(p_topic text) FROM PUBLIC;

@@ -18,7 +18,7 @@ begin
     perform private.raise_http(401, 'unauthorized', 'this API key can no longer be used');
   end if;
   foreach t in array p_topics loop
-    if t is null or not private.can_read_topic(t) then
+    if t is null or not coalesce(private.can_read_topic(t), false) then
       perform private.raise_http(
         403, 'topic_forbidden', format('you may not read topic %s', left(t, 200))
       );

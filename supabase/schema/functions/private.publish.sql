@@ -3,7 +3,7 @@
 -- function: publish(text[], text, jsonb)
 CREATE FUNCTION private.publish(p_topics text[], p_event text, p_payload jsonb) RETURNS void
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 declare
   t text;
 begin
@@ -13,9 +13,8 @@ begin
   foreach t in array p_topics loop
     if t is null or not (
       t in ('admin:payments', 'admin:gateways', 'admin:queues', 'admin:alerts')
-      or (t like 'merchant:%' and (
-        t like '%:payments' or t like '%:alerts' or t like '%:notifications'
-      ))
+      or t ~ '^merchant:[0-9a-f-]{36}:(payments|alerts)(:(test|live))?$'
+      or t ~ '^merchant:[0-9a-f-]{36}:notifications(:[0-9a-f-]{36})?$'
     ) then
       raise exception 'not a live topic: %', t using errcode = '22023';
     end if;
@@ -27,7 +26,7 @@ begin
   insert into private.live_inbox (topics, event, payload)
   values (p_topics, p_event, coalesce(p_payload, '{}'::jsonb));
 end
-$$;
+$_$;
 
 -- comment: FUNCTION publish(p_topics text[], p_event text, p_payload jsonb)
 COMMENT ON FUNCTION private.publish(p_topics text[], p_event text, p_payload jsonb) IS 'THE live-event helper (triggers and jobs only) for an event that goes to several topics:

@@ -7,7 +7,9 @@ CREATE FUNCTION private.publish_notification() RETURNS trigger
     AS $$
 begin
   perform private.publish(
-    'merchant:' || new.merchant_id || ':notifications', 'notification.created',
+    'merchant:' || new.merchant_id || ':notifications'
+    || coalesce(':' || new.user_id::text, ''),
+    'notification.created',
     private.notification_view(new)
   );
   return null;
@@ -15,8 +17,9 @@ end
 $$;
 
 -- comment: FUNCTION publish_notification()
-COMMENT ON FUNCTION private.publish_notification() IS 'Trigger on notifications: notification.created on merchant:<id>:notifications (members
-filter by user_id: null means every member).';
+COMMENT ON FUNCTION private.publish_notification() IS 'Trigger on notifications: notification.created on merchant:<id>:notifications when it is
+for every member (user_id null), else on merchant:<id>:notifications:<user_id>, which only
+that user (and admins) may read.';
 
 -- acl: FUNCTION publish_notification()
 REVOKE ALL ON FUNCTION private.publish_notification() FROM PUBLIC;

@@ -17,13 +17,18 @@ begin
     return null;
   end if;
   v := private.payment_view(new);
+  -- Each merchant topic also per mode: API keys read their own mode's topic only.
   perform private.publish(
-    case when v_event = 'payment.failed' then
+    array[
+      'merchant:' || new.merchant_id || ':payments',
+      'merchant:' || new.merchant_id || ':payments:' || new.mode,
+      'admin:payments'
+    ] || case when v_event = 'payment.failed' then
       array[
-        'merchant:' || new.merchant_id || ':payments', 'admin:payments',
-        'merchant:' || new.merchant_id || ':alerts'
+        'merchant:' || new.merchant_id || ':alerts',
+        'merchant:' || new.merchant_id || ':alerts:' || new.mode
       ]
-    else array['merchant:' || new.merchant_id || ':payments', 'admin:payments'] end,
+    else '{}'::text [] end,
     v_event, v
   );
   return null;
@@ -32,7 +37,8 @@ $$;
 
 -- comment: FUNCTION publish_payment_event()
 COMMENT ON FUNCTION private.publish_payment_event() IS 'Trigger on payments: payment.created and payment.<status> live events with the payment''s
-snapshot (merchant:<id>:payments, admin:payments; payment.failed also merchant:<id>:alerts).';
+snapshot (merchant:<id>:payments, merchant:<id>:payments:<mode>, admin:payments;
+payment.failed also merchant:<id>:alerts and merchant:<id>:alerts:<mode>).';
 
 -- acl: FUNCTION publish_payment_event()
 REVOKE ALL ON FUNCTION private.publish_payment_event() FROM PUBLIC;

@@ -181,16 +181,30 @@ class UsageQuery(Input):
     granularity: Literal["minute", "hour", "day"] = "hour"
 
 
+# Names that are never in the public DNS, so never a webhook receiver (cloud metadata
+# services answer on some, e.g. metadata.google.internal): .internal, reserved by ICANN for
+# private use in 2024 (https://circleid.com/posts/20240810-icann-reserves-.internal-domain-for-private-use),
+# .local, multicast DNS (https://www.rfc-editor.org/rfc/rfc6762), .home.arpa, home networks
+# (https://www.rfc-editor.org/rfc/rfc8375), and localhost, which resolves to loopback
+# (https://www.rfc-editor.org/rfc/rfc6761#section-6.3; allowed with loopback in development).
+PRIVATE_NAME_SUFFIXES = ("internal", "local", "home.arpa")
+
+
 def reachable_webhook_url(url: str | None) -> str | None:
     """The SSRF policy at registration (edge_adapter/webhooks/ssrf.py), for what can be judged
     without DNS: the host as the HTTP client will read it, literal addresses outside the
-    public ranges, credentials, odd schemes. Names are judged again at each delivery, when
-    they resolve."""
+    public ranges, names that are private by definition, credentials, odd schemes. Names are
+    judged again at each delivery, when they resolve. One helper for merchant webhook
+    endpoints and operator alert destinations."""
     if url is not None:
+        allow_loopback = get_settings().webhook_allow_loopback
         try:
-            check_url(url, allow_loopback=get_settings().webhook_allow_loopback)
+            host = (check_url(url, allow_loopback=allow_loopback).raw_host or "").rstrip(".")
         except BlockedDestination as exc:
             raise ValueError(f"this URL cannot receive webhooks: {exc}") from None
+        private = [*PRIVATE_NAME_SUFFIXES, *(() if allow_loopback else ("localhost",))]
+        if any(host == s or host.endswith("." + s) for s in private):
+            raise ValueError(f"this URL cannot receive webhooks: {host} is not a public name")
     return url
 
 
@@ -430,7 +444,12 @@ class AnalyticsQuery(AnalyticsOverviewQuery):
 # Live events and alerts (issue 15) -----------------------------------------------------------
 Topic = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9:_-]+$")]
 AlertState = Literal["firing", "acknowledged", "resolved", "open"]
-Number = StrictInt | StrictFloat
+# A threshold: positive and at most 1000000 (the largest kind's bound, counts); each kind's
+# own bounds are the database's (private.alert_rule_bounds), which names them when refused.
+Threshold = (
+    Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+    | Annotated[StrictFloat, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+)
 
 
 class StreamToken(Input):
@@ -454,23 +473,40 @@ class MerchantAlertQuery(AlertQuery):
 
 
 class AlertRuleChange(Input):
+    """The fields to change of one rule; a field left out or null keeps its value."""
+
     id: str = Field(min_length=1, max_length=63)
-    enabled: StrictBool | None = None
+    enabled: StrictBool | None = Field(default=None, description="null: unchanged")
     severity: Literal["critical", "warning", "info"] | None = None
-    threshold: Number | None = Field(default=None, description="in the rule kind's unit")
-    clear_threshold: Number | None = Field(default=None, description="<= threshold")
-    min_volume: StrictInt | None = Field(default=None, ge=0)
+    threshold: Threshold | None = Field(
+        default=None,
+        description="in the rule kind's unit and within its bounds: levels (0, 2] for "
+        "gateway_down, (0, 1] for gateway_degraded and queue_stalled; fractions (0, 1]; the "
+        "latency ratio (1, 100]; seconds (0, 604800]; counts (0, 1000000]",
+    )
+    clear_threshold: Threshold | None = Field(
+        default=None, description="<= threshold, within the same bounds"
+    )
+    min_volume: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
     window_s: StrictInt | None = Field(default=None, ge=60, le=86400)
 
 
 class AlertRules(Input):
-    rules: list[AlertRuleChange] = Field(min_length=1, max_length=100)
+    rules: list[AlertRuleChange] = Field(
+        min_length=1, max_length=100, description="each rule at most once"
+    )
 
 
 class AlertDestination(Input):
-    url: str = Field(max_length=2000, examples=["https://ops.example.com/hooks/lightspeedpay"])
+    url: WebhookUrl = Field(
+        max_length=2000, examples=["https://ops.example.com/hooks/lightspeedpay"]
+    )
     description: str | None = Field(default=None, max_length=500)
-    enabled: StrictBool | None = None
+    enabled: StrictBool | None = Field(default=None, description="left out or null: true")
+
+
+class AcknowledgeAlert(Input):
+    """No fields: the body is empty (or {}); anything else is refused."""
 
 
 class AlertDestinations(Input):
@@ -935,6 +971,7 @@ ROUTES: list[Route] = [
         "/api/v1/admin/alerts/{alert_id}/acknowledge",
         "admin_acknowledge_alert",
         "Acknowledge a firing alert (it stays open until its condition clears)",
+        AcknowledgeAlert,
         tags=("alerts", "admin"),
         idempotent=True,
     ),

@@ -1554,7 +1554,9 @@ class AlertDestinationEndpoint(WebhookEndpoint):
 
     merchant_id: None = Field(description="always null: an operator destination")
     secret: str | None = Field(
-        default=None, description="whsec_...: only for a URL new in this PUT, shown once"
+        default=None,
+        description="whsec_...: only for a URL new in this PUT (or re-added after its "
+        "removal), shown once",
     )
     secret_shown_once: Literal[True] | None = Field(default=None, description="with secret")
 

@@ -78,6 +78,38 @@ alert destination, exactly as private.emit_event does for merchants; null when t
 destination.$$;
 
 -- Rules -----------------------------------------------------------------------------------------
+create function private.alert_rule_bounds(
+  p_kind text, out bounds numrange, out unit text
+)
+language sql immutable
+set search_path = ''
+as $$
+  select
+    case
+      when p_kind = 'gateway_down' then numrange(0, 2, '(]')
+      when p_kind in ('gateway_degraded', 'queue_stalled') then numrange(0, 1, '(]')
+      when p_kind in ('gateway_success_drop', 'payment_failure_spike') then numrange(0, 1, '(]')
+      when p_kind = 'gateway_latency_spike' then numrange(1, 100, '(]')
+      when p_kind in ('queue_backlog', 'webhook_endpoint_failing') then numrange(0, 604800, '(]')
+      when p_kind in ('dead_letter_growth', 'rate_limit_breaches', 'provider_settlement_mismatch')
+        then numrange(0, 1000000, '(]')
+    end,
+    case
+      when p_kind in ('gateway_down', 'gateway_degraded', 'queue_stalled') then 'level'
+      when p_kind in ('gateway_success_drop', 'payment_failure_spike') then 'fraction'
+      when p_kind = 'gateway_latency_spike' then 'ratio'
+      when p_kind in ('queue_backlog', 'webhook_endpoint_failing') then 'seconds'
+      when p_kind in ('dead_letter_growth', 'rate_limit_breaches', 'provider_settlement_mismatch')
+        then 'count'
+    end
+$$;
+comment on function private.alert_rule_bounds(text) is
+$$The range threshold and clear_threshold of a rule of this kind must lie in (lower bound
+excluded, upper included) and their unit: levels 0..2 for gateway_down, 0..1 for
+gateway_degraded and queue_stalled; fractions of failures 0..1; the latency ratio 1..100;
+seconds up to 7 days; counts up to 1000000. A value outside could never fire or never clear.
+Used by the alert_rules_bounds check and admin_update_alert_rules' messages.$$;
+
 create table public.alert_rules (
   id text primary key check (id ~ '^[a-z][a-z0-9_]{0,62}$'),
   kind text not null check (kind in (
@@ -95,7 +127,12 @@ create table public.alert_rules (
   updated_by uuid references auth.users (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
-  constraint alert_rules_hysteresis check (clear_threshold <= threshold)
+  constraint alert_rules_hysteresis check (clear_threshold <= threshold),
+  constraint alert_rules_bounds check (
+    threshold <@ (private.alert_rule_bounds(kind)).bounds
+    and clear_threshold <@ (private.alert_rule_bounds(kind)).bounds
+  ),
+  constraint alert_rules_min_volume_range check (min_volume <= 1000000)
 );
 alter table public.alert_rules enable row level security;
 create trigger alert_rules_touch before update on public.alert_rules
@@ -126,11 +163,15 @@ window / those payments;
 provider_settlement_mismatch: a gateway's provider settlements ingested in the window that did
 not match our payments and refunds / settlements ingested in the window.$$;
 comment on column public.alert_rules.threshold is
-$$Fires at value >= threshold (the kind's unit: level, fraction, ratio, seconds or count).$$;
+$$Fires at value >= threshold (the kind's unit: level, fraction, ratio, seconds or count;
+within private.alert_rule_bounds(kind): levels (0, 2] for gateway_down and (0, 1] for
+gateway_degraded and queue_stalled, fractions (0, 1], the latency ratio (1, 100], seconds
+(0, 604800], counts (0, 1000000]).$$;
 comment on column public.alert_rules.clear_threshold is
-$$Resolves at value < clear_threshold (same unit; <= threshold: the hysteresis band).$$;
+$$Resolves at value < clear_threshold (same unit and bounds; <= threshold: the hysteresis
+band).$$;
 comment on column public.alert_rules.min_volume is
-$$Fires only with at least this much evidence in the window (the kind's volume).$$;
+$$Fires only with at least this much evidence in the window (the kind's volume), 0..1000000.$$;
 comment on column public.alert_rules.window_s is
 $$Seconds of history each evaluation looks at.$$;
 
@@ -279,7 +320,12 @@ begin
   end if;
   perform private.publish(
     case when new.merchant_id is null then array['admin:alerts']
-      else array['admin:alerts', 'merchant:' || new.merchant_id || ':alerts'] end,
+      else array[
+        'admin:alerts', 'merchant:' || new.merchant_id || ':alerts',
+        -- figures of both modes: the merchant's API keys of either mode see them
+        'merchant:' || new.merchant_id || ':alerts:test',
+        'merchant:' || new.merchant_id || ':alerts:live'
+      ] end,
     v_event, v
   );
   perform private.emit_operator_event(v_event, v);
@@ -288,7 +334,8 @@ end
 $$;
 comment on function private.alert_events() is
 $$Trigger: each alert transition (alert.firing, alert.acknowledged, alert.resolved) goes live on
-admin:alerts (and the merchant's alerts topic) and to the operators' alert destinations.$$;
+admin:alerts (and the merchant's alerts topics: merchant:<id>:alerts and its :test and :live
+topics) and to the operators' alert destinations.$$;
 create trigger alerts_events after insert or update of state on public.alerts
 for each row execute function private.alert_events();
 
@@ -879,7 +926,10 @@ as $$
 declare
   item jsonb;
   r public.alert_rules;
+  was public.alert_rules;
+  b record;
   k text;
+  seen text[] := '{}';
 begin
   perform private.require_admin();
   if p_rules is null or jsonb_typeof(p_rules) <> 'array' or jsonb_array_length(p_rules) = 0 then
@@ -889,19 +939,28 @@ begin
     if jsonb_typeof(item) <> 'object' or jsonb_typeof(item -> 'id') <> 'string' then
       raise exception 'each rule needs its id' using errcode = '22023';
     end if;
+    if item ->> 'id' = any(seen) then
+      raise exception 'rule % is listed twice', item ->> 'id' using errcode = '22023';
+    end if;
+    seen := seen || (item ->> 'id');
     select * into r from public.alert_rules as x where x.id = item ->> 'id' for update;
     if not found then
       raise exception 'alert rule % does not exist', item ->> 'id' using errcode = 'P0002';
     end if;
+    was := r;
     for k in select jsonb_object_keys(item) loop
+      continue when k = 'id' or jsonb_typeof(item -> k) = 'null'; -- null: unchanged
       case k
-        when 'id' then null;
         when 'enabled' then
           if jsonb_typeof(item -> k) <> 'boolean' then
             raise exception 'enabled must be true or false' using errcode = '22023';
           end if;
           r.enabled := (item ->> k)::boolean;
-        when 'severity' then r.severity := item ->> k;
+        when 'severity' then
+          if (item ->> k) not in ('critical', 'warning', 'info') then
+            raise exception 'severity must be critical, warning or info' using errcode = '22023';
+          end if;
+          r.severity := item ->> k;
         when 'threshold', 'clear_threshold' then
           if jsonb_typeof(item -> k) <> 'number' then
             raise exception '% must be a number', k using errcode = '22023';
@@ -911,25 +970,48 @@ begin
           else
             r.clear_threshold := (item ->> k)::numeric;
           end if;
-        when 'min_volume', 'window_s' then
-          if jsonb_typeof(item -> k) <> 'number' or (item ->> k) !~ '^[0-9]{1,9}$' then
-            raise exception '% must be a whole number', k using errcode = '22023';
+        when 'min_volume' then
+          if jsonb_typeof(item -> k) <> 'number' or (item ->> k) !~ '^[0-9]{1,7}$'
+            or (item ->> k)::integer > 1000000 then
+            raise exception 'min_volume must be a whole number from 0 to 1000000'
+              using errcode = '22023';
           end if;
-          if k = 'min_volume' then
-            r.min_volume := (item ->> k)::integer;
-          else
-            r.window_s := (item ->> k)::integer;
+          r.min_volume := (item ->> k)::integer;
+        when 'window_s' then
+          if jsonb_typeof(item -> k) <> 'number' or (item ->> k) !~ '^[0-9]{1,5}$'
+            or (item ->> k)::integer not between 60 and 86400 then
+            raise exception 'window_s must be a whole number of seconds from 60 to 86400'
+              using errcode = '22023';
           end if;
+          r.window_s := (item ->> k)::integer;
         else
           raise exception 'unknown field % (id, enabled, severity, threshold, clear_threshold, min_volume, window_s)', k
             using errcode = '22023';
       end case;
     end loop;
-    update public.alert_rules as x set
-      enabled = r.enabled, severity = r.severity, threshold = r.threshold,
-      clear_threshold = r.clear_threshold, min_volume = r.min_volume, window_s = r.window_s,
-      updated_by = auth.uid()
-    where x.id = r.id;
+    -- The table's checks hold the same bounds; these say which field and why, in words.
+    b := private.alert_rule_bounds(r.kind);
+    foreach k in array array['threshold', 'clear_threshold'] loop
+      if not (case k when 'threshold' then r.threshold else r.clear_threshold end <@ b.bounds) then
+        raise exception '% of rule % must be above % and at most % (kind %, unit: %)',
+          k, r.id, lower(b.bounds), upper(b.bounds), r.kind, b.unit
+          using errcode = '22023';
+      end if;
+    end loop;
+    if r.clear_threshold > r.threshold then
+      raise exception 'clear_threshold of rule % must be at most its threshold % (it resolves below clear_threshold)',
+        r.id, r.threshold using errcode = '22023';
+    end if;
+    if (r.enabled, r.severity, r.threshold, r.clear_threshold, r.min_volume, r.window_s)
+      is distinct from
+      (was.enabled, was.severity, was.threshold, was.clear_threshold, was.min_volume, was.window_s)
+    then
+      update public.alert_rules as x set
+        enabled = r.enabled, severity = r.severity, threshold = r.threshold,
+        clear_threshold = r.clear_threshold, min_volume = r.min_volume, window_s = r.window_s,
+        updated_by = auth.uid()
+      where x.id = r.id;
+    end if;
     if not r.enabled then
       update public.alerts as x set
         state = 'resolved', resolved_at = now(), resolution = 'rule_disabled'
@@ -949,14 +1031,19 @@ set search_path = ''
 as $$ select private.update_alert_rules(p_rules) $$;
 comment on function public.admin_update_alert_rules(jsonb) is
 $$Changes alert rules: a list of {id, and any of enabled, severity, threshold,
-clear_threshold, min_volume, window_s}; fields not sent keep their value. Disabling a rule
-resolves its open alerts (resolution rule_disabled). Idempotent (the same body twice sets
-the same values).
+clear_threshold, min_volume, window_s}; fields not sent, or sent as null, keep their value.
+threshold and clear_threshold are in the rule kind's unit and within its bounds
+(private.alert_rule_bounds: levels (0, 2] for gateway_down and (0, 1] for gateway_degraded
+and queue_stalled, fractions of failures (0, 1], the latency ratio (1, 100], seconds
+(0, 604800], counts (0, 1000000]), clear_threshold <= threshold; min_volume 0..1000000;
+window_s 60..86400. Disabling a rule resolves its open alerts (resolution rule_disabled). A
+rule whose values do not change is not written (updated_at and updated_by stay).
+Idempotent (the same body twice sets the same values).
 Who: platform admins and service_role; anyone else gets 42501.
 Returns: {data: [rule], next_cursor: null} (every rule).
-Errors: 42501 not an admin; 22023 not a list, unknown field or wrong type; P0002 unknown
-rule; 23514 (422) clear_threshold above threshold, threshold not positive, window_s outside
-60..86400, unknown severity.$$;
+Errors: 42501 not an admin; 22023 not a list, a rule listed twice, unknown field, wrong
+type, a value outside its bounds (the message names the field and the bound), clear_threshold
+above threshold, unknown severity; P0002 unknown rule.$$;
 
 -- API: alert destinations -------------------------------------------------------------------------
 create function private.alert_destinations_json(p_secrets jsonb default '{}'::jsonb) returns jsonb
@@ -995,6 +1082,33 @@ Who: platform admins and service_role; anyone else gets 42501.
 Returns: {data: [endpoint], next_cursor: null}.
 Errors: 42501 not an admin.$$;
 
+-- A scheme is case-insensitive (RFC 3986 section 3.1: "HTTPS://" is "https://"); it used to
+-- be refused as "not an absolute http(s) URL". Now accepted and stored in lower case, for
+-- merchant endpoints and alert destinations alike.
+create or replace function private.check_webhook_url(p_url text) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  allow_http boolean := coalesce(current_setting('app.webhooks_allow_http', true), '') = 'on';
+  v_url text;
+begin
+  if p_url is null or p_url !~* '^https?://[^/\s?#@]+(/[^\s]*)?$' or char_length(p_url) > 2000 then
+    raise exception 'url must be an absolute http(s) URL without credentials'
+      using errcode = '22023';
+  end if;
+  v_url := lower(split_part(p_url, ':', 1)) || substr(p_url, strpos(p_url, ':'));
+  if v_url !~ '^https://' and not allow_http then
+    raise exception 'webhook URLs must use https' using errcode = '22023';
+  end if;
+  return v_url;
+end
+$$;
+comment on function private.check_webhook_url(text) is
+$$The webhook URL as stored (scheme in lower case), or 22023: an absolute http(s) URL without
+credentials, at most 2000 characters, https unless app.webhooks_allow_http is on
+(development); callers check the role.$$;
+
 create function private.put_alert_destinations(p_destinations jsonb) returns jsonb
 language plpgsql volatile security definer
 set search_path = ''
@@ -1007,6 +1121,7 @@ declare
   v_url text;
   urls text[] := '{}';
   secrets jsonb := '{}'::jsonb;
+  is_new boolean;
 begin
   perform private.require_admin();
   if p_destinations = '{}'::jsonb then
@@ -1027,7 +1142,7 @@ begin
         raise exception 'unknown field % (url, description, enabled)', k using errcode = '22023';
       end if;
     end loop;
-    if item ? 'enabled' and jsonb_typeof(item -> 'enabled') <> 'boolean' then
+    if item ? 'enabled' and jsonb_typeof(item -> 'enabled') not in ('boolean', 'null') then
       raise exception 'enabled must be true or false' using errcode = '22023';
     end if;
     v_url := private.check_webhook_url(item ->> 'url');
@@ -1038,7 +1153,17 @@ begin
     select * into e from public.webhook_endpoints as x
     where x.merchant_id is null and x.url = v_url
     order by x.created_at limit 1 for update;
-    if not found then
+    is_new := not found;
+    if not is_new and e.disabled_reason = 'removed from alert destinations' then
+      -- Re-added after removal: a new secret (shown once, below); the old ones are gone.
+      select * into s from private.new_webhook_secret(e.id);
+      delete from vault.secrets as v where v.id in (e.secret_id, e.previous_secret_id);
+      update public.webhook_endpoints as x set
+        secret_id = s.id, previous_secret_id = null, previous_secret_expires_at = null
+      where x.id = e.id;
+      secrets := secrets || jsonb_build_object(e.id::text, s.secret);
+    end if;
+    if is_new then
       e.id := gen_random_uuid();
       select * into s from private.new_webhook_secret(e.id);
       insert into public.webhook_endpoints (
@@ -1083,11 +1208,14 @@ set search_path = ''
 as $$ select private.put_alert_destinations(p_destinations) $$;
 comment on function public.admin_put_alert_destinations(jsonb) is
 $$Replaces the operators' alert destinations with the list sent: [{url, description, enabled}]
-(at most 20; https, or http where the database allows it in development). A new url gets its
+(at most 20; https, or http where the database allows it in development; enabled left out
+or null: true). The API also refuses private, loopback and metadata addresses and names. A new url gets its
 own Standard Webhooks signing secret (whsec_..., in Vault), shown in this answer only; a url
-already listed keeps its secret; one left out stops receiving (kept for its delivery history).
-Idempotent by url: sending the same list again creates nothing. To replace a secret, use
-POST /api/v1/merchant/webhooks/{id}/rotate-secret (admins may).
+already listed keeps its secret; one left out stops receiving (kept for its delivery history); one sent again after its
+removal gets a new secret, shown in that answer (the old one is deleted). A url's scheme is
+stored in lower case. Idempotent by url: sending the same list again creates nothing. To
+replace a secret, an admin calls POST /api/v1/merchant/webhooks/{id}/rotate-secret (the old
+secret keeps signing alongside for 24 hours).
 Who: platform admins and service_role; anyone else gets 42501.
 Returns: {data: [endpoint (+ secret for new ones)], next_cursor: null}.
 Errors: 42501 not an admin; 22023 not a list, unknown field, bad or repeated url, more than 20.$$;
@@ -1174,13 +1302,14 @@ declare
   n public.notifications;
 begin
   select * into n from public.notifications as x where x.id = p_notification_id for update;
+  -- Only its addressee (any member when user_id is null) reads it: a platform admin who is
+  -- neither is told it does not exist, like anyone else.
   if not found or not (
-    private.is_admin()
-    or (private.has_merchant_role(n.merchant_id) and (n.user_id is null or n.user_id = auth.uid()))
+    private.has_merchant_role(n.merchant_id) and (n.user_id is null or n.user_id = auth.uid())
   ) then
     raise exception 'notification % does not exist', p_notification_id using errcode = 'P0002';
   end if;
-  if auth.uid() is null and not private.is_admin() then
+  if auth.uid() is null then
     raise exception 'only signed-in members mark notifications read' using errcode = '42501';
   end if;
   if n.read_at is null then
@@ -1200,9 +1329,11 @@ as $$ select private.mark_notification_read(p_notification_id) $$;
 comment on function public.merchant_mark_notification_read(bigint) is
 $$Marks a notification read (read_at = the first time). Idempotent: marking it again changes
 nothing. A notification addressed to every member is read for all of them.
-Who: signed-in members of its merchant it is addressed to, admins; API keys get 42501.
+Who: the signed-in members of its merchant it is addressed to (every member when user_id
+is null); API keys get 42501; anyone else, platform admins included, P0002.
 Returns: the notification.
-Errors: P0002 unknown, another merchant's or another member's notification; 42501 API key.$$;
+Errors: P0002 unknown, another merchant's or another member's notification (admins too);
+42501 API key.$$;
 
 -- Policies and grants ----------------------------------------------------------------------------
 create policy alert_rules_admin_read on public.alert_rules

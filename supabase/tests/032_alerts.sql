@@ -4,7 +4,7 @@
 -- change what; alert destinations are webhook endpoints without a merchant.
 begin;
 \ir _helpers.psql
-select plan(82);
+select plan(103);
 select tests.make_world();
 
 create function tests.state(p_rule text, p_subject text) returns text
@@ -465,9 +465,112 @@ select is(
 );
 select tests.authenticate_as(tests.w('admin'));
 select throws_ok(
-  $$select public.admin_update_alert_rules('[{"id": "gateway_down", "clear_threshold": 9}]')$$,
-  '23514', null, 'clear_threshold above threshold is refused (hysteresis band)'
+  $$select public.admin_update_alert_rules('[{"id": "queue_backlog", "clear_threshold": 61}]')$$,
+  '22023',
+  'clear_threshold of rule queue_backlog must be at most its threshold 60 (it resolves below clear_threshold)',
+  'clear_threshold above threshold is refused in words (hysteresis band)'
 );
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "gateway_down", "clear_threshold": 9}]')$$,
+  '22023',
+  'clear_threshold of rule gateway_down must be above 0 and at most 2 (kind gateway_down, unit: level)',
+  'clear_threshold outside its kind''s bounds names the field and the bound'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "payment_failure_spike", "threshold": 5}]')$$,
+  '22023',
+  'threshold of rule payment_failure_spike must be above 0 and at most 1 (kind payment_failure_spike, unit: fraction)',
+  'a failure ratio threshold that could never be reached is refused'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "queue_backlog", "threshold": 1e300}]')$$,
+  '22023',
+  'threshold of rule queue_backlog must be above 0 and at most 604800 (kind queue_backlog, unit: seconds)',
+  'seconds: at most 7 days'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "gateway_latency_spike", "clear_threshold": 1}]')$$,
+  '22023',
+  'clear_threshold of rule gateway_latency_spike must be above 1 and at most 100 (kind gateway_latency_spike, unit: ratio)',
+  'a latency ratio is above 1'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "rate_limit_breaches", "clear_threshold": -1}]')$$,
+  '22023',
+  'clear_threshold of rule rate_limit_breaches must be above 0 and at most 1000000 (kind rate_limit_breaches, unit: count)',
+  'a negative value is refused in words, not by a check constraint'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "queue_backlog", "severity": "loud"}]')$$,
+  '22023', 'severity must be critical, warning or info', 'an unknown severity'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules(
+    '[{"id": "queue_backlog", "threshold": 70}, {"id": "queue_backlog", "threshold": 80}]'
+  )$$,
+  '22023', 'rule queue_backlog is listed twice', 'a rule listed twice is refused'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "queue_backlog", "min_volume": 99999999999}]')$$,
+  '22023', 'min_volume must be a whole number from 0 to 1000000', 'min_volume names its range'
+);
+select throws_ok(
+  $$select public.admin_update_alert_rules('[{"id": "queue_backlog", "window_s": 10}]')$$,
+  '22023', 'window_s must be a whole number of seconds from 60 to 86400',
+  'window_s names its range'
+);
+select is(
+  (
+    select r -> 'enabled' from
+      jsonb_array_elements(
+        public.admin_update_alert_rules(
+          '[{"id": "queue_backlog", "enabled": null, "severity": null, "threshold": null}]'
+        ) -> 'data'
+      ) as r
+    where r ->> 'id' = 'queue_backlog'
+  ),
+  'true'::jsonb, 'null means unchanged (enabled stays true)'
+);
+select tests.clear_authentication();
+update public.alert_rules set updated_by = null
+where id = 'queue_backlog';
+select count(*) as rule_audits from audit.log
+where table_name = 'alert_rules' and row_id = 'queue_backlog' \gset
+select tests.authenticate_as(tests.w('admin'));
+select public.admin_update_alert_rules(
+  '[{"id": "queue_backlog", "threshold": 60, "clear_threshold": 30, "enabled": true}]'
+);
+select is(
+  (
+    select
+      jsonb_build_object(
+        'updated_by', r.updated_by,
+        'audits', (
+          select count(*) from audit.log as l
+          where l.table_name = 'alert_rules' and l.row_id = 'queue_backlog'
+        ) - :rule_audits
+      )
+    from public.alert_rules as r
+    where r.id = 'queue_backlog'
+  ),
+  '{"updated_by": null, "audits": 0}'::jsonb,
+  'a change that changes nothing writes nothing (updated_by, updated_at, audit stay)'
+);
+select public.admin_update_alert_rules('[{"id": "queue_backlog", "threshold": 61}]');
+select is(
+  (
+    select updated_by from public.alert_rules
+    where id = 'queue_backlog'
+  ),
+  tests.w('admin'), 'a real change records who made it'
+);
+select public.admin_update_alert_rules('[{"id": "queue_backlog", "threshold": 60}]');
+select tests.clear_authentication();
+select throws_ok(
+  $$update public.alert_rules set threshold = 5 where id = 'payment_failure_spike'$$,
+  '23514', null, 'the table holds the same bounds (alert_rules_bounds)'
+);
+select tests.authenticate_as(tests.w('admin'));
 select throws_ok(
   $$select public.admin_update_alert_rules('[{"id": "nope", "enabled": true}]')$$,
   'P0002', null, 'an unknown rule'
@@ -543,6 +646,55 @@ select is(
     where url = 'https://ops.example/alerts'
   ), false,
   'a removed destination receives nothing (its history is kept)'
+);
+select tests.clear_authentication();
+select secret_id as old_secret from public.webhook_endpoints
+where url = 'https://ops.example/alerts' \gset
+select tests.authenticate_as(tests.w('admin'));
+select ok(
+  (
+    select d ->> 'secret' like 'whsec_%' and d ->> 'enabled' = 'true'
+    from jsonb_array_elements(public.admin_put_alert_destinations(
+      '[{"url": "https://ops.example/alerts", "enabled": null}]'
+    ) -> 'data') as d
+  ),
+  're-added after removal: enabled again with a new secret, shown in that answer'
+);
+select tests.clear_authentication();
+select ok(
+  (
+    select
+      secret_id <> :'old_secret'::uuid
+      and not exists (
+        select 1 from vault.secrets as v
+        where v.id = :'old_secret'::uuid
+      )
+    from public.webhook_endpoints
+    where url = 'https://ops.example/alerts'
+  ),
+  'and the old secret is gone from Vault'
+);
+select tests.authenticate_as(tests.w('admin'));
+select is(
+  (
+    select d ->> 'url' from
+      jsonb_array_elements(public.admin_put_alert_destinations(
+        '[{"url": "https://ops.example/alerts"}, {"url": "HTTPS://Ops.example/Upper"}]'
+      ) -> 'data') as d
+    where d ? 'secret'
+  ),
+  'https://Ops.example/Upper', 'an upper-case scheme is accepted and stored in lower case'
+);
+select throws_ok(
+  $$select public.admin_put_alert_destinations(
+    '[{"url": "https://ops.example/x"}, {"url": "Https://ops.example/x"}]'
+  )$$,
+  '22023', 'destination https://ops.example/x is listed twice',
+  'the same URL with a differently written scheme is listed twice'
+);
+select is(
+  jsonb_array_length(public.admin_put_alert_destinations('[]') -> 'data'), 0,
+  'removed again'
 );
 select throws_ok(
   $$select public.admin_put_alert_destinations('[{"url": "ftp://x"}]')$$, '22023', null,
@@ -620,6 +772,25 @@ select throws_ok(
   'merchant_mark_notification_read: another merchant''s does not exist for them'
 );
 select tests.clear_authentication();
+select tests.authenticate_as(tests.w('admin'));
+select throws_ok(
+  format('select public.merchant_mark_notification_read(%s)', :note_a), 'P0002', null,
+  'a platform admin does not mark a member''s notification read'
+);
+select tests.clear_authentication();
+select tests.as_service_role();
+select throws_ok(
+  format('select public.merchant_mark_notification_read(%s)', :note_a), 'P0002', null,
+  'nor does service_role'
+);
+select tests.clear_authentication();
+select is(
+  (
+    select read_at from public.notifications
+    where id = :note_a
+  ), null,
+  'so it is still unread'
+);
 select tests.authenticate_as(tests.w('user_a'));
 select ok(
   public.merchant_mark_notification_read(:note_a) ->> 'read_at' is not null,

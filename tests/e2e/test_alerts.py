@@ -83,7 +83,7 @@ def test_rules_are_listed_and_changed_by_admins_only(api, world, admin):
         ({"rules": [{"id": "gateway_success_drop", "enabled": "yes"}]}, 400),
         ({"rules": [{"id": "gateway_success_drop", "threshold": "0.3"}]}, 400),
         ({"rules": [{"id": "gateway_success_drop", "window_s": 10}]}, 400),
-        ({"rules": [{"id": "gateway_success_drop", "clear_threshold": 0.9}]}, 422),
+        ({"rules": [{"id": "gateway_success_drop", "clear_threshold": 0.9}]}, 400),
         ({"rules": [{"id": "no_such_rule", "enabled": True}]}, 404),
     ):
         response = api.client.put(RULES, headers=admin, json=body)
@@ -100,6 +100,59 @@ def test_rules_are_listed_and_changed_by_admins_only(api, world, admin):
     assert api.client.put(RULES, headers=member, json={"rules": [{"id": "x"}]}).status_code == 403
     assert api.client.get(ALERTS, headers=member).status_code == 403
     assert api.client.get(DESTINATIONS, headers=member).status_code == 403
+
+
+def refusal(response: httpx.Response) -> tuple[int, str, str]:
+    """Status, code, and the message with each field's problem (validation errors)."""
+    error = response.json()["error"]
+    details = error.get("details")
+    listed = details if isinstance(details, list) else []
+    problems = "".join(f"; {d['field']}: {d['problem']}" for d in listed)
+    return response.status_code, error["code"], error["message"] + problems
+
+
+def test_rule_values_that_would_silence_a_rule_are_refused_in_words(api, pg, admin):
+    put = lambda *rules: api.client.put(RULES, headers=admin, json={"rules": list(rules)})  # noqa: E731
+    assert refusal(put({"id": "payment_failure_spike", "threshold": 5})) == (
+        400,
+        "invalid_parameter",
+        "threshold of rule payment_failure_spike must be above 0 and at most 1 "
+        "(kind payment_failure_spike, unit: fraction)",
+    )
+    assert refusal(put({"id": "queue_backlog", "clear_threshold": 61})) == (
+        400,
+        "invalid_parameter",
+        "clear_threshold of rule queue_backlog must be at most its threshold 60 "
+        "(it resolves below clear_threshold)",
+    )
+    assert refusal(put({"id": "queue_backlog", "threshold": 70}, {"id": "queue_backlog"})) == (
+        400,
+        "invalid_parameter",
+        "rule queue_backlog is listed twice",
+    )
+    assert refusal(put({"id": "gateway_latency_spike", "clear_threshold": 1}))[2] == (
+        "clear_threshold of rule gateway_latency_spike must be above 1 and at most 100 "
+        "(kind gateway_latency_spike, unit: ratio)"
+    )
+    # What no kind allows is refused by the model before the database.
+    for change, field in (
+        ({"threshold": 1e300}, "threshold"),
+        ({"clear_threshold": -1}, "clear_threshold"),
+        ({"min_volume": 99999999999}, "min_volume"),
+    ):
+        status, code, message = refusal(put({"id": "queue_backlog", **change}))
+        assert (status, code) == (400, "invalid_request") and field in message, message
+    assert "1000000" in refusal(put({"id": "queue_backlog", "min_volume": 99999999999}))[2]
+    # null keeps the value, as the schema documents; a change that changes nothing writes
+    # nothing (updated_at and updated_by stay).
+    pg.execute("update public.alert_rules set updated_by = null where id = 'queue_backlog'")
+    before = next(
+        r for r in api.client.get(RULES, headers=admin).json()["data"] if r["id"] == "queue_backlog"
+    )
+    same = put({"id": "queue_backlog", "enabled": None, "threshold": before["threshold"]})
+    assert same.status_code == 200, same.text
+    after = next(r for r in same.json()["data"] if r["id"] == "queue_backlog")
+    assert after == before and after["enabled"] is True and after["updated_by"] is None
 
 
 def test_alerts_are_listed_acknowledged_and_merchants_see_their_own(api, world, pg, admin):
@@ -131,6 +184,10 @@ def test_alerts_are_listed_acknowledged_and_merchants_see_their_own(api, world, 
     )
     ack = f"{ALERTS}/{alert['id']}/acknowledge"
     assert api.client.post(ack, headers=shop.headers).status_code == 403
+    noted = api.client.post(ack, headers=admin, json={"note": "x"})
+    assert refusal(noted)[:2] == (400, "invalid_request")  # no fields, like every route
+    state = pg.execute("select state from public.alerts where id = %s", (alert["id"],))
+    assert state.fetchone()[0] == "firing"
     first = api.client.post(ack, headers={**admin, "Idempotency-Key": f"ack-{alert['id']}"})
     assert first.status_code == 200 and first.json()["state"] == "acknowledged"
     again = api.client.post(ack, headers={**admin, "Idempotency-Key": f"ack-{alert['id']}"})
@@ -162,7 +219,7 @@ def test_alerts_are_listed_acknowledged_and_merchants_see_their_own(api, world, 
     assert api.client.get(ALERTS, headers=admin, params={"state": "nope"}).status_code == 400
 
 
-def test_members_list_their_notifications_and_mark_them_read(api, world, pg):
+def test_members_list_their_notifications_and_mark_them_read(api, world, pg, admin):
     shop = Shop(world)
     developer = world.user("developer")
     pg.execute(
@@ -176,6 +233,20 @@ def test_members_list_their_notifications_and_mark_them_read(api, world, pg):
         (shop.id, shop.owner, shop.id, developer, shop.id),
     ).fetchall()
     mine, theirs, everyone = (r[0] for r in rows)
+    for note in (mine, everyone):  # only its addressees mark it read, not a platform admin
+        assert (
+            api.client.post(
+                f"/api/v1/merchant/notifications/{note}/read", headers=admin
+            ).status_code
+            == 404
+        )
+    assert (
+        pg.execute(
+            "select count(*) from public.notifications where id in (%s, %s) and read_at is null",
+            (mine, everyone),
+        ).fetchone()[0]
+        == 2
+    )
     listed = api.client.get("/api/v1/merchant/notifications", headers=shop.headers).json()
     assert [n["title"] for n in listed["data"]] == ["for everyone", "for the owner"]
     read = api.client.post(f"/api/v1/merchant/notifications/{mine}/read", headers=shop.headers)
@@ -239,6 +310,54 @@ def test_destinations_are_replaced_as_a_set_and_secrets_shown_once(
     assert (
         api.client.put(DESTINATIONS, headers=admin, json={"destinations": []}).json()["data"] == []
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/x",
+        "http://0x7f.1/x",
+        "http://2130706433/x",
+        "https://[::ffff:a9fe:a9fe]/x",
+        "https://[fd00::1]/x",
+        "https://100.64.0.1/x",
+        "http://metadata.google.internal/x",
+    ],
+)
+def test_destinations_that_could_never_receive_are_refused(api, world, admin, url, no_destinations):
+    answer = api.client.put(DESTINATIONS, headers=admin, json={"destinations": [{"url": url}]})
+    status, code, message = refusal(answer)
+    assert (status, code) == (400, "invalid_request") and "cannot receive webhooks" in message
+    assert api.client.get(DESTINATIONS, headers=admin).json()["data"] == []
+    shop = Shop(world)  # one helper: merchant endpoints are refused the same way
+    endpoint = api.client.post(
+        "/api/v1/merchant/webhooks", headers=shop.headers, json={"merchant_id": shop.id, "url": url}
+    )
+    assert refusal(endpoint)[:2] == (400, "invalid_request")
+
+
+def test_readded_destinations_get_a_new_secret_and_admins_rotate_one(
+    api, admin, receiver, no_destinations
+):
+    upper = "HTTP" + receiver.url[len("http") :]  # a scheme is case-insensitive
+    first = api.client.put(DESTINATIONS, headers=admin, json={"destinations": [{"url": upper}]})
+    assert first.status_code == 200, first.text
+    (dest,) = first.json()["data"]
+    assert dest["url"] == receiver.url and dest["secret"].startswith("whsec_")
+    assert api.client.put(DESTINATIONS, headers=admin, json={"destinations": []}).status_code == 200
+    again = api.client.put(
+        DESTINATIONS, headers=admin, json={"destinations": [{"url": receiver.url, "enabled": None}]}
+    )
+    (back,) = again.json()["data"]
+    assert (back["id"], back["enabled"]) == (dest["id"], True)
+    assert back["secret"].startswith("whsec_") and back["secret"] != dest["secret"]
+    rotated = api.client.post(
+        f"/api/v1/merchant/webhooks/{dest['id']}/rotate-secret", headers=admin
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["secret"] not in (dest["secret"], back["secret"])
+    assert rotated.json()["previous_secret_expires_at"]
 
 
 def test_a_gateway_going_down_alerts_live_and_at_the_destination_then_resolves(

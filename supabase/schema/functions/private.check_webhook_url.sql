@@ -7,17 +7,24 @@ CREATE FUNCTION private.check_webhook_url(p_url text) RETURNS text
     AS $_$
 declare
   allow_http boolean := coalesce(current_setting('app.webhooks_allow_http', true), '') = 'on';
+  v_url text;
 begin
-  if p_url is null or p_url !~ '^https?://[^/\s?#@]+(/[^\s]*)?$' or char_length(p_url) > 2000 then
+  if p_url is null or p_url !~* '^https?://[^/\s?#@]+(/[^\s]*)?$' or char_length(p_url) > 2000 then
     raise exception 'url must be an absolute http(s) URL without credentials'
       using errcode = '22023';
   end if;
-  if p_url !~ '^https://' and not allow_http then
+  v_url := lower(split_part(p_url, ':', 1)) || substr(p_url, strpos(p_url, ':'));
+  if v_url !~ '^https://' and not allow_http then
     raise exception 'webhook URLs must use https' using errcode = '22023';
   end if;
-  return p_url;
+  return v_url;
 end
 $_$;
+
+-- comment: FUNCTION check_webhook_url(p_url text)
+COMMENT ON FUNCTION private.check_webhook_url(p_url text) IS 'The webhook URL as stored (scheme in lower case), or 22023: an absolute http(s) URL without
+credentials, at most 2000 characters, https unless app.webhooks_allow_http is on
+(development); callers check the role.';
 
 -- acl: FUNCTION check_webhook_url(p_url text)
 REVOKE ALL ON FUNCTION private.check_webhook_url(p_url text) FROM PUBLIC;

@@ -9,13 +9,14 @@ declare
   n public.notifications;
 begin
   select * into n from public.notifications as x where x.id = p_notification_id for update;
+  -- Only its addressee (any member when user_id is null) reads it: a platform admin who is
+  -- neither is told it does not exist, like anyone else.
   if not found or not (
-    private.is_admin()
-    or (private.has_merchant_role(n.merchant_id) and (n.user_id is null or n.user_id = auth.uid()))
+    private.has_merchant_role(n.merchant_id) and (n.user_id is null or n.user_id = auth.uid())
   ) then
     raise exception 'notification % does not exist', p_notification_id using errcode = 'P0002';
   end if;
-  if auth.uid() is null and not private.is_admin() then
+  if auth.uid() is null then
     raise exception 'only signed-in members mark notifications read' using errcode = '42501';
   end if;
   if n.read_at is null then

@@ -13,6 +13,7 @@ declare
   v_url text;
   urls text[] := '{}';
   secrets jsonb := '{}'::jsonb;
+  is_new boolean;
 begin
   perform private.require_admin();
   if p_destinations = '{}'::jsonb then
@@ -33,7 +34,7 @@ begin
         raise exception 'unknown field % (url, description, enabled)', k using errcode = '22023';
       end if;
     end loop;
-    if item ? 'enabled' and jsonb_typeof(item -> 'enabled') <> 'boolean' then
+    if item ? 'enabled' and jsonb_typeof(item -> 'enabled') not in ('boolean', 'null') then
       raise exception 'enabled must be true or false' using errcode = '22023';
     end if;
     v_url := private.check_webhook_url(item ->> 'url');
@@ -44,7 +45,17 @@ begin
     select * into e from public.webhook_endpoints as x
     where x.merchant_id is null and x.url = v_url
     order by x.created_at limit 1 for update;
-    if not found then
+    is_new := not found;
+    if not is_new and e.disabled_reason = 'removed from alert destinations' then
+      -- Re-added after removal: a new secret (shown once, below); the old ones are gone.
+      select * into s from private.new_webhook_secret(e.id);
+      delete from vault.secrets as v where v.id in (e.secret_id, e.previous_secret_id);
+      update public.webhook_endpoints as x set
+        secret_id = s.id, previous_secret_id = null, previous_secret_expires_at = null
+      where x.id = e.id;
+      secrets := secrets || jsonb_build_object(e.id::text, s.secret);
+    end if;
+    if is_new then
       e.id := gen_random_uuid();
       select * into s from private.new_webhook_secret(e.id);
       insert into public.webhook_endpoints (

@@ -8,7 +8,10 @@ CREATE FUNCTION private.update_alert_rules(p_rules jsonb) RETURNS jsonb
 declare
   item jsonb;
   r public.alert_rules;
+  was public.alert_rules;
+  b record;
   k text;
+  seen text[] := '{}';
 begin
   perform private.require_admin();
   if p_rules is null or jsonb_typeof(p_rules) <> 'array' or jsonb_array_length(p_rules) = 0 then
@@ -18,19 +21,28 @@ begin
     if jsonb_typeof(item) <> 'object' or jsonb_typeof(item -> 'id') <> 'string' then
       raise exception 'each rule needs its id' using errcode = '22023';
     end if;
+    if item ->> 'id' = any(seen) then
+      raise exception 'rule % is listed twice', item ->> 'id' using errcode = '22023';
+    end if;
+    seen := seen || (item ->> 'id');
     select * into r from public.alert_rules as x where x.id = item ->> 'id' for update;
     if not found then
       raise exception 'alert rule % does not exist', item ->> 'id' using errcode = 'P0002';
     end if;
+    was := r;
     for k in select jsonb_object_keys(item) loop
+      continue when k = 'id' or jsonb_typeof(item -> k) = 'null'; -- null: unchanged
       case k
-        when 'id' then null;
         when 'enabled' then
           if jsonb_typeof(item -> k) <> 'boolean' then
             raise exception 'enabled must be true or false' using errcode = '22023';
           end if;
           r.enabled := (item ->> k)::boolean;
-        when 'severity' then r.severity := item ->> k;
+        when 'severity' then
+          if (item ->> k) not in ('critical', 'warning', 'info') then
+            raise exception 'severity must be critical, warning or info' using errcode = '22023';
+          end if;
+          r.severity := item ->> k;
         when 'threshold', 'clear_threshold' then
           if jsonb_typeof(item -> k) <> 'number' then
             raise exception '% must be a number', k using errcode = '22023';
@@ -40,25 +52,48 @@ begin
           else
             r.clear_threshold := (item ->> k)::numeric;
           end if;
-        when 'min_volume', 'window_s' then
-          if jsonb_typeof(item -> k) <> 'number' or (item ->> k) !~ '^[0-9]{1,9}$' then
-            raise exception '% must be a whole number', k using errcode = '22023';
+        when 'min_volume' then
+          if jsonb_typeof(item -> k) <> 'number' or (item ->> k) !~ '^[0-9]{1,7}$'
+            or (item ->> k)::integer > 1000000 then
+            raise exception 'min_volume must be a whole number from 0 to 1000000'
+              using errcode = '22023';
           end if;
-          if k = 'min_volume' then
-            r.min_volume := (item ->> k)::integer;
-          else
-            r.window_s := (item ->> k)::integer;
+          r.min_volume := (item ->> k)::integer;
+        when 'window_s' then
+          if jsonb_typeof(item -> k) <> 'number' or (item ->> k) !~ '^[0-9]{1,5}$'
+            or (item ->> k)::integer not between 60 and 86400 then
+            raise exception 'window_s must be a whole number of seconds from 60 to 86400'
+              using errcode = '22023';
           end if;
+          r.window_s := (item ->> k)::integer;
         else
           raise exception 'unknown field % (id, enabled, severity, threshold, clear_threshold, min_volume, window_s)', k
             using errcode = '22023';
       end case;
     end loop;
-    update public.alert_rules as x set
-      enabled = r.enabled, severity = r.severity, threshold = r.threshold,
-      clear_threshold = r.clear_threshold, min_volume = r.min_volume, window_s = r.window_s,
-      updated_by = auth.uid()
-    where x.id = r.id;
+    -- The table's checks hold the same bounds; these say which field and why, in words.
+    b := private.alert_rule_bounds(r.kind);
+    foreach k in array array['threshold', 'clear_threshold'] loop
+      if not (case k when 'threshold' then r.threshold else r.clear_threshold end <@ b.bounds) then
+        raise exception '% of rule % must be above % and at most % (kind %, unit: %)',
+          k, r.id, lower(b.bounds), upper(b.bounds), r.kind, b.unit
+          using errcode = '22023';
+      end if;
+    end loop;
+    if r.clear_threshold > r.threshold then
+      raise exception 'clear_threshold of rule % must be at most its threshold % (it resolves below clear_threshold)',
+        r.id, r.threshold using errcode = '22023';
+    end if;
+    if (r.enabled, r.severity, r.threshold, r.clear_threshold, r.min_volume, r.window_s)
+      is distinct from
+      (was.enabled, was.severity, was.threshold, was.clear_threshold, was.min_volume, was.window_s)
+    then
+      update public.alert_rules as x set
+        enabled = r.enabled, severity = r.severity, threshold = r.threshold,
+        clear_threshold = r.clear_threshold, min_volume = r.min_volume, window_s = r.window_s,
+        updated_by = auth.uid()
+      where x.id = r.id;
+    end if;
     if not r.enabled then
       update public.alerts as x set
         state = 'resolved', resolved_at = now(), resolution = 'rule_disabled'

@@ -8,11 +8,14 @@ CREATE FUNCTION public.admin_put_alert_destinations(p_destinations jsonb) RETURN
 
 -- comment: FUNCTION admin_put_alert_destinations(p_destinations jsonb)
 COMMENT ON FUNCTION public.admin_put_alert_destinations(p_destinations jsonb) IS 'Replaces the operators'' alert destinations with the list sent: [{url, description, enabled}]
-(at most 20; https, or http where the database allows it in development). A new url gets its
+(at most 20; https, or http where the database allows it in development; enabled left out
+or null: true). The API also refuses private, loopback and metadata addresses and names. A new url gets its
 own Standard Webhooks signing secret (whsec_..., in Vault), shown in this answer only; a url
-already listed keeps its secret; one left out stops receiving (kept for its delivery history).
-Idempotent by url: sending the same list again creates nothing. To replace a secret, use
-POST /api/v1/merchant/webhooks/{id}/rotate-secret (admins may).
+already listed keeps its secret; one left out stops receiving (kept for its delivery history); one sent again after its
+removal gets a new secret, shown in that answer (the old one is deleted). A url''s scheme is
+stored in lower case. Idempotent by url: sending the same list again creates nothing. To
+replace a secret, an admin calls POST /api/v1/merchant/webhooks/{id}/rotate-secret (the old
+secret keeps signing alongside for 24 hours).
 Who: platform admins and service_role; anyone else gets 42501.
 Returns: {data: [endpoint (+ secret for new ones)], next_cursor: null}.
 Errors: 42501 not an admin; 22023 not a list, unknown field, bad or repeated url, more than 20.';

@@ -8,14 +8,19 @@ CREATE FUNCTION public.admin_update_alert_rules(p_rules jsonb) RETURNS jsonb
 
 -- comment: FUNCTION admin_update_alert_rules(p_rules jsonb)
 COMMENT ON FUNCTION public.admin_update_alert_rules(p_rules jsonb) IS 'Changes alert rules: a list of {id, and any of enabled, severity, threshold,
-clear_threshold, min_volume, window_s}; fields not sent keep their value. Disabling a rule
-resolves its open alerts (resolution rule_disabled). Idempotent (the same body twice sets
-the same values).
+clear_threshold, min_volume, window_s}; fields not sent, or sent as null, keep their value.
+threshold and clear_threshold are in the rule kind''s unit and within its bounds
+(private.alert_rule_bounds: levels (0, 2] for gateway_down and (0, 1] for gateway_degraded
+and queue_stalled, fractions of failures (0, 1], the latency ratio (1, 100], seconds
+(0, 604800], counts (0, 1000000]), clear_threshold <= threshold; min_volume 0..1000000;
+window_s 60..86400. Disabling a rule resolves its open alerts (resolution rule_disabled). A
+rule whose values do not change is not written (updated_at and updated_by stay).
+Idempotent (the same body twice sets the same values).
 Who: platform admins and service_role; anyone else gets 42501.
 Returns: {data: [rule], next_cursor: null} (every rule).
-Errors: 42501 not an admin; 22023 not a list, unknown field or wrong type; P0002 unknown
-rule; 23514 (422) clear_threshold above threshold, threshold not positive, window_s outside
-60..86400, unknown severity.';
+Errors: 42501 not an admin; 22023 not a list, a rule listed twice, unknown field, wrong
+type, a value outside its bounds (the message names the field and the bound), clear_threshold
+above threshold, unknown severity; P0002 unknown rule.';
 
 -- acl: FUNCTION admin_update_alert_rules(p_rules jsonb)
 REVOKE ALL ON FUNCTION public.admin_update_alert_rules(p_rules jsonb) FROM PUBLIC;

@@ -9,9 +9,11 @@ CREATE FUNCTION public.merchant_mark_notification_read(p_notification_id bigint)
 -- comment: FUNCTION merchant_mark_notification_read(p_notification_id bigint)
 COMMENT ON FUNCTION public.merchant_mark_notification_read(p_notification_id bigint) IS 'Marks a notification read (read_at = the first time). Idempotent: marking it again changes
 nothing. A notification addressed to every member is read for all of them.
-Who: signed-in members of its merchant it is addressed to, admins; API keys get 42501.
+Who: the signed-in members of its merchant it is addressed to (every member when user_id
+is null); API keys get 42501; anyone else, platform admins included, P0002.
 Returns: the notification.
-Errors: P0002 unknown, another merchant''s or another member''s notification; 42501 API key.';
+Errors: P0002 unknown, another merchant''s or another member''s notification (admins too);
+42501 API key.';
 
 -- acl: FUNCTION merchant_mark_notification_read(p_notification_id bigint)
 REVOKE ALL ON FUNCTION public.merchant_mark_notification_read(p_notification_id bigint) FROM PUBLIC;

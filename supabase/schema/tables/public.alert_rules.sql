@@ -14,12 +14,14 @@ CREATE TABLE public.alert_rules (
     updated_by uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_rules_bounds CHECK (((threshold <@ (private.alert_rule_bounds(kind)).bounds) AND (clear_threshold <@ (private.alert_rule_bounds(kind)).bounds))),
     CONSTRAINT alert_rules_clear_threshold_check CHECK ((clear_threshold >= (0)::numeric)),
     CONSTRAINT alert_rules_description_check CHECK (((char_length(description) >= 1) AND (char_length(description) <= 500))),
     CONSTRAINT alert_rules_hysteresis CHECK ((clear_threshold <= threshold)),
     CONSTRAINT alert_rules_id_check CHECK ((id ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT alert_rules_kind_check CHECK ((kind = ANY (ARRAY['gateway_down'::text, 'gateway_degraded'::text, 'gateway_success_drop'::text, 'gateway_latency_spike'::text, 'queue_backlog'::text, 'queue_stalled'::text, 'dead_letter_growth'::text, 'webhook_endpoint_failing'::text, 'rate_limit_breaches'::text, 'payment_failure_spike'::text, 'provider_settlement_mismatch'::text]))),
     CONSTRAINT alert_rules_min_volume_check CHECK ((min_volume >= 0)),
+    CONSTRAINT alert_rules_min_volume_range CHECK ((min_volume <= 1000000)),
     CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['critical'::text, 'warning'::text, 'info'::text]))),
     CONSTRAINT alert_rules_threshold_check CHECK ((threshold > (0)::numeric)),
     CONSTRAINT alert_rules_window_s_check CHECK (((window_s >= 60) AND (window_s <= 86400)))
@@ -51,13 +53,17 @@ provider_settlement_mismatch: a gateway''s provider settlements ingested in the 
 not match our payments and refunds / settlements ingested in the window.';
 
 -- comment: COLUMN alert_rules.threshold
-COMMENT ON COLUMN public.alert_rules.threshold IS 'Fires at value >= threshold (the kind''s unit: level, fraction, ratio, seconds or count).';
+COMMENT ON COLUMN public.alert_rules.threshold IS 'Fires at value >= threshold (the kind''s unit: level, fraction, ratio, seconds or count;
+within private.alert_rule_bounds(kind): levels (0, 2] for gateway_down and (0, 1] for
+gateway_degraded and queue_stalled, fractions (0, 1], the latency ratio (1, 100], seconds
+(0, 604800], counts (0, 1000000]).';
 
 -- comment: COLUMN alert_rules.clear_threshold
-COMMENT ON COLUMN public.alert_rules.clear_threshold IS 'Resolves at value < clear_threshold (same unit; <= threshold: the hysteresis band).';
+COMMENT ON COLUMN public.alert_rules.clear_threshold IS 'Resolves at value < clear_threshold (same unit and bounds; <= threshold: the hysteresis
+band).';
 
 -- comment: COLUMN alert_rules.min_volume
-COMMENT ON COLUMN public.alert_rules.min_volume IS 'Fires only with at least this much evidence in the window (the kind''s volume).';
+COMMENT ON COLUMN public.alert_rules.min_volume IS 'Fires only with at least this much evidence in the window (the kind''s volume), 0..1000000.';
 
 -- comment: COLUMN alert_rules.window_s
 COMMENT ON COLUMN public.alert_rules.window_s IS 'Seconds of history each evaluation looks at.';

@@ -426,7 +426,8 @@ select is(
 select ok(
   (
     select count(*) from pgmq.q_settlement
-    where message ->> 'key' like 'payout-watch:%'
+    where
+      message ->> 'key' like 'payout-watch:%'
       and message -> 'payload' ->> 'settlement_id' = tests.ref('s1')
   ) >= 1,
   'its checks are scheduled'
@@ -456,7 +457,8 @@ select results_eq(
 select is(
   (
     select count(*)::integer from public.webhook_events
-    where merchant_id = tests.w('merchant_c') and type = 'settlement.failed'
+    where
+      merchant_id = tests.w('merchant_c') and type = 'settlement.failed'
       and payload::text like '%' || tests.ref('s1') || '%'
   ), 1, 'settlement.failed is emitted for it'
 );
@@ -507,7 +509,10 @@ select is(private.payout_next(tests.ref('s4')) ->> 'action', 'send', 'a new batc
 insert into tests.refs values ('avail_s4', tests.available(tests.w('merchant_c'))::text);
 select is(
   private.record_payout_result(
-    (select id from public.payouts where settlement_id = tests.ref('s4')),
+    (
+      select id from public.payouts
+      where settlement_id = tests.ref('s4')
+    ),
     '{"status": "failed", "error_code": "input_validation_failed", "http_status": 400}'
   ) ->> 'next',
   'none', 'a refused request is not retried'
@@ -533,7 +538,10 @@ select is(
   private.payout_next(tests.ref('s5')) ->> 'action', 'wait', 'no payout is sent to a suspended merchant'
 );
 select is(
-  (select private.settlement_view(x) from public.settlements as x where x.id = tests.ref('s5')) -> 'payout' ->> 'status',
+  (
+    select private.settlement_view(x) from public.settlements as x
+    where x.id = tests.ref('s5')
+  ) -> 'payout' ->> 'status',
   'waiting_for_merchant_active',
   'the settlement shows why'
 );

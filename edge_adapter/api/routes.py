@@ -331,7 +331,17 @@ class MerchantGateways(Input):
 
 # Ledger, wallets, settlements and analytics (issue 14) -------------------------------------
 Mode = Literal["test", "live"]
-EntryKind = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,39}$", examples=["payment", "refund"])]
+EntryKind = Literal[
+    "payment",
+    "refund",
+    "adjustment",
+    "settlement",
+    "payout",
+    "payout_processed",
+    "payout_reversal",
+    "provider_settlement",
+    "migration",
+]
 
 
 class WalletQuery(Input):
@@ -352,14 +362,18 @@ class WalletTransactionsQuery(Input):
 
 
 class WalletAdjustment(Input):
-    amount: StrictInt = Field(description="signed integer minor units: + credits, - debits")
+    amount: StrictInt = Field(
+        ge=-(10**14),
+        le=10**14,
+        description="signed integer minor units: + credits, - debits; at most 1e14 either way",
+    )
     reason: str = Field(min_length=1, max_length=500, description="kept with the adjustment")
     account: Literal["available", "reserve"] = "available"
 
 
 class OpenWallet(Input):
     currency: str = Field(min_length=3, max_length=3, examples=["INR"])
-    mode: Mode = "live"
+    mode: Mode = Field(description="required: live needs a live-enabled merchant (else 409)")
 
 
 class Rate(Input):
@@ -368,13 +382,18 @@ class Rate(Input):
 
 
 class MerchantPricing(Input):
+    """PUT replaces the whole record: every field is required (state and the delay may be null)."""
+
     rates: dict[PaymentMethod, Rate] = Field(
-        default_factory=dict, description="methods left out pay the platform default"
+        description="methods left out pay the platform default ({} for all defaults)"
     )
     state: str | None = Field(
-        default=None, pattern=r"^[A-Z]{2}$", description="GST state, ISO 3166-2:IN (KA, MH)"
+        pattern=r"^[A-Z]{2}$",
+        description="GST state or union territory, ISO 3166-2:IN code (KA, MH, DL); null: unknown",
     )
-    settlement_delay_days: StrictInt | None = Field(default=None, ge=0, le=30)
+    settlement_delay_days: StrictInt | None = Field(
+        ge=0, le=30, description="working days; null: the platform's"
+    )
 
 
 SETTLEMENT_ID = r"^stl_[0-9a-f]{20}$"

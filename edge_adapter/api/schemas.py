@@ -1803,6 +1803,22 @@ class PayoutFailure(Out):
 
 
 class SettlementPayout(Out):
+    status: Literal[
+        "pending",
+        "waiting_for_bank_account",
+        "waiting_for_payout_account",
+        "waiting_for_merchant_active",
+        "waiting_for_merchant_live",
+        "retry_scheduled",
+        "processing",
+        "processed",
+        "failed",
+        "reversed",
+    ] = Field(description="where the payout stands; waiting_* and retry_scheduled are not failures")
+    usable_from: datetime | None = Field(
+        description="waiting_for_bank_account: when the new account's cooling-off ends"
+    )
+    next_attempt_at: datetime | None = Field(description="retry_scheduled: the next attempt")
     attempts: int
     utr: str | None
     bank_account_id: UUID | None
@@ -1825,6 +1841,9 @@ SETTLEMENT_EXAMPLE: dict[str, Any] = {
     "net": 12205,
     "counts": {"payments": 2, "refunds": 0, "adjustments": 0},
     "payout": {
+        "status": "processed",
+        "usable_from": None,
+        "next_attempt_at": None,
         "attempts": 1,
         "utr": "UTIB202501150001",
         "bank_account_id": KEY_ID,

@@ -4,7 +4,12 @@ reconciliation, the providers' settlement reports). Job payloads:
     {wallet_id}        make the wallet's next batch (pg_cron's lsp-settlements enqueues these);
                        the database enqueues the batch's payout job itself
     {settlement_id}    the batch's next payout step: send an attempt, or ask the provider about
-                       one it is processing; the database schedules checks and retries
+                       one it is processing or, during the reversal watch
+                       (payouts.reversal_watch_s), one it processed (RazorpayX's payout
+                       states end in processed or reversed, and a reversed payout returned
+                       the money: https://razorpay.com/docs/webhooks/payloads/x/ and
+                       https://razorpay.com/docs/x/webhooks/subscribe/); the database
+                       schedules checks and retries, and refuses an attempt before its time
     {provider_report, day}   fetch a gateway's settlement report for a UTC day and ingest
                        each settlement in it (matched to our payments and refunds; what does
                        not match is reported); pg_cron's lsp-provider-reports enqueues these
@@ -100,6 +105,10 @@ async def payout(settlement_id: str, ctx: JobContext, settings: Settings) -> Non
         next=outcome.get("next"),
         latency_ms=result.latency_ms,
     )
+    # Only a missing answer is retried by the queue (the same attempt, same key). A failed
+    # attempt's next one is a message the database scheduled at payouts.retry_schedule_s
+    # ("scheduled"), and payout_next refuses it earlier ("wait"); a processed payout's
+    # reversal checks ("watch") are scheduled messages too.
     if outcome.get("next") == "retry":
         raise RetryLater(f"{provider} gave no definite answer for {p['payout_id']}")
 

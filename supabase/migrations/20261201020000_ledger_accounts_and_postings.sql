@@ -802,8 +802,9 @@ begin
     from jsonb_array_elements(p_lines) as y (line)
   ) as v;
   if bad is not null then
-    raise exception 'every line needs account_id, direction debit|credit and a positive integer amount (got %)',
-      left(bad, 200) using errcode = '22023';
+    -- Generic: the lines' payloads and account ids are never echoed.
+    raise exception 'every posting line needs an account_id (uuid), a direction (debit or credit) and a positive whole amount of minor units'
+      using errcode = '22023';
   end if;
   if debits is distinct from credits then
     raise exception 'a posting must balance: debits % <> credits %', debits, credits
@@ -1137,8 +1138,11 @@ begin
   if p_account is not null and p_account not in ('available', 'pending', 'reserve') then
     raise exception 'account must be available, pending or reserve' using errcode = '22023';
   end if;
-  if p_kind is not null and p_kind !~ '^[a-z][a-z_]{0,39}$' then
-    raise exception 'kind must be an entry kind such as payment, refund, adjustment, settlement'
+  if p_kind is not null and p_kind not in (
+    'payment', 'refund', 'adjustment', 'settlement', 'payout', 'payout_processed',
+    'payout_reversal', 'provider_settlement', 'migration'
+  ) then
+    raise exception 'kind must be one of payment, refund, adjustment, settlement, payout, payout_processed, payout_reversal, provider_settlement, migration'
       using errcode = '22023';
   end if;
   if p_from is not null and p_to is not null and p_from > p_to then
@@ -1199,13 +1203,15 @@ $$;
 comment on function public.list_wallet_transactions(
   uuid, text, text, timestamptz, timestamptz, text, integer
 ) is $$A wallet's ledger lines, newest first: each with its entry kind (payment, refund,
-adjustment, settlement, payout, payout_reversal, migration), account (available, pending,
+adjustment, settlement, payout, payout_processed, payout_reversal, provider_settlement,
+migration; kind filters on one of these), account (available, pending,
 reserve), signed amount (+ credits the merchant) and that account's running balance after it;
 filters kind, account and created_at range [from, to); keyset pagination.
 Who: the wallet's merchant's members and API keys (an API key: wallets of its mode), admins.
 Returns: {data: [transaction], next_cursor: text | null}; amounts in minor units; limit
 1..200 (default 50).
-Errors: 22023 bad filter, limit or cursor; P0002 unknown wallet (or not the caller's).$$;
+Errors: 22023 bad filter (an unknown kind: the message lists the kinds), limit or cursor;
+P0002 unknown wallet (or not the caller's).$$;
 
 create function private.adjust_wallet(
   p_wallet_id uuid, p_amount bigint, p_reason text, p_account text, p_idempotency_key text
@@ -1232,8 +1238,8 @@ begin
   if replay is not null then
     return replay;
   end if;
-  if p_amount is null or p_amount = 0 then
-    raise exception 'amount must be a non-zero whole number of minor units (signed)'
+  if p_amount is null or p_amount = 0 or abs(p_amount) > 100000000000000 then
+    raise exception 'amount must be a non-zero whole number of minor units (signed), at most 100000000000000 either way'
       using errcode = '22023';
   end if;
   if p_reason is null or char_length(btrim(p_reason)) = 0 or char_length(p_reason) > 500 then
@@ -1247,6 +1253,14 @@ begin
   select * into w from public.wallets as x where x.id = p_wallet_id for update;
   if not found then
     raise exception 'wallet % does not exist', p_wallet_id using errcode = 'P0002';
+  end if;
+  if w.mode = 'live' and not exists (
+    select 1 from public.merchants as x where x.id = w.merchant_id and x.live_enabled
+  ) then
+    perform private.raise_http(
+      409, 'merchant_not_live',
+      'the merchant is not live-enabled: its live wallet cannot be adjusted (admin_set_merchant_live first)'
+    );
   end if;
   merchant_acct := case v_account when 'available' then w.available_account_id
     else w.reserve_account_id end;
@@ -1304,8 +1318,10 @@ on available are part of the wallet's next settlement.
 Who: platform admins (service_role too); everyone else 42501.
 Returns: {id, object wallet_adjustment, wallet_id, merchant_id, account, amount (signed minor
 units), currency, reason, entry_id, created_at, wallet (balances after it)}.
-Errors: 22023 amount zero, reason missing or over 500 characters, account not available or
-reserve; P0002 unknown wallet; PGRST 409 insufficient_balance; PGRST 422 / 409 idempotency
+Errors: 22023 amount zero or above 100000000000000 either way, reason missing or over 500
+characters, account not available or reserve; P0002 unknown wallet; PGRST 409
+merchant_not_live (a live wallet of a merchant that is not live-enabled); PGRST 409
+insufficient_balance; PGRST 422 / 409 idempotency
 (Idempotency-Key reused with other parameters / still in flight); 42501 not an admin.$$;
 
 create function private.open_wallet(p_merchant_id uuid, p_currency text, p_mode text) returns jsonb
@@ -1323,6 +1339,14 @@ begin
   if not exists (select 1 from public.merchants as x where x.id = p_merchant_id) then
     raise exception 'merchant % does not exist', p_merchant_id using errcode = 'P0002';
   end if;
+  if p_mode = 'live' and not exists (
+    select 1 from public.merchants as x where x.id = p_merchant_id and x.live_enabled
+  ) then
+    perform private.raise_http(
+      409, 'merchant_not_live',
+      'the merchant is not live-enabled: no live wallet is opened (admin_set_merchant_live first)'
+    );
+  end if;
   w := private.wallet_for(p_merchant_id, p_currency, p_mode);
   return private.wallet_view(w);
 end
@@ -1332,7 +1356,7 @@ $$Admins only: the merchant's wallet in a currency and mode, opened if needed; s
 public.admin_open_wallet.$$;
 
 create function public.admin_open_wallet(
-  p_merchant_id uuid, p_currency text, p_mode text default 'live'
+  p_merchant_id uuid, p_currency text, p_mode text
 ) returns jsonb
 language sql
 set search_path = ''
@@ -1342,7 +1366,9 @@ $$Opens (or returns) a merchant's wallet in a currency and mode, so that it can 
 before its first payment. Repeats return the same wallet.
 Who: platform admins; everyone else 42501.
 Returns: the wallet {id, currency, mode, available, pending, reserve, ...} in minor units.
-Errors: 22023 currency not ISO 4217 or mode not test|live; P0002 unknown merchant; 42501.$$;
+Errors: 22023 currency not ISO 4217 or mode not test|live (mode is required); PGRST 409
+merchant_not_live (live, for a merchant that is not live-enabled); P0002 unknown merchant;
+42501.$$;
 
 -- The old single-balance wallets, forward -------------------------------------------------------
 -- Every wallet gets its three accounts (live mode: the old wallets knew no test mode), and

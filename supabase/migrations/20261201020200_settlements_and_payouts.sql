@@ -53,6 +53,18 @@ insert into private.settings (key, value, description) values
 (
   'payouts.imps_max', '50000000',
   'largest payout (minor units) sent by IMPS; larger ones go by NEFT'
+),
+(
+  'payouts.min_amount', '100',
+  'smallest settlement net (minor units) paid out; below it no batch is made and the money waits in available (RazorpayX pays at least INR 1.00)'
+),
+(
+  'payouts.reversal_watch_s', '259200',
+  'seconds after a payout is processed during which the provider is still asked whether the bank returned it (payout reversed)'
+),
+(
+  'payouts.reversal_check_schedule_s', '[3600, 21600, 86400, 259200]',
+  'seconds after a payout is processed at which it is checked again for a reversal (those within payouts.reversal_watch_s)'
 )
 on conflict (key) do nothing;
 
@@ -410,6 +422,10 @@ create table public.settlements (
   utr text check (char_length(utr) <= 100),
   failure_code text check (char_length(failure_code) <= 100),
   failure_message text check (char_length(failure_message) <= 500),
+  waiting_for text check (
+    waiting_for in ('bank_account', 'payout_account', 'merchant_active', 'merchant_live', 'retry')
+  ),
+  waiting_until timestamptz,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   processed_at timestamptz,
@@ -441,6 +457,13 @@ comment on column public.settlements.net is
 $$gross - refunds - fees - tax + adjustments: what is paid out, minor units.$$;
 comment on column public.settlements.released is
 $$Minor units moved from pending to available by this batch.$$;
+comment on column public.settlements.waiting_for is
+$$Why the payout is not being sent now: bank_account (none, or in its cooling-off),
+payout_account (none for the mode), merchant_active (suspended or closed), merchant_live
+(live money of a merchant not live-enabled), retry (the next attempt is scheduled); null
+otherwise.$$;
+comment on column public.settlements.waiting_until is
+$$When the wait ends if known: the bank account's usable_from, or the next attempt's time.$$;
 
 create table public.settlement_lines (
   id bigint primary key generated always as identity,
@@ -533,8 +556,20 @@ as $$
       'payments', s.payments_count, 'refunds', s.refunds_count, 'adjustments', s.adjustments_count
     ),
     'payout', jsonb_build_object(
+      'status', case
+        when s.waiting_for = 'bank_account' then 'waiting_for_bank_account'
+        when s.waiting_for = 'payout_account' then 'waiting_for_payout_account'
+        when s.waiting_for = 'merchant_active' then 'waiting_for_merchant_active'
+        when s.waiting_for = 'merchant_live' then 'waiting_for_merchant_live'
+        when s.waiting_for = 'retry' then 'retry_scheduled'
+        when s.failure_code = 'reversed' then 'reversed'
+        when s.status = 'created' then 'pending'
+        else s.status end,
+      'usable_from', case when s.waiting_for = 'bank_account' then s.waiting_until end,
+      'next_attempt_at', case when s.waiting_for = 'retry' then s.waiting_until end,
       'attempts', s.payout_attempts, 'utr', s.utr, 'bank_account_id', s.bank_account_id,
-      'failure', case when s.failure_code is not null or s.failure_message is not null then
+      'failure', case when s.waiting_for is distinct from 'bank_account'
+        and (s.failure_code is not null or s.failure_message is not null) then
         jsonb_build_object('code', s.failure_code, 'message', s.failure_message) end
     ),
     'created_at', s.created_at, 'processed_at', s.processed_at
@@ -586,10 +621,21 @@ declare
   lot_ids text [];
   draw_ids bigint [];
   adjustment_ids uuid [];
+  mer public.merchants;
+  min_amount bigint := (private.setting('payouts.min_amount'))::bigint;
 begin
   select * into w from public.wallets as x where x.id = p_wallet_id for update;
   if not found then
     raise exception 'wallet % does not exist', p_wallet_id using errcode = 'P0002';
+  end if;
+  -- Nothing settles for a suspended or closed merchant, nor live money of a merchant that is
+  -- not live-enabled: the items wait and settle once that changes.
+  select * into mer from public.merchants as x where x.id = w.merchant_id;
+  if mer.status <> 'active' then
+    return jsonb_build_object('deferred', true, 'reason', 'merchant_not_active', 'wallet_id', w.id);
+  end if;
+  if w.mode = 'live' and not mer.live_enabled then
+    return jsonb_build_object('deferred', true, 'reason', 'merchant_not_live', 'wallet_id', w.id);
   end if;
   delay := private.settlement_delay(w.merchant_id);
   -- The batch: matured lots with no refund in flight, refunds drawn on them or on available,
@@ -619,7 +665,15 @@ begin
   where a.id = w.available_account_id;
   if v_net < 0 or free_available + v_release < v_net then
     -- A refund still in flight holds part of available: settle once it completes.
-    return jsonb_build_object('deferred', true, 'wallet_id', w.id, 'net', v_net);
+    return jsonb_build_object(
+      'deferred', true, 'reason', 'refund_in_flight', 'wallet_id', w.id, 'net', v_net
+    );
+  end if;
+  if v_net > 0 and v_net < min_amount then
+    -- Below the smallest payout (payouts.min_amount): the money waits in available.
+    return jsonb_build_object(
+      'deferred', true, 'reason', 'below_min_amount', 'wallet_id', w.id, 'net', v_net
+    );
   end if;
   insert into public.settlements (
     merchant_id, wallet_id, currency, mode, status, gross, refunds, fees, tax, adjustments, net,
@@ -694,8 +748,10 @@ end
 $$;
 comment on function private.create_settlement(uuid) is
 $$service_role (the settlement worker): under the wallet's lock, makes the wallet's next
-batch if there is anything to settle (null otherwise; {deferred} while a refund in flight
-holds part of available): lines, figures, pending -> available for the matured lots, net ->
+batch if there is anything to settle (null otherwise; {deferred, reason} while a refund in
+flight holds part of available (refund_in_flight), the net is below payouts.min_amount
+(below_min_amount), the merchant is suspended or closed (merchant_not_active) or, for a live
+wallet, not live-enabled (merchant_not_live)): lines, figures, pending -> available for the matured lots, net ->
 payouts in transit, and the payout job. A batch with net 0 is processed at once.$$;
 
 create function private.enqueue_settlements() returns integer
@@ -708,7 +764,8 @@ declare
 begin
   for w in
     select x.id from public.wallets as x
-    where exists (
+    inner join public.merchants as m on x.merchant_id = m.id
+    where m.status = 'active' and (x.mode = 'test' or m.live_enabled) and (exists (
       select 1 from public.payment_credits as c
       where c.wallet_id = x.id and c.settlement_id is null
         and c.succeeded_at <= now() - make_interval(days => private.settlement_delay(x.merchant_id))
@@ -719,7 +776,7 @@ begin
       select 1 from private.refund_draws as d
       where d.wallet_id = x.id and d.settlement_id is null and d.status = 'posted'
         and d.account = 'available'
-    )
+    ))
   loop
     perform private.enqueue(
       'settlement', jsonb_build_object('wallet_id', w.id), 0,
@@ -732,10 +789,43 @@ end
 $$;
 comment on function private.enqueue_settlements() is
 $$pg_cron, every 15 minutes: a settlement job for each wallet with payments that may have
-matured or unsettled refunds or adjustments on available; the number enqueued.$$;
+matured or unsettled refunds or adjustments on available, of active merchants (live wallets:
+live-enabled ones only); the number enqueued.$$;
 select cron.schedule('lsp-settlements', '*/15 * * * *', 'select private.enqueue_settlements()');
 
 -- Paying a batch out -------------------------------------------------------------------------------
+create function private.schedule_reversal_check(p_payout_id text, p_settlement_id text, p_processed_at timestamptz)
+returns integer
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  watch_s integer := (private.setting('payouts.reversal_watch_s'))::integer;
+  at_s integer;
+  wait_s integer;
+begin
+  select o.v into at_s
+  from jsonb_array_elements_text(private.setting('payouts.reversal_check_schedule_s')) as x (t)
+  cross join lateral (select x.t::integer as v) as o
+  where o.v <= watch_s and p_processed_at + make_interval(secs => o.v) > now()
+  order by o.v limit 1;
+  if at_s is null then
+    return null;
+  end if;
+  wait_s := least(greatest(ceil(extract(epoch from
+    p_processed_at + make_interval(secs => at_s) - now()))::integer, 1), 604800);
+  perform private.enqueue(
+    'settlement', jsonb_build_object('settlement_id', p_settlement_id), wait_s,
+    'payout-watch:' || p_payout_id || ':' || at_s
+  );
+  return wait_s;
+end
+$$;
+comment on function private.schedule_reversal_check(text, text, timestamptz) is
+$$Schedules the next check of a processed payout for a reversal: at the first offset of
+payouts.reversal_check_schedule_s after its processing still ahead and within
+payouts.reversal_watch_s; the seconds until it, or null when the watch is over.$$;
+
 create function private.payout_next(p_settlement_id text) returns jsonb
 language plpgsql security definer
 set search_path = ''
@@ -745,19 +835,58 @@ declare
   po public.payouts;
   b public.merchant_bank_accounts;
   acct private.payout_accounts;
+  mer public.merchants;
   wait_s integer;
+  v_waiting text;
+  v_until timestamptz;
 begin
   select * into s from public.settlements as x where x.id = p_settlement_id for update;
   if not found then
     raise exception 'settlement % does not exist', p_settlement_id using errcode = 'P0002';
   end if;
-  if s.status in ('processed', 'failed') or s.net <= 0 then
+  if s.status = 'failed' or s.net <= 0 then
     return jsonb_build_object('action', 'none', 'status', s.status);
   end if;
-  select * into po from public.payouts as x
-  where x.settlement_id = s.id and x.status in ('created', 'processing')
-  order by x.attempt_no desc limit 1;
-  if not found then
+  if s.status = 'processed' then
+    -- The reversal watch: a processed payout is asked about again until
+    -- payouts.reversal_watch_s after it was processed (the bank may still return it).
+    select * into po from public.payouts as x
+    where x.settlement_id = s.id and x.status = 'processed'
+    order by x.attempt_no desc limit 1;
+    if not found or po.provider_payout_id is null or po.completed_at
+      < now() - make_interval(secs => (private.setting('payouts.reversal_watch_s'))::integer) then
+      return jsonb_build_object('action', 'none', 'status', s.status);
+    end if;
+  else
+    select * into po from public.payouts as x
+    where x.settlement_id = s.id and x.status in ('created', 'processing')
+    order by x.attempt_no desc limit 1;
+  end if;
+  if po.id is null or (po.status = 'created' or po.provider_payout_id is null) and po.status <> 'processed' then
+    -- Something would be sent: not for a suspended or closed merchant, nor live money of a
+    -- merchant that is not live-enabled (checked again every hour).
+    select * into mer from public.merchants as x where x.id = s.merchant_id;
+    if mer.status <> 'active' or (s.mode = 'live' and not mer.live_enabled) then
+      v_waiting := case when mer.status <> 'active' then 'merchant_active' else 'merchant_live' end;
+      update public.settlements as x set waiting_for = v_waiting, waiting_until = null,
+        failure_code = null, failure_message = null
+      where x.id = s.id;
+      perform private.enqueue(
+        'settlement', jsonb_build_object('settlement_id', s.id), 3600,
+        'payout-wait:' || s.id || ':' || to_char(now() at time zone 'UTC', 'YYYYMMDDHH24MISS')
+      );
+      return jsonb_build_object('action', 'wait', 'waiting_for', v_waiting, 'retry_in_s', 3600);
+    end if;
+  end if;
+  if po.id is null then
+    if s.waiting_for = 'retry' and s.waiting_until > now() then
+      -- Too early: the next attempt is due at waiting_until, when the message the failed
+      -- attempt scheduled arrives.
+      return jsonb_build_object(
+        'action', 'wait', 'waiting_for', 'retry', 'until', s.waiting_until,
+        'retry_in_s', ceil(extract(epoch from s.waiting_until - now()))::integer
+      );
+    end if;
     select * into b from public.merchant_bank_accounts as x
     where x.merchant_id = s.merchant_id and x.status = 'active';
     select * into acct from private.payout_accounts as x where x.mode = s.mode;
@@ -765,16 +894,20 @@ begin
       wait_s := case when b.id is not null and b.usable_from > now() and acct.mode is not null
         then least(greatest(ceil(extract(epoch from b.usable_from - now()))::integer, 1), 604800)
         else 3600 end;
-      update public.settlements as x set failure_message = case
-        when b.id is null then 'waiting for the merchant''s bank account'
-        when b.usable_from > now() then 'the bank account is new: payouts start after its cooling-off'
-        else 'no payout account is configured for ' || s.mode || ' mode' end
+      v_waiting := case when b.id is null or b.usable_from > now() then 'bank_account'
+        else 'payout_account' end;
+      v_until := case when b.id is not null and b.usable_from > now() then b.usable_from end;
+      -- A waiting state, not a failure: the last attempt's failure no longer applies.
+      update public.settlements as x set waiting_for = v_waiting, waiting_until = v_until,
+        failure_code = null, failure_message = null
       where x.id = s.id;
       perform private.enqueue(
         'settlement', jsonb_build_object('settlement_id', s.id), wait_s,
         'payout-wait:' || s.id || ':' || to_char(now() at time zone 'UTC', 'YYYYMMDDHH24MISS')
       );
-      return jsonb_build_object('action', 'wait', 'retry_in_s', wait_s);
+      return jsonb_build_object(
+        'action', 'wait', 'waiting_for', v_waiting, 'until', v_until, 'retry_in_s', wait_s
+      );
     end if;
     insert into public.payouts (
       settlement_id, merchant_id, attempt_no, provider, amount, currency, mode, bank_account_id
@@ -783,13 +916,15 @@ begin
     ) returning * into po;
     update public.settlements as x set
       status = 'processing', payout_attempts = po.attempt_no, bank_account_id = b.id,
-      failure_code = null, failure_message = null
+      failure_code = null, failure_message = null, waiting_for = null, waiting_until = null
     where x.id = s.id;
+  elsif s.waiting_for in ('merchant_active', 'merchant_live') then
+    update public.settlements as x set waiting_for = null, waiting_until = null where x.id = s.id;
   end if;
   select * into b from public.merchant_bank_accounts as x where x.id = po.bank_account_id;
   select * into acct from private.payout_accounts as x where x.mode = s.mode;
   return jsonb_build_object(
-    'action', case when po.status = 'processing' and po.provider_payout_id is not null
+    'action', case when po.status in ('processing', 'processed') and po.provider_payout_id is not null
       then 'check' else 'send' end,
     'payout', jsonb_build_object(
       'payout_id', po.id, 'settlement_id', s.id, 'amount', po.amount, 'currency', po.currency,
@@ -818,9 +953,13 @@ end
 $$;
 comment on function private.payout_next(text) is
 $$service_role (the settlement worker): the settlement's next payout step: none (done), wait
-(no usable bank account or payout account yet: re-enqueued), send (a payout attempt recorded
-before the call; repeated sends reuse it, its id being the idempotency key) or check (ask the
-provider). Carries the beneficiary and provider credentials: never log it.$$;
+(waiting_for bank_account: none usable yet, or in its cooling-off; payout_account: none for
+the mode; merchant_active / merchant_live: the merchant is suspended or closed, or not
+live-enabled for live money (re-enqueued); retry: the next attempt is not due yet, its
+scheduled message will come), send (a payout attempt recorded before the call; repeated
+sends reuse it, its id being the idempotency key) or check (ask the provider: a payout it is
+processing, or a processed one during the reversal watch, payouts.reversal_watch_s).
+Carries the beneficiary and provider credentials: never log it.$$;
 
 create function private.record_payout_result(p_payout_id text, p_result jsonb) returns jsonb
 language plpgsql security definer
@@ -837,6 +976,7 @@ declare
   adj uuid := gen_random_uuid();
   posted jsonb;
   delay integer;
+  permanent boolean;
 begin
   select * into po from public.payouts as x where x.id = p_payout_id;
   if not found then
@@ -884,7 +1024,15 @@ begin
     where x.id = s.id;
     return jsonb_build_object('outcome', 'reversed', 'next', 'none');
   end if;
-  if po.status in ('processed', 'failed', 'reversed') then
+  if po.status = 'processed' then
+    -- The reversal watch: not returned (yet); ask again later while the watch lasts.
+    delay := private.schedule_reversal_check(po.id, s.id, po.completed_at);
+    return jsonb_build_object(
+      'outcome', 'watching', 'status', po.status,
+      'next', case when delay is null then 'none' else 'watch' end, 'in_s', delay
+    );
+  end if;
+  if po.status in ('failed', 'reversed') then
     return jsonb_build_object('outcome', 'stale', 'status', po.status, 'next', 'none');
   end if;
   if v_status = 'processed' then
@@ -903,9 +1051,14 @@ begin
         'reference_id', s.id, 'description', 'payout processed, UTR ' || coalesce(p_result ->> 'utr', '?'))
     );
     update public.settlements as x set status = 'processed', utr = left(p_result ->> 'utr', 100),
-      processed_at = now(), failure_code = null, failure_message = null
+      processed_at = now(), failure_code = null, failure_message = null, waiting_for = null,
+      waiting_until = null
     where x.id = s.id;
-    return jsonb_build_object('outcome', 'processed', 'next', 'none');
+    delay := private.schedule_reversal_check(po.id, s.id, now());
+    return jsonb_build_object(
+      'outcome', 'processed', 'next', case when delay is null then 'none' else 'watch' end,
+      'in_s', delay
+    );
   end if;
   if v_status = 'processing' then
     update public.payouts as x set status = 'processing' where x.id = po.id;
@@ -923,19 +1076,23 @@ begin
       failure_code = left(coalesce(p_result ->> 'error_code', v_status), 100),
       failure_message = left(coalesce(p_result ->> 'error_message', 'the payout failed'), 500)
     where x.id = po.id;
-    if po.attempt_no < max_attempts then
+    -- The provider refused the request itself (a 4xx such as input_validation_failed):
+    -- sending it again cannot succeed, so the money goes back at once.
+    permanent := coalesce((p_result ->> 'http_status')::integer, 0) between 400 and 499;
+    if po.attempt_no < max_attempts and not permanent then
       delay := coalesce(
         (retry_schedule ->> least(po.attempt_no - 1, jsonb_array_length(retry_schedule) - 1))::integer, 300
       );
       update public.settlements as x set
         failure_code = left(coalesce(p_result ->> 'error_code', v_status), 100),
-        failure_message = 'payout attempt ' || po.attempt_no || ' failed: retrying'
+        failure_message = 'payout attempt ' || po.attempt_no || ' failed: retrying',
+        waiting_for = 'retry', waiting_until = now() + make_interval(secs => delay)
       where x.id = s.id;
       perform private.enqueue(
         'settlement', jsonb_build_object('settlement_id', s.id), delay,
         'payout-retry:' || s.id || ':' || po.attempt_no
       );
-      return jsonb_build_object('outcome', 'failed', 'next', 'retry', 'in_s', delay);
+      return jsonb_build_object('outcome', 'failed', 'next', 'scheduled', 'in_s', delay);
     end if;
     posted := private.ledger_post(
       'payout:' || s.id || ':reversal', 'payout_reversal',
@@ -957,10 +1114,15 @@ begin
     );
     update public.settlements as x set status = 'failed',
       failure_code = left(coalesce(p_result ->> 'error_code', v_status), 100),
-      failure_message = 'the payout failed ' || po.attempt_no
-      || ' times: the money is back in available and goes with the next settlement'
+      failure_message = case when permanent
+        then 'the payout provider refused the payout: the money is back in available'
+        else 'the payout failed ' || po.attempt_no
+          || ' times: the money is back in available and goes with the next settlement' end,
+      waiting_for = null, waiting_until = null
     where x.id = s.id;
-    return jsonb_build_object('outcome', 'failed', 'next', 'none', 'reversed', true);
+    return jsonb_build_object(
+      'outcome', 'failed', 'next', 'none', 'reversed', true, 'permanent', permanent
+    );
   end if;
   -- unknown / error: no definite answer; the worker retries the same attempt (same key).
   return jsonb_build_object('outcome', v_status, 'next', 'retry');
@@ -969,12 +1131,15 @@ $$;
 comment on function private.record_payout_result(text, jsonb) is
 $$service_role (the settlement worker): applies a payout provider's answer {status
 processing|processed|failed|reversed|unknown|error, provider_payout_id, utr, error_code,
-error_message, sent}. processed: UTR stored, in transit -> platform bank, settlement
-processed; processing: a status check is scheduled; failed: another attempt after
-payouts.retry_schedule_s, or after payouts.max_attempts the net goes back to available
-(payout_reversal, reported by the next batch) and the settlement fails; reversed after
-processed: the money returns to available likewise; unknown / error: retry the same attempt.
-Returns {outcome, next: none|check|retry}.$$;
+error_message, http_status, sent}. processed: UTR stored, in transit -> platform bank,
+settlement processed, the reversal watch's first check scheduled; processing: a status check
+is scheduled; failed: another attempt scheduled after payouts.retry_schedule_s (payout_next
+refuses it earlier), or at once for a refused request (a 4xx: permanent) and after
+payouts.max_attempts, the net goes back to available (payout_reversal, reported by the next
+batch) and the settlement fails; reversed after processed (seen during the reversal watch):
+the money returns to available likewise, once, and the settlement fails (settlement.failed,
+failure code reversed); unknown / error: the worker retries the same attempt (same key).
+Returns {outcome, next: none|check|scheduled|watch|retry}.$$;
 
 -- Settlement RPCs ------------------------------------------------------------------------------------
 create function private.list_settlements(
@@ -1118,6 +1283,9 @@ begin
   exception when others then
     raise exception 'day % is not a date', p_day using errcode = '22023';
   end;
+  if d not between date '2000-01-01' and date '2100-12-31' then
+    raise exception 'day must be between 2000-01-01 and 2100-12-31' using errcode = '22023';
+  end if;
   if p_description is null or char_length(btrim(p_description)) not between 1 and 200 then
     raise exception 'description is required (1 to 200 characters)' using errcode = '22023';
   end if;
@@ -1140,7 +1308,8 @@ $$Marks an India day (YYYY-MM-DD) as a bank holiday: no payment matures on it (T
 working days only). Repeating it updates the description. Audited.
 Who: platform admins; everyone else 42501.
 Returns: {day, description}.
-Errors: 22023 day not a date, description missing; 42501 not an admin.$$;
+Errors: 22023 day not a date (or outside 2000-01-01..2100-12-31), description missing;
+42501 not an admin.$$;
 
 create function private.delete_settlement_holiday(p_day text) returns jsonb
 language plpgsql security definer
@@ -1178,22 +1347,30 @@ Errors: 22023 day not a date; P0002 not a holiday; 42501 not an admin.$$;
 create function public.list_settlement_holidays(
   p_from date default null, p_to date default null
 ) returns jsonb
-language sql stable
+language plpgsql stable
 set search_path = ''
 as $$
-  select jsonb_build_object(
-    'data', coalesce(jsonb_agg(jsonb_build_object('day', h.day, 'description', h.description)
-      order by h.day), '[]'::jsonb),
-    'next_cursor', null
-  )
-  from public.settlement_holidays as h
-  where (p_from is null or h.day >= p_from) and (p_to is null or h.day < p_to)
+begin
+  if p_from is not null and p_to is not null and p_from > p_to then
+    raise exception 'from must not be after to' using errcode = '22023';
+  end if;
+  return (
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(jsonb_build_object('day', h.day, 'description', h.description)
+        order by h.day), '[]'::jsonb),
+      'next_cursor', null
+    )
+    from public.settlement_holidays as h
+    where (p_from is null or h.day >= p_from) and (p_to is null or h.day <= p_to)
+  );
+end
 $$;
 comment on function public.list_settlement_holidays(date, date) is
-$$Settlement holidays (India days on which nothing matures), in [from, to).
+$$Settlement holidays (India days on which nothing matures) from `from` to `to`, both
+inclusive.
 Who: every signed-in user and API key (RLS).
 Returns: {data: [{day, description}], next_cursor: null}.
-Errors: 22007 / 22008 from or to not a date; 42501 anon.$$;
+Errors: 22023 from after to; 22007 / 22008 from or to not a date; 42501 anon.$$;
 
 -- Reconciliation ------------------------------------------------------------------------------------
 create function private.reconcile_ledger(p_merchant_id uuid) returns jsonb

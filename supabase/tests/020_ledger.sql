@@ -4,8 +4,11 @@
 -- on every parameter).
 begin;
 \ir _helpers.psql
-select plan(49);
+select plan(57);
 select tests.make_world();
+-- The world's wallets are live: their merchants are live-enabled here (see the end for one
+-- that is not).
+update public.merchants set live_enabled = true;
 
 create table tests.refs (k text primary key, v text not null);
 grant select on tests.refs to authenticated, anon, service_role;
@@ -112,7 +115,7 @@ select throws_ok(
   'admin_adjust_wallet: not even on their own wallet'
 );
 select throws_ok(
-  format('select public.admin_open_wallet(%L, ''USD'')', tests.w('merchant_a')), '42501', null,
+  format('select public.admin_open_wallet(%L, ''USD'', ''live'')', tests.w('merchant_a')), '42501', null,
   'admin_open_wallet: admins only'
 );
 
@@ -167,11 +170,11 @@ select throws_ok(
   'unknown wallet'
 );
 select is(
-  public.admin_open_wallet(tests.w('merchant_b'), 'USD') ->> 'currency', 'USD',
+  public.admin_open_wallet(tests.w('merchant_b'), 'USD', 'live') ->> 'currency', 'USD',
   'admin_open_wallet opens a wallet in another currency'
 );
 select throws_ok(
-  format('select public.admin_open_wallet(%L, ''ZZZ'')', tests.w('merchant_b')), '22023', null,
+  format('select public.admin_open_wallet(%L, ''ZZZ'', ''live'')', tests.w('merchant_b')), '22023', null,
   'ISO 4217 currencies only'
 );
 select is(
@@ -286,6 +289,59 @@ select is_empty(
   $$,
   'every entry sums to zero per currency'
 );
+
+-- QA (issue 14): adjustment maximum, no echo of posting lines, live money of merchants that are
+-- not live-enabled, mode required, entry kinds --------------------------------------------------
+select tests.authenticate_as(tests.w('admin'));
+select throws_ok(
+  format('select public.admin_adjust_wallet(%L, 100000000000001, ''too much'')', tests.w('wallet_b')),
+  '22023',
+  'amount must be a non-zero whole number of minor units (signed), at most 100000000000000 either way',
+  'an adjustment above the payments'' maximum is refused'
+);
+select throws_ok(
+  format('select public.admin_adjust_wallet(%L, -100000000000001, ''too much'')', tests.w('wallet_b')),
+  '22023', null, 'either way'
+);
+select throws_ok(
+  format('select public.admin_open_wallet(%L, ''INR'')', tests.w('merchant_b')),
+  '42883', null, 'opening a wallet names its mode (no default)'
+);
+select tests.clear_authentication();
+update public.merchants set live_enabled = false
+where id = tests.w('merchant_b');
+select tests.authenticate_as(tests.w('admin'));
+select throws_ok(
+  format('select public.admin_adjust_wallet(%L, 100, ''live money'')', tests.w('wallet_b')),
+  'PGRST', '{"code" : "merchant_not_live", "message" : "the merchant is not live-enabled: its live wallet cannot be adjusted (admin_set_merchant_live first)", "details" : null, "hint" : null}',
+  'a live wallet of a merchant that is not live-enabled is not adjusted (409 merchant_not_live)'
+);
+select throws_ok(
+  format('select public.admin_open_wallet(%L, ''EUR'', ''live'')', tests.w('merchant_b')),
+  'PGRST', null, 'nor is a live wallet opened for it'
+);
+select is(
+  public.admin_open_wallet(tests.w('merchant_b'), 'EUR', 'test') ->> 'mode', 'test',
+  'a test wallet still is'
+);
+select tests.clear_authentication();
+select throws_ok(
+  format(
+    $q$select private.ledger_post('qa-echo', 'adjustment', '[{"account_id": %s, "direction": "up", "amount": 5}, {"account_id": %s, "direction": "credit", "amount": 5}]'::jsonb)$q$,
+    to_json(tests.w('wallet_b')::text), to_json(tests.w('wallet_b')::text)
+  ),
+  '22023',
+  'every posting line needs an account_id (uuid), a direction (debit or credit) and a positive whole amount of minor units',
+  'a bad posting line is named generically: no payload or account id echoed'
+);
+select tests.authenticate_as(tests.w('user_a'));
+select throws_ok(
+  format('select public.list_wallet_transactions(%L, ''bogus'')', tests.w('wallet_a')),
+  '22023',
+  'kind must be one of payment, refund, adjustment, settlement, payout, payout_processed, payout_reversal, provider_settlement, migration',
+  'an unknown kind is refused with the list of kinds'
+);
+select tests.clear_authentication();
 
 select * from finish();
 rollback;

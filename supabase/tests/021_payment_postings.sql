@@ -4,8 +4,9 @@
 -- on failure; pricing is admins' business; lots and draws stay the merchant's own.
 begin;
 \ir _helpers.psql
-select plan(40);
+select plan(44);
 select tests.make_world();
+update public.merchants set live_enabled = true;
 
 create function tests.pay(p_merchant uuid, p_amount bigint, p_method text default 'upi') returns text
 language plpgsql
@@ -59,7 +60,7 @@ select tests.authenticate_as(tests.w('admin'));
 select is(
   public.admin_set_merchant_pricing(
     tests.w('merchant_a'),
-    '{"rates": {"upi": {"percent_bps": 200, "fixed": 0}, "card": {"percent_bps": 190, "fixed": 300}}, "state": "KA"}'
+    '{"rates": {"upi": {"percent_bps": 200, "fixed": 0}, "card": {"percent_bps": 190, "fixed": 300}}, "state": "KA", "settlement_delay_days": null}'
   ) -> 'rates' -> 'upi' ->> 'percent_bps', '200', 'an admin sets a merchant''s MDR per method'
 );
 select is(
@@ -72,35 +73,54 @@ select is(
 );
 select throws_ok(
   format(
-    'select public.admin_set_merchant_pricing(%L, ''{"rates": {"upi": {"percent_bps": 1.5, "fixed": 0}}}'')',
+    'select public.admin_set_merchant_pricing(%L, ''{"rates": {"upi": {"percent_bps": 1.5, "fixed": 0}}, "state": null, "settlement_delay_days": null}'')',
     tests.w('merchant_a')
   ),
   '22023', null, 'rates are integers'
 );
 select throws_ok(
   format(
-    'select public.admin_set_merchant_pricing(%L, ''{"rates": {"upi": {"percent_bps": 10001, "fixed": 0}}}'')',
+    'select public.admin_set_merchant_pricing(%L, ''{"rates": {"upi": {"percent_bps": 10001, "fixed": 0}}, "state": null, "settlement_delay_days": null}'')',
     tests.w('merchant_a')
   ),
   '22023', null, 'at most 100%'
 );
 select throws_ok(
   format(
-    'select public.admin_set_merchant_pricing(%L, ''{"rates": {"cash": {"percent_bps": 1, "fixed": 0}}}'')',
+    'select public.admin_set_merchant_pricing(%L, ''{"rates": {"cash": {"percent_bps": 1, "fixed": 0}}, "state": null, "settlement_delay_days": null}'')',
     tests.w('merchant_a')
   ),
   '22023', null, 'known methods only'
 );
 select throws_ok(
-  format('select public.admin_set_merchant_pricing(%L, ''{"state": "karnataka"}'')', tests.w('merchant_a')),
+  format('select public.admin_set_merchant_pricing(%L, ''{"rates": {}, "state": "karnataka", "settlement_delay_days": null}'')', tests.w('merchant_a')),
   '22023', null, 'states are ISO 3166-2:IN codes'
 );
 select throws_ok(
-  format('select public.admin_set_merchant_pricing(%L, ''{}'')', gen_random_uuid()),
+  format('select public.admin_set_merchant_pricing(%L, ''{"rates": {}, "state": "XX", "settlement_delay_days": null}'')', tests.w('merchant_a')),
+  '22023',
+  'state must be the ISO 3166-2:IN code of an Indian state or union territory, such as KA, MH or DL',
+  'XX is no Indian state or union territory'
+);
+select throws_ok(
+  format('select public.admin_set_merchant_pricing(%L, ''{}'')', tests.w('merchant_a')),
+  '22023', 'rates is required (PUT replaces the whole pricing; {} for the platform defaults)',
+  'an empty body does not reset the pricing: rates is required'
+);
+select throws_ok(
+  format('select public.admin_set_merchant_pricing(%L, ''{"state": "KA"}'')', tests.w('merchant_a')),
+  '22023', null, 'nor does a body with the state only'
+);
+select is(
+  public.admin_get_merchant_pricing(tests.w('merchant_a')) -> 'rates' -> 'upi' ->> 'percent_bps', '200',
+  'the MDR is unchanged by the refused bodies'
+);
+select throws_ok(
+  format('select public.admin_set_merchant_pricing(%L, ''{"rates": {}, "state": null, "settlement_delay_days": null}'')', gen_random_uuid()),
   'P0002', null, 'unknown merchant'
 );
 select public.admin_set_merchant_pricing(
-  tests.w('merchant_b'), '{"rates": {"upi": {"percent_bps": 200, "fixed": 0}}, "state": "MH"}'
+  tests.w('merchant_b'), '{"rates": {"upi": {"percent_bps": 200, "fixed": 0}}, "state": "MH", "settlement_delay_days": null}'
 );
 select tests.authenticate_as(tests.w('user_a'));
 select throws_ok(

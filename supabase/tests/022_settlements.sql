@@ -3,7 +3,7 @@
 -- bank accounts that only owners change, the reconciliation, isolation and roles.
 begin;
 \ir _helpers.psql
-select plan(55);
+select plan(86);
 select tests.make_world();
 
 create table tests.refs (k text primary key, v text not null);
@@ -56,7 +56,7 @@ declare
   ud uuid := tests.create_user('dev-c@test.example');
   mc uuid := gen_random_uuid();
 begin
-  insert into public.merchants (id, name) values (mc, 'Merchant C');
+  insert into public.merchants (id, name, live_enabled) values (mc, 'Merchant C', true);
   insert into public.merchant_members (merchant_id, user_id, role)
   values (mc, uc, 'owner'), (mc, ud, 'developer');
   insert into public.merchant_pricing (merchant_id, rates)
@@ -224,8 +224,31 @@ select is(
     ),
     '{"status": "failed", "error_code": "beneficiary_bank_rejected", "provider_payout_id": "pout_1"}'
   ) ->> 'next',
-  'retry', 'a failed attempt is retried later'
+  'scheduled', 'a failed attempt is retried later: scheduled, not retried by the queue'
 );
+select is(
+  private.payout_next(tests.ref('s1')) ->> 'action', 'wait',
+  'the next attempt is refused before its scheduled time (payouts.retry_schedule_s)'
+);
+select is(
+  (
+    select count(*)::integer from public.payouts
+    where settlement_id = tests.ref('s1')
+  ), 1,
+  'no early attempt was recorded'
+);
+select results_eq(
+  $$
+    select private.settlement_view(settlements) -> 'payout' ->> 'status',
+      waiting_until between now() + interval '59 seconds' and now() + interval '61 seconds'
+    from public.settlements where id = tests.ref('s1')
+  $$,
+  $$ values ('retry_scheduled', true) $$,
+  'the settlement shows the retry and its time, 60 s after the first failure'
+);
+-- The scheduled time comes.
+update public.settlements set waiting_until = now() - interval '1 second'
+where id = tests.ref('s1');
 select is(
   (
     select status from public.settlements
@@ -284,7 +307,7 @@ select is(
     ),
     '{"status": "processed", "utr": "123456789012"}'
   ) ->> 'outcome',
-  'stale', 'a repeated answer changes nothing'
+  'watching', 'a repeated answer changes nothing (the reversal watch goes on)'
 );
 
 -- A batch whose payout fails for good: the money goes back and travels with the next batch -----
@@ -391,6 +414,205 @@ select is(
   jsonb_array_length(public.get_settlement(tests.ref('s1')) -> 'payouts'), 2,
   'with their payout attempts'
 );
+select tests.clear_authentication();
+
+-- QA (issue 14) ------------------------------------------------------------------------------------
+-- 1. A processed payout the bank returns later: the reversal watch notices it, once.
+insert into tests.refs values ('avail_before', tests.available(tests.w('merchant_c'))::text);
+select is(
+  private.payout_next(tests.ref('s1')) ->> 'action', 'check',
+  'a processed payout is still checked during the reversal watch'
+);
+select ok(
+  (
+    select count(*) from pgmq.q_settlement
+    where
+      message ->> 'key' like 'payout-watch:%'
+      and message -> 'payload' ->> 'settlement_id' = tests.ref('s1')
+  ) >= 1,
+  'its checks are scheduled'
+);
+select is(
+  private.record_payout_result(
+    (
+      select id from public.payouts
+      where settlement_id = tests.ref('s1') and attempt_no = 2
+    ),
+    '{"status": "reversed", "error_code": "beneficiary_bank_returned", "provider_payout_id": "pout_2"}'
+  ) ->> 'outcome',
+  'reversed', 'the provider reports it reversed'
+);
+select is(
+  tests.available(tests.w('merchant_c')) - tests.ref('avail_before')::bigint, 13896::bigint,
+  'its net is back in available'
+);
+select results_eq(
+  $$
+    select status, failure_code, private.settlement_view(settlements) -> 'payout' ->> 'status'
+    from public.settlements where id = tests.ref('s1')
+  $$,
+  $$ values ('failed', 'reversed', 'reversed') $$,
+  'the settlement shows the reversal'
+);
+select is(
+  (
+    select count(*)::integer from public.webhook_events
+    where
+      merchant_id = tests.w('merchant_c') and type = 'settlement.failed'
+      and payload::text like '%' || tests.ref('s1') || '%'
+  ), 1, 'settlement.failed is emitted for it'
+);
+select is(
+  private.record_payout_result(
+    (
+      select id from public.payouts
+      where settlement_id = tests.ref('s1') and attempt_no = 2
+    ),
+    '{"status": "reversed", "provider_payout_id": "pout_2"}'
+  ) ->> 'outcome',
+  'stale', 'a repeated reversal is applied once'
+);
+select is(
+  tests.available(tests.w('merchant_c')) - tests.ref('avail_before')::bigint, 13896::bigint,
+  'the money came back once'
+);
+select is(private.payout_next(tests.ref('s1')) ->> 'action', 'none', 'and it is no longer checked');
+select is(
+  private.schedule_reversal_check('pyt_00000000000000000000', tests.ref('s1'), now() - interval '4 days'),
+  null, 'the watch ends after payouts.reversal_watch_s (3 days)'
+);
+
+-- 3. Below payouts.min_amount no batch is made: the money waits in available.
+update private.settings set value = '1000000'
+where key = 'payouts.min_amount';
+select is(
+  private.create_settlement(tests.ref('w')::uuid) ->> 'reason', 'below_min_amount',
+  'a net below the minimum payout makes no batch'
+);
+select is(
+  (
+    select count(*)::integer from public.settlements
+    where merchant_id = tests.w('merchant_c')
+  ), 3, 'no settlement was created'
+);
+update private.settings set value = '100'
+where key = 'payouts.min_amount';
+
+-- 2. A permanent error (the provider's 4xx validation) fails at once, money back.
+update private.settings set value = '3'
+where key = 'payouts.max_attempts';
+insert into tests.refs
+select
+  's4' as k,
+  private.create_settlement(tests.ref('w')::uuid) ->> 'id' as v;
+select is(private.payout_next(tests.ref('s4')) ->> 'action', 'send', 'a new batch is sent');
+insert into tests.refs values ('avail_s4', tests.available(tests.w('merchant_c'))::text);
+select is(
+  private.record_payout_result(
+    (
+      select id from public.payouts
+      where settlement_id = tests.ref('s4')
+    ),
+    '{"status": "failed", "error_code": "input_validation_failed", "http_status": 400}'
+  ) ->> 'next',
+  'none', 'a refused request is not retried'
+);
+select results_eq(
+  $$
+    select status, failure_code, payout_attempts,
+      tests.available(merchant_id) - tests.ref('avail_s4')::bigint = net
+    from public.settlements where id = tests.ref('s4')
+  $$,
+  $$ values ('failed', 'input_validation_failed', 1, true) $$,
+  'the settlement fails after one attempt and its net is back in available'
+);
+
+-- 4. / 5. A suspended merchant, or live money of one not live-enabled: nothing settles or is sent.
+insert into tests.refs
+select
+  's5' as k,
+  private.create_settlement(tests.ref('w')::uuid) ->> 'id' as v;
+update public.merchants set status = 'suspended'
+where id = tests.w('merchant_c');
+select is(
+  private.payout_next(tests.ref('s5')) ->> 'action', 'wait', 'no payout is sent to a suspended merchant'
+);
+select is(
+  (
+    select private.settlement_view(x) from public.settlements as x
+    where x.id = tests.ref('s5')
+  ) -> 'payout' ->> 'status',
+  'waiting_for_merchant_active',
+  'the settlement shows why'
+);
+insert into tests.refs values ('p6', tests.old_payment(tests.w('merchant_c'), 2000, 10));
+select is(
+  private.create_settlement(tests.ref('w')::uuid) ->> 'reason', 'merchant_not_active',
+  'nor is a batch made'
+);
+select private.enqueue_settlements();
+select is(
+  (
+    select count(*)::integer from pgmq.q_settlement
+    where message -> 'payload' ->> 'wallet_id' = tests.ref('w')
+  ), 0, 'pg_cron''s job enqueues nothing for it'
+);
+update public.merchants set status = 'active', live_enabled = false
+where id = tests.w('merchant_c');
+select is(
+  private.create_settlement(tests.ref('w')::uuid) ->> 'reason', 'merchant_not_live',
+  'live money of a merchant that is not live-enabled is not settled'
+);
+select is(
+  private.payout_next(tests.ref('s5')) ->> 'action', 'wait', 'nor paid out'
+);
+update public.merchants set live_enabled = true
+where id = tests.w('merchant_c');
+
+-- 8. A new bank account in its cooling-off: a waiting state, not a failure.
+update private.settings set value = '3600'
+where key = 'payouts.bank_account_cooling_off_s';
+select tests.authenticate_as(tests.w('user_c'));
+select lives_ok(
+  $$select public.merchant_set_bank_account('C Pvt Ltd', 'ICIC0001234', '998877665544')$$,
+  'the owner sets a new account'
+);
+select tests.clear_authentication();
+select is(
+  private.payout_next(tests.ref('s5')) ->> 'waiting_for', 'bank_account',
+  'once active again the payout waits for the new account'
+);
+select results_eq(
+  $$
+    select v -> 'payout' ->> 'status', v -> 'payout' -> 'failure',
+      (v -> 'payout' ->> 'usable_from')::timestamptz = (
+        select usable_from from public.merchant_bank_accounts
+        where merchant_id = tests.w('merchant_c') and status = 'active'
+      )
+    from (select private.settlement_view(y) as v from public.settlements as y where y.id = tests.ref('s5')) as x
+  $$,
+  $$ values ('waiting_for_bank_account', 'null'::jsonb, true) $$,
+  'shown as waiting_for_bank_account with usable_from, and no failure'
+);
+
+-- 10. Holidays: `to` inclusive, from <= to, sane dates.
+select tests.authenticate_as(tests.w('admin'));
+select lives_ok(
+  $$select public.admin_set_settlement_holiday('2026-12-25', 'Christmas')$$, 'a holiday is set'
+);
+select is(
+  public.list_settlement_holidays('2026-12-25', '2026-12-25') -> 'data' -> 0 ->> 'day', '2026-12-25',
+  'from = to lists that day'
+);
+select throws_ok(
+  $$select public.list_settlement_holidays('2026-12-26', '2026-12-25')$$, '22023',
+  'from must not be after to', 'from after to is refused'
+);
+select throws_ok(
+  $$select public.admin_set_settlement_holiday('1900-01-01', 'too old')$$, '22023', null,
+  'a holiday before 2000 is refused'
+);
+select tests.clear_authentication();
 
 select * from finish();
 rollback;

@@ -225,7 +225,9 @@ def test_business_rules_and_missing_rows_map_to_422_and_404(api, world):
     assert last_owner.status_code == 422
     assert last_owner.json()["error"]["code"] == "rule_violated"
     wallet = api.client.post(
-        f"/api/v1/admin/merchants/{merchant}/wallets", json={"currency": "INR"}, headers=headers
+        f"/api/v1/admin/merchants/{merchant}/wallets",
+        json={"currency": "INR", "mode": "test"},
+        headers=headers,
     )
     assert wallet.status_code == 200, wallet.text
     overdraw = api.client.post(
@@ -293,7 +295,9 @@ def test_an_adjustment_key_reused_with_other_parameters_is_422(api, world, pg):
     merchant = world.merchant()
     headers = {**bearer(hs_token(admin)), "Idempotency-Key": f"adj-{uuid.uuid4()}"}
     wallet = api.client.post(
-        f"/api/v1/admin/merchants/{merchant}/wallets", json={"currency": "INR"}, headers=headers
+        f"/api/v1/admin/merchants/{merchant}/wallets",
+        json={"currency": "INR", "mode": "test"},
+        headers=headers,
     ).json()
     path = f"/api/v1/admin/wallets/{wallet['id']}/adjustments"
     body = {"amount": 500, "reason": "first"}

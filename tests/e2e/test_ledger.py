@@ -34,6 +34,12 @@ def ledger(api, world):
                 json={"amount": amount, "reason": reason, **extra},
             )
 
+    live = api.client.put(
+        f"/api/v1/admin/merchants/{Ledger.merchant}/live",
+        headers=Ledger.admin,
+        json={"enabled": True},
+    )
+    assert live.status_code == 200, live.text
     return Ledger()
 
 
@@ -177,3 +183,42 @@ def test_an_api_key_sees_the_wallets_of_its_mode(api, ledger):
     assert [w["id"] for w in listed.json()["data"]] == [test_wallet["id"]]
     both = api.client.get("/api/v1/wallets", headers=ledger.member).json()["data"]
     assert sorted(w["mode"] for w in both) == ["live", "test"]
+
+
+def test_live_money_needs_a_live_enabled_merchant_and_wallets_name_their_mode(api, ledger):
+    """QA (issue 14): a merchant that is not live-enabled gets no live wallet and no
+    adjustment on one (409 merchant_not_live); opening a wallet names its mode."""
+    wallet = ledger.open("INR", "live")
+    off = api.client.put(
+        f"/api/v1/admin/merchants/{ledger.merchant}/live",
+        headers=ledger.admin,
+        json={"enabled": False},
+    )
+    assert off.status_code == 200, off.text
+    refused = ledger.adjust(wallet["id"], 100)
+    assert refused.status_code == 409 and "merchant_not_live" in refused.text, refused.text
+    opened = api.client.post(
+        f"/api/v1/admin/merchants/{ledger.merchant}/wallets",
+        headers=ledger.admin,
+        json={"currency": "USD", "mode": "live"},
+    )
+    assert opened.status_code == 409 and "merchant_not_live" in opened.text, opened.text
+    no_mode = api.client.post(
+        f"/api/v1/admin/merchants/{ledger.merchant}/wallets",
+        headers=ledger.admin,
+        json={"currency": "USD"},
+    )
+    assert no_mode.status_code == 400 and "mode" in no_mode.text, no_mode.text
+    too_big = ledger.adjust(ledger.open("INR", "test")["id"], 10**14 + 1)
+    assert too_big.status_code == 400, too_big.text
+
+
+def test_transactions_refuse_an_unknown_kind_listing_the_kinds(api, ledger):
+    wallet = ledger.open("INR", "test")
+    r = api.client.get(
+        f"/api/v1/wallets/{wallet['id']}/transactions",
+        headers=ledger.member,
+        params={"kind": "bogus"},
+    )
+    assert r.status_code == 400, r.text
+    assert "payout_reversal" in r.text and "provider_settlement" in r.text

@@ -32,7 +32,11 @@ def price(shop: Shop, percent_bps: int, state: str = "MH") -> None:
     response = shop.api.client.put(
         f"/api/v1/admin/merchants/{shop.id}/pricing",
         headers=shop.admin,
-        json={"rates": {"upi": {"percent_bps": percent_bps, "fixed": 0}}, "state": state},
+        json={
+            "rates": {"upi": {"percent_bps": percent_bps, "fixed": 0}},
+            "state": state,
+            "settlement_delay_days": None,
+        },
     )
     assert response.status_code == 200, response.text
 

@@ -667,7 +667,11 @@ def ledger_and_settlements(c: Caller, run: Run, gateway_id: str) -> None:
         "/api/v1/admin/merchants/{merchant_id}/pricing",
         admin,
         path_parameters=mp,
-        body={"rates": {"upi": {"percent_bps": 200, "fixed": 0}}, "state": "KA"},
+        body={
+            "rates": {"upi": {"percent_bps": 200, "fixed": 0}},
+            "state": "KA",
+            "settlement_delay_days": None,
+        },
     )
     assert priced["rates"]["upi"]["default"] is False and priced["tax"] == "cgst_sgst"
 

@@ -453,7 +453,9 @@ def test_the_routes_moved_onto_idempotency_replay_and_refuse_reuse(api, world, p
     admin = bearer(hs_token(world.admin()))
     merchant = world.merchant()
     wallet = api.client.post(
-        f"/api/v1/admin/merchants/{merchant}/wallets", headers=admin, json={"currency": "INR"}
+        f"/api/v1/admin/merchants/{merchant}/wallets",
+        headers=admin,
+        json={"currency": "INR", "mode": "test"},
     ).json()["id"]
     cases = [
         ("/api/v1/admin/merchants", {"name": "Idem Co"}, {"name": "Other Co"}),

@@ -107,7 +107,11 @@ def shop(api, pg, fake_providers, world, worker, receiver) -> Iterator[Shop]:
     priced = api.client.put(
         f"/api/v1/admin/merchants/{s.id}/pricing",
         headers=s.admin,
-        json={"rates": {"upi": {"percent_bps": 200, "fixed": 0}}, "settlement_delay_days": 0},
+        json={
+            "rates": {"upi": {"percent_bps": 200, "fixed": 0}},
+            "state": None,
+            "settlement_delay_days": 0,
+        },
     )
     assert priced.status_code == 200, priced.text
     account = api.client.put(
@@ -254,10 +258,12 @@ def test_a_new_bank_account_waits_for_its_cooling_off(shop, fake_providers, pg):
     settle_now(shop)
     [s] = wait_until(
         lambda: (
-            [x for x in settlements(shop) if "cooling-off" in str(x["payout"]["failure"])] or None
+            [x for x in settlements(shop) if x["payout"]["status"] == "waiting_for_bank_account"]
+            or None
         )
     )
-    assert s["status"] == "created"
+    assert s["status"] == "created" and s["payout"]["failure"] is None
+    assert s["payout"]["usable_from"] == account["usable_from"]
     assert not [
         p for p in fake_providers.client.get("/_payouts").json() if p["reference_id"] == s["id"]
     ]
@@ -300,4 +306,110 @@ def test_only_owners_set_the_bank_account_and_merchants_see_only_their_settlemen
     assert (
         api.client.get("/api/v1/admin/ledger/reconciliation", headers=shop.headers).status_code
         == 403
+    )
+
+
+def test_retries_wait_for_their_schedule(shop, fake_providers, pg):
+    """QA (issue 14): a failed attempt's next one comes at payouts.retry_schedule_s, not at
+    the queue's backoff."""
+    pg.execute(SET, ("[5, 5, 5]", "payouts.retry_schedule_s"))
+    try:
+        set_bank(shop)
+        fake_providers.client.post(
+            "/_payouts/outcomes", json={"outcomes": ["failed", "processed"]}
+        ).raise_for_status()
+        paid(shop, 4_000)
+        settle_now(shop)
+        [s] = wait_until(
+            lambda: [x for x in settlements(shop) if x["payout"]["attempts"] == 1] or None
+        )
+        first = wait_until(
+            lambda: (
+                [
+                    p
+                    for p in fake_providers.client.get("/_payouts").json()
+                    if p["reference_id"] == s["id"]
+                ]
+                or None
+            )
+        )
+        [done] = wait_until(
+            lambda: [x for x in settlements(shop) if x["status"] == "processed"] or None,
+            timeout=30,
+        )
+        sent = [
+            p for p in fake_providers.client.get("/_payouts").json() if p["reference_id"] == s["id"]
+        ]
+        assert len(sent) == 2 and done["payout"]["attempts"] == 2
+        assert sent[1]["created_at"] - first[0]["created_at"] >= 4, sent
+    finally:
+        pg.execute(SET, ("[1, 1, 1]", "payouts.retry_schedule_s"))
+
+
+def test_a_refused_payout_fails_at_once(shop, fake_providers, receiver):
+    """A net the provider refuses (a 4xx validation error) is not retried."""
+    set_bank(shop)
+    shop.pg.execute(SET, ("1", "payouts.min_amount"))
+    try:
+        paid(shop, 100)  # net 97: RazorpayX refuses less than INR 1.00
+        settle_now(shop)
+        [s] = wait_until(
+            lambda: [x for x in settlements(shop) if x["status"] == "failed"] or None, timeout=30
+        )
+    finally:
+        shop.pg.execute(SET, ("100", "payouts.min_amount"))
+    assert s["payout"]["attempts"] == 1 and s["payout"]["failure"]["code"] == (
+        "input_validation_failed"
+    )
+
+
+def test_a_net_below_the_minimum_makes_no_batch(shop, fake_providers):
+    set_bank(shop)
+    shop.pg.execute(SET, ("10000", "payouts.min_amount"))
+    try:
+        paid(shop, 1_000)  # net 976 < payouts.min_amount (10000 here)
+        settle_now(shop)
+        shop.pg.execute("select pg_sleep(3)")
+        assert settlements(shop) == []
+    finally:
+        shop.pg.execute(SET, ("100", "payouts.min_amount"))
+    wallet = shop.api.client.get("/api/v1/wallets", headers=shop.headers).json()["data"][0]
+    assert wallet["available"] + wallet["pending"] == 976
+
+
+def test_a_payout_the_bank_returns_later_goes_back_to_available(shop, fake_providers, receiver, pg):
+    """The reversal watch: RazorpayX reports payout.reversed after processed
+    (https://razorpay.com/docs/webhooks/payloads/x/); the net goes back to available once."""
+    pg.execute(SET, ("[1, 2, 3, 4]", "payouts.reversal_check_schedule_s"))
+    try:
+        set_bank(shop)
+        fake_providers.client.post(
+            "/_payouts/outcomes", json={"outcomes": ["processed"]}
+        ).raise_for_status()
+        paid(shop, 5_000)
+        settle_now(shop)
+        [s] = wait_until(
+            lambda: [x for x in settlements(shop) if x["status"] == "processed"] or None
+        )
+        [sent] = [
+            p for p in fake_providers.client.get("/_payouts").json() if p["reference_id"] == s["id"]
+        ]
+        fake_providers.client.post(
+            f"/_payouts/{sent['id']}/complete", json={"outcome": "reversed"}
+        ).raise_for_status()
+        [back] = wait_until(
+            lambda: [x for x in settlements(shop) if x["status"] == "failed"] or None, timeout=30
+        )
+    finally:
+        pg.execute(SET, ("[3600, 21600, 86400, 259200]", "payouts.reversal_check_schedule_s"))
+    assert (
+        back["payout"]["status"] == "reversed" and back["payout"]["failure"]["code"] == "reversed"
+    )
+    wallet = shop.api.client.get("/api/v1/wallets", headers=shop.headers).json()["data"][0]
+    assert wallet["available"] == 4_882
+    assert wait_until(
+        lambda: any(
+            e["type"] == "settlement.failed" and e["data"]["id"] == s["id"]
+            for e in settlement_events(receiver)
+        )
     )

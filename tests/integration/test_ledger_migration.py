@@ -119,5 +119,9 @@ def test_old_wallets_move_into_the_ledger_with_their_history(clusters, tmp_path)
             )
             report = conn.execute("select private.reconcile_ledger(%s)", (merchant,)).fetchone()[0]
         assert report["ok"] is True, report
+        # A legacy live balance waits until an admin enables the merchant's live mode.
+        waiting = conn.execute("select private.create_settlement(%s)", (wallet,)).fetchone()[0]
+        assert waiting["reason"] == "merchant_not_live", waiting
+        conn.execute("update public.merchants set live_enabled = true where id = %s", (merchant,))
         batch = conn.execute("select private.create_settlement(%s)", (wallet,)).fetchone()[0]
         assert (batch["adjustments"], batch["net"]) == (13_300, 13_300), batch

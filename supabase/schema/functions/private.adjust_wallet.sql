@@ -24,8 +24,8 @@ begin
   if replay is not null then
     return replay;
   end if;
-  if p_amount is null or p_amount = 0 then
-    raise exception 'amount must be a non-zero whole number of minor units (signed)'
+  if p_amount is null or p_amount = 0 or abs(p_amount) > 100000000000000 then
+    raise exception 'amount must be a non-zero whole number of minor units (signed), at most 100000000000000 either way'
       using errcode = '22023';
   end if;
   if p_reason is null or char_length(btrim(p_reason)) = 0 or char_length(p_reason) > 500 then
@@ -39,6 +39,14 @@ begin
   select * into w from public.wallets as x where x.id = p_wallet_id for update;
   if not found then
     raise exception 'wallet % does not exist', p_wallet_id using errcode = 'P0002';
+  end if;
+  if w.mode = 'live' and not exists (
+    select 1 from public.merchants as x where x.id = w.merchant_id and x.live_enabled
+  ) then
+    perform private.raise_http(
+      409, 'merchant_not_live',
+      'the merchant is not live-enabled: its live wallet cannot be adjusted (admin_set_merchant_live first)'
+    );
   end if;
   merchant_acct := case v_account when 'available' then w.available_account_id
     else w.reserve_account_id end;

@@ -14,7 +14,12 @@ begin
   end if;
   perform private.publish(
     case when new.merchant_id is null then array['admin:alerts']
-      else array['admin:alerts', 'merchant:' || new.merchant_id || ':alerts'] end,
+      else array[
+        'admin:alerts', 'merchant:' || new.merchant_id || ':alerts',
+        -- figures of both modes: the merchant's API keys of either mode see them
+        'merchant:' || new.merchant_id || ':alerts:test',
+        'merchant:' || new.merchant_id || ':alerts:live'
+      ] end,
     v_event, v
   );
   perform private.emit_operator_event(v_event, v);
@@ -24,7 +29,8 @@ $$;
 
 -- comment: FUNCTION alert_events()
 COMMENT ON FUNCTION private.alert_events() IS 'Trigger: each alert transition (alert.firing, alert.acknowledged, alert.resolved) goes live on
-admin:alerts (and the merchant''s alerts topic) and to the operators'' alert destinations.';
+admin:alerts (and the merchant''s alerts topics: merchant:<id>:alerts and its :test and :live
+topics) and to the operators'' alert destinations.';
 
 -- acl: FUNCTION alert_events()
 REVOKE ALL ON FUNCTION private.alert_events() FROM PUBLIC;

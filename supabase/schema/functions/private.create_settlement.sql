@@ -25,10 +25,21 @@ declare
   lot_ids text [];
   draw_ids bigint [];
   adjustment_ids uuid [];
+  mer public.merchants;
+  min_amount bigint := (private.setting('payouts.min_amount'))::bigint;
 begin
   select * into w from public.wallets as x where x.id = p_wallet_id for update;
   if not found then
     raise exception 'wallet % does not exist', p_wallet_id using errcode = 'P0002';
+  end if;
+  -- Nothing settles for a suspended or closed merchant, nor live money of a merchant that is
+  -- not live-enabled: the items wait and settle once that changes.
+  select * into mer from public.merchants as x where x.id = w.merchant_id;
+  if mer.status <> 'active' then
+    return jsonb_build_object('deferred', true, 'reason', 'merchant_not_active', 'wallet_id', w.id);
+  end if;
+  if w.mode = 'live' and not mer.live_enabled then
+    return jsonb_build_object('deferred', true, 'reason', 'merchant_not_live', 'wallet_id', w.id);
   end if;
   delay := private.settlement_delay(w.merchant_id);
   -- The batch: matured lots with no refund in flight, refunds drawn on them or on available,
@@ -58,7 +69,15 @@ begin
   where a.id = w.available_account_id;
   if v_net < 0 or free_available + v_release < v_net then
     -- A refund still in flight holds part of available: settle once it completes.
-    return jsonb_build_object('deferred', true, 'wallet_id', w.id, 'net', v_net);
+    return jsonb_build_object(
+      'deferred', true, 'reason', 'refund_in_flight', 'wallet_id', w.id, 'net', v_net
+    );
+  end if;
+  if v_net > 0 and v_net < min_amount then
+    -- Below the smallest payout (payouts.min_amount): the money waits in available.
+    return jsonb_build_object(
+      'deferred', true, 'reason', 'below_min_amount', 'wallet_id', w.id, 'net', v_net
+    );
   end if;
   insert into public.settlements (
     merchant_id, wallet_id, currency, mode, status, gross, refunds, fees, tax, adjustments, net,
@@ -134,8 +153,10 @@ $$;
 
 -- comment: FUNCTION create_settlement(p_wallet_id uuid)
 COMMENT ON FUNCTION private.create_settlement(p_wallet_id uuid) IS 'service_role (the settlement worker): under the wallet''s lock, makes the wallet''s next
-batch if there is anything to settle (null otherwise; {deferred} while a refund in flight
-holds part of available): lines, figures, pending -> available for the matured lots, net ->
+batch if there is anything to settle (null otherwise; {deferred, reason} while a refund in
+flight holds part of available (refund_in_flight), the net is below payouts.min_amount
+(below_min_amount), the merchant is suspended or closed (merchant_not_active) or, for a live
+wallet, not live-enabled (merchant_not_live)): lines, figures, pending -> available for the matured lots, net ->
 payouts in transit, and the payout job. A batch with net 0 is processed at once.';
 
 -- acl: FUNCTION create_settlement(p_wallet_id uuid)

@@ -11,7 +11,8 @@ declare
 begin
   for w in
     select x.id from public.wallets as x
-    where exists (
+    inner join public.merchants as m on x.merchant_id = m.id
+    where m.status = 'active' and (x.mode = 'test' or m.live_enabled) and (exists (
       select 1 from public.payment_credits as c
       where c.wallet_id = x.id and c.settlement_id is null
         and c.succeeded_at <= now() - make_interval(days => private.settlement_delay(x.merchant_id))
@@ -22,7 +23,7 @@ begin
       select 1 from private.refund_draws as d
       where d.wallet_id = x.id and d.settlement_id is null and d.status = 'posted'
         and d.account = 'available'
-    )
+    ))
   loop
     perform private.enqueue(
       'settlement', jsonb_build_object('wallet_id', w.id), 0,
@@ -36,7 +37,8 @@ $$;
 
 -- comment: FUNCTION enqueue_settlements()
 COMMENT ON FUNCTION private.enqueue_settlements() IS 'pg_cron, every 15 minutes: a settlement job for each wallet with payments that may have
-matured or unsettled refunds or adjustments on available; the number enqueued.';
+matured or unsettled refunds or adjustments on available, of active merchants (live wallets:
+live-enabled ones only); the number enqueued.';
 
 -- acl: FUNCTION enqueue_settlements()
 REVOKE ALL ON FUNCTION private.enqueue_settlements() FROM PUBLIC;

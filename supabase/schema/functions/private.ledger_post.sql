@@ -45,8 +45,9 @@ begin
     from jsonb_array_elements(p_lines) as y (line)
   ) as v;
   if bad is not null then
-    raise exception 'every line needs account_id, direction debit|credit and a positive integer amount (got %)',
-      left(bad, 200) using errcode = '22023';
+    -- Generic: the lines' payloads and account ids are never echoed.
+    raise exception 'every posting line needs an account_id (uuid), a direction (debit or credit) and a positive whole amount of minor units'
+      using errcode = '22023';
   end if;
   if debits is distinct from credits then
     raise exception 'a posting must balance: debits % <> credits %', debits, credits

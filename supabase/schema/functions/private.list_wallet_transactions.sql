@@ -28,8 +28,11 @@ begin
   if p_account is not null and p_account not in ('available', 'pending', 'reserve') then
     raise exception 'account must be available, pending or reserve' using errcode = '22023';
   end if;
-  if p_kind is not null and p_kind !~ '^[a-z][a-z_]{0,39}$' then
-    raise exception 'kind must be an entry kind such as payment, refund, adjustment, settlement'
+  if p_kind is not null and p_kind not in (
+    'payment', 'refund', 'adjustment', 'settlement', 'payout', 'payout_processed',
+    'payout_reversal', 'provider_settlement', 'migration'
+  ) then
+    raise exception 'kind must be one of payment, refund, adjustment, settlement, payout, payout_processed, payout_reversal, provider_settlement, migration'
       using errcode = '22023';
   end if;
   if p_from is not null and p_to is not null and p_from > p_to then

@@ -16,6 +16,14 @@ begin
   if not exists (select 1 from public.merchants as x where x.id = p_merchant_id) then
     raise exception 'merchant % does not exist', p_merchant_id using errcode = 'P0002';
   end if;
+  if p_mode = 'live' and not exists (
+    select 1 from public.merchants as x where x.id = p_merchant_id and x.live_enabled
+  ) then
+    perform private.raise_http(
+      409, 'merchant_not_live',
+      'the merchant is not live-enabled: no live wallet is opened (admin_set_merchant_live first)'
+    );
+  end if;
   w := private.wallet_for(p_merchant_id, p_currency, p_mode);
   return private.wallet_view(w);
 end

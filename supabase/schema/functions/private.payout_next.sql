@@ -10,19 +10,58 @@ declare
   po public.payouts;
   b public.merchant_bank_accounts;
   acct private.payout_accounts;
+  mer public.merchants;
   wait_s integer;
+  v_waiting text;
+  v_until timestamptz;
 begin
   select * into s from public.settlements as x where x.id = p_settlement_id for update;
   if not found then
     raise exception 'settlement % does not exist', p_settlement_id using errcode = 'P0002';
   end if;
-  if s.status in ('processed', 'failed') or s.net <= 0 then
+  if s.status = 'failed' or s.net <= 0 then
     return jsonb_build_object('action', 'none', 'status', s.status);
   end if;
-  select * into po from public.payouts as x
-  where x.settlement_id = s.id and x.status in ('created', 'processing')
-  order by x.attempt_no desc limit 1;
-  if not found then
+  if s.status = 'processed' then
+    -- The reversal watch: a processed payout is asked about again until
+    -- payouts.reversal_watch_s after it was processed (the bank may still return it).
+    select * into po from public.payouts as x
+    where x.settlement_id = s.id and x.status = 'processed'
+    order by x.attempt_no desc limit 1;
+    if not found or po.provider_payout_id is null or po.completed_at
+      < now() - make_interval(secs => (private.setting('payouts.reversal_watch_s'))::integer) then
+      return jsonb_build_object('action', 'none', 'status', s.status);
+    end if;
+  else
+    select * into po from public.payouts as x
+    where x.settlement_id = s.id and x.status in ('created', 'processing')
+    order by x.attempt_no desc limit 1;
+  end if;
+  if po.id is null or (po.status = 'created' or po.provider_payout_id is null) and po.status <> 'processed' then
+    -- Something would be sent: not for a suspended or closed merchant, nor live money of a
+    -- merchant that is not live-enabled (checked again every hour).
+    select * into mer from public.merchants as x where x.id = s.merchant_id;
+    if mer.status <> 'active' or (s.mode = 'live' and not mer.live_enabled) then
+      v_waiting := case when mer.status <> 'active' then 'merchant_active' else 'merchant_live' end;
+      update public.settlements as x set waiting_for = v_waiting, waiting_until = null,
+        failure_code = null, failure_message = null
+      where x.id = s.id;
+      perform private.enqueue(
+        'settlement', jsonb_build_object('settlement_id', s.id), 3600,
+        'payout-wait:' || s.id || ':' || to_char(now() at time zone 'UTC', 'YYYYMMDDHH24MISS')
+      );
+      return jsonb_build_object('action', 'wait', 'waiting_for', v_waiting, 'retry_in_s', 3600);
+    end if;
+  end if;
+  if po.id is null then
+    if s.waiting_for = 'retry' and s.waiting_until > now() then
+      -- Too early: the next attempt is due at waiting_until, when the message the failed
+      -- attempt scheduled arrives.
+      return jsonb_build_object(
+        'action', 'wait', 'waiting_for', 'retry', 'until', s.waiting_until,
+        'retry_in_s', ceil(extract(epoch from s.waiting_until - now()))::integer
+      );
+    end if;
     select * into b from public.merchant_bank_accounts as x
     where x.merchant_id = s.merchant_id and x.status = 'active';
     select * into acct from private.payout_accounts as x where x.mode = s.mode;
@@ -30,16 +69,20 @@ begin
       wait_s := case when b.id is not null and b.usable_from > now() and acct.mode is not null
         then least(greatest(ceil(extract(epoch from b.usable_from - now()))::integer, 1), 604800)
         else 3600 end;
-      update public.settlements as x set failure_message = case
-        when b.id is null then 'waiting for the merchant''s bank account'
-        when b.usable_from > now() then 'the bank account is new: payouts start after its cooling-off'
-        else 'no payout account is configured for ' || s.mode || ' mode' end
+      v_waiting := case when b.id is null or b.usable_from > now() then 'bank_account'
+        else 'payout_account' end;
+      v_until := case when b.id is not null and b.usable_from > now() then b.usable_from end;
+      -- A waiting state, not a failure: the last attempt's failure no longer applies.
+      update public.settlements as x set waiting_for = v_waiting, waiting_until = v_until,
+        failure_code = null, failure_message = null
       where x.id = s.id;
       perform private.enqueue(
         'settlement', jsonb_build_object('settlement_id', s.id), wait_s,
         'payout-wait:' || s.id || ':' || to_char(now() at time zone 'UTC', 'YYYYMMDDHH24MISS')
       );
-      return jsonb_build_object('action', 'wait', 'retry_in_s', wait_s);
+      return jsonb_build_object(
+        'action', 'wait', 'waiting_for', v_waiting, 'until', v_until, 'retry_in_s', wait_s
+      );
     end if;
     insert into public.payouts (
       settlement_id, merchant_id, attempt_no, provider, amount, currency, mode, bank_account_id
@@ -48,13 +91,15 @@ begin
     ) returning * into po;
     update public.settlements as x set
       status = 'processing', payout_attempts = po.attempt_no, bank_account_id = b.id,
-      failure_code = null, failure_message = null
+      failure_code = null, failure_message = null, waiting_for = null, waiting_until = null
     where x.id = s.id;
+  elsif s.waiting_for in ('merchant_active', 'merchant_live') then
+    update public.settlements as x set waiting_for = null, waiting_until = null where x.id = s.id;
   end if;
   select * into b from public.merchant_bank_accounts as x where x.id = po.bank_account_id;
   select * into acct from private.payout_accounts as x where x.mode = s.mode;
   return jsonb_build_object(
-    'action', case when po.status = 'processing' and po.provider_payout_id is not null
+    'action', case when po.status in ('processing', 'processed') and po.provider_payout_id is not null
       then 'check' else 'send' end,
     'payout', jsonb_build_object(
       'payout_id', po.id, 'settlement_id', s.id, 'amount', po.amount, 'currency', po.currency,
@@ -84,9 +129,13 @@ $$;
 
 -- comment: FUNCTION payout_next(p_settlement_id text)
 COMMENT ON FUNCTION private.payout_next(p_settlement_id text) IS 'service_role (the settlement worker): the settlement''s next payout step: none (done), wait
-(no usable bank account or payout account yet: re-enqueued), send (a payout attempt recorded
-before the call; repeated sends reuse it, its id being the idempotency key) or check (ask the
-provider). Carries the beneficiary and provider credentials: never log it.';
+(waiting_for bank_account: none usable yet, or in its cooling-off; payout_account: none for
+the mode; merchant_active / merchant_live: the merchant is suspended or closed, or not
+live-enabled for live money (re-enqueued); retry: the next attempt is not due yet, its
+scheduled message will come), send (a payout attempt recorded before the call; repeated
+sends reuse it, its id being the idempotency key) or check (ask the provider: a payout it is
+processing, or a processed one during the reversal watch, payouts.reversal_watch_s).
+Carries the beneficiary and provider credentials: never log it.';
 
 -- acl: FUNCTION payout_next(p_settlement_id text)
 REVOKE ALL ON FUNCTION private.payout_next(p_settlement_id text) FROM PUBLIC;

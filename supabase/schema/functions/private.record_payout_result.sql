@@ -16,6 +16,7 @@ declare
   adj uuid := gen_random_uuid();
   posted jsonb;
   delay integer;
+  permanent boolean;
 begin
   select * into po from public.payouts as x where x.id = p_payout_id;
   if not found then
@@ -63,7 +64,15 @@ begin
     where x.id = s.id;
     return jsonb_build_object('outcome', 'reversed', 'next', 'none');
   end if;
-  if po.status in ('processed', 'failed', 'reversed') then
+  if po.status = 'processed' then
+    -- The reversal watch: not returned (yet); ask again later while the watch lasts.
+    delay := private.schedule_reversal_check(po.id, s.id, po.completed_at);
+    return jsonb_build_object(
+      'outcome', 'watching', 'status', po.status,
+      'next', case when delay is null then 'none' else 'watch' end, 'in_s', delay
+    );
+  end if;
+  if po.status in ('failed', 'reversed') then
     return jsonb_build_object('outcome', 'stale', 'status', po.status, 'next', 'none');
   end if;
   if v_status = 'processed' then
@@ -82,9 +91,14 @@ begin
         'reference_id', s.id, 'description', 'payout processed, UTR ' || coalesce(p_result ->> 'utr', '?'))
     );
     update public.settlements as x set status = 'processed', utr = left(p_result ->> 'utr', 100),
-      processed_at = now(), failure_code = null, failure_message = null
+      processed_at = now(), failure_code = null, failure_message = null, waiting_for = null,
+      waiting_until = null
     where x.id = s.id;
-    return jsonb_build_object('outcome', 'processed', 'next', 'none');
+    delay := private.schedule_reversal_check(po.id, s.id, now());
+    return jsonb_build_object(
+      'outcome', 'processed', 'next', case when delay is null then 'none' else 'watch' end,
+      'in_s', delay
+    );
   end if;
   if v_status = 'processing' then
     update public.payouts as x set status = 'processing' where x.id = po.id;
@@ -102,19 +116,23 @@ begin
       failure_code = left(coalesce(p_result ->> 'error_code', v_status), 100),
       failure_message = left(coalesce(p_result ->> 'error_message', 'the payout failed'), 500)
     where x.id = po.id;
-    if po.attempt_no < max_attempts then
+    -- The provider refused the request itself (a 4xx such as input_validation_failed):
+    -- sending it again cannot succeed, so the money goes back at once.
+    permanent := coalesce((p_result ->> 'http_status')::integer, 0) between 400 and 499;
+    if po.attempt_no < max_attempts and not permanent then
       delay := coalesce(
         (retry_schedule ->> least(po.attempt_no - 1, jsonb_array_length(retry_schedule) - 1))::integer, 300
       );
       update public.settlements as x set
         failure_code = left(coalesce(p_result ->> 'error_code', v_status), 100),
-        failure_message = 'payout attempt ' || po.attempt_no || ' failed: retrying'
+        failure_message = 'payout attempt ' || po.attempt_no || ' failed: retrying',
+        waiting_for = 'retry', waiting_until = now() + make_interval(secs => delay)
       where x.id = s.id;
       perform private.enqueue(
         'settlement', jsonb_build_object('settlement_id', s.id), delay,
         'payout-retry:' || s.id || ':' || po.attempt_no
       );
-      return jsonb_build_object('outcome', 'failed', 'next', 'retry', 'in_s', delay);
+      return jsonb_build_object('outcome', 'failed', 'next', 'scheduled', 'in_s', delay);
     end if;
     posted := private.ledger_post(
       'payout:' || s.id || ':reversal', 'payout_reversal',
@@ -136,10 +154,15 @@ begin
     );
     update public.settlements as x set status = 'failed',
       failure_code = left(coalesce(p_result ->> 'error_code', v_status), 100),
-      failure_message = 'the payout failed ' || po.attempt_no
-      || ' times: the money is back in available and goes with the next settlement'
+      failure_message = case when permanent
+        then 'the payout provider refused the payout: the money is back in available'
+        else 'the payout failed ' || po.attempt_no
+          || ' times: the money is back in available and goes with the next settlement' end,
+      waiting_for = null, waiting_until = null
     where x.id = s.id;
-    return jsonb_build_object('outcome', 'failed', 'next', 'none', 'reversed', true);
+    return jsonb_build_object(
+      'outcome', 'failed', 'next', 'none', 'reversed', true, 'permanent', permanent
+    );
   end if;
   -- unknown / error: no definite answer; the worker retries the same attempt (same key).
   return jsonb_build_object('outcome', v_status, 'next', 'retry');
@@ -149,12 +172,15 @@ $$;
 -- comment: FUNCTION record_payout_result(p_payout_id text, p_result jsonb)
 COMMENT ON FUNCTION private.record_payout_result(p_payout_id text, p_result jsonb) IS 'service_role (the settlement worker): applies a payout provider''s answer {status
 processing|processed|failed|reversed|unknown|error, provider_payout_id, utr, error_code,
-error_message, sent}. processed: UTR stored, in transit -> platform bank, settlement
-processed; processing: a status check is scheduled; failed: another attempt after
-payouts.retry_schedule_s, or after payouts.max_attempts the net goes back to available
-(payout_reversal, reported by the next batch) and the settlement fails; reversed after
-processed: the money returns to available likewise; unknown / error: retry the same attempt.
-Returns {outcome, next: none|check|retry}.';
+error_message, http_status, sent}. processed: UTR stored, in transit -> platform bank,
+settlement processed, the reversal watch''s first check scheduled; processing: a status check
+is scheduled; failed: another attempt scheduled after payouts.retry_schedule_s (payout_next
+refuses it earlier), or at once for a refused request (a 4xx: permanent) and after
+payouts.max_attempts, the net goes back to available (payout_reversal, reported by the next
+batch) and the settlement fails; reversed after processed (seen during the reversal watch):
+the money returns to available likewise, once, and the settlement fails (settlement.failed,
+failure code reversed); unknown / error: the worker retries the same attempt (same key).
+Returns {outcome, next: none|check|scheduled|watch|retry}.';
 
 -- acl: FUNCTION record_payout_result(p_payout_id text, p_result jsonb)
 REVOKE ALL ON FUNCTION private.record_payout_result(p_payout_id text, p_result jsonb) FROM PUBLIC;

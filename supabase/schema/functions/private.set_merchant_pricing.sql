@@ -16,6 +16,20 @@ begin
   ) then
     raise exception 'pricing is {rates, state, settlement_delay_days}' using errcode = '22023';
   end if;
+  -- PUT replaces the whole record: every field is named (state and settlement_delay_days may
+  -- be null), so a partial body never resets the rest.
+  if not p_pricing ? 'rates' then
+    raise exception 'rates is required (PUT replaces the whole pricing; {} for the platform defaults)'
+      using errcode = '22023';
+  end if;
+  if not p_pricing ? 'state' then
+    raise exception 'state is required (PUT replaces the whole pricing; null when unknown)'
+      using errcode = '22023';
+  end if;
+  if not p_pricing ? 'settlement_delay_days' then
+    raise exception 'settlement_delay_days is required (PUT replaces the whole pricing; null for the platform''s)'
+      using errcode = '22023';
+  end if;
   if jsonb_typeof(v_rates) <> 'object' then
     raise exception 'rates must be an object {method: {percent_bps, fixed}}' using errcode = '22023';
   end if;
@@ -35,9 +49,19 @@ begin
     raise exception 'bad rates for %: each method (upi, card, netbanking, wallet) takes {percent_bps 0..10000, fixed minor units >= 0}, integers',
       bad using errcode = '22023';
   end if;
+  -- The states and union territories of India by their ISO 3166-2:IN codes
+  -- (as listed after the ISO 3166/MA's 2023 changes:
+  -- https://handwiki.org/wiki/ISO_3166-2:IN), with the earlier codes still on many GST
+  -- records (CT, OR, TG, UT, DD, DN) accepted too.
   if p_pricing ? 'state' and jsonb_typeof(p_pricing -> 'state') <> 'null'
-    and coalesce(p_pricing ->> 'state', '') !~ '^[A-Z]{2}$' then
-    raise exception 'state must be an ISO 3166-2:IN code such as KA or MH' using errcode = '22023';
+    and coalesce(p_pricing ->> 'state', '') not in (
+      'AP', 'AR', 'AS', 'BR', 'CG', 'GA', 'GJ', 'HR', 'HP', 'JH', 'KA', 'KL', 'MP', 'MH', 'MN',
+      'ML', 'MZ', 'NL', 'OD', 'PB', 'RJ', 'SK', 'TN', 'TS', 'TR', 'UP', 'UK', 'WB',
+      'AN', 'CH', 'DH', 'DL', 'JK', 'LA', 'LD', 'PY',
+      'CT', 'OR', 'TG', 'UT', 'DD', 'DN'
+    ) then
+    raise exception 'state must be the ISO 3166-2:IN code of an Indian state or union territory, such as KA, MH or DL'
+      using errcode = '22023';
   end if;
   if p_pricing ? 'settlement_delay_days' and jsonb_typeof(p_pricing -> 'settlement_delay_days') <> 'null'
     and coalesce(p_pricing ->> 'settlement_delay_days', '') !~ '^([0-9]|[12][0-9]|30)$' then

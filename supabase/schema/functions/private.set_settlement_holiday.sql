@@ -18,6 +18,9 @@ begin
   exception when others then
     raise exception 'day % is not a date', p_day using errcode = '22023';
   end;
+  if d not between date '2000-01-01' and date '2100-12-31' then
+    raise exception 'day must be between 2000-01-01 and 2100-12-31' using errcode = '22023';
+  end if;
   if p_description is null or char_length(btrim(p_description)) not between 1 and 200 then
     raise exception 'description is required (1 to 200 characters)' using errcode = '22023';
   end if;

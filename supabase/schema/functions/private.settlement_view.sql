@@ -14,8 +14,20 @@ CREATE FUNCTION private.settlement_view(s public.settlements) RETURNS jsonb
       'payments', s.payments_count, 'refunds', s.refunds_count, 'adjustments', s.adjustments_count
     ),
     'payout', jsonb_build_object(
+      'status', case
+        when s.waiting_for = 'bank_account' then 'waiting_for_bank_account'
+        when s.waiting_for = 'payout_account' then 'waiting_for_payout_account'
+        when s.waiting_for = 'merchant_active' then 'waiting_for_merchant_active'
+        when s.waiting_for = 'merchant_live' then 'waiting_for_merchant_live'
+        when s.waiting_for = 'retry' then 'retry_scheduled'
+        when s.failure_code = 'reversed' then 'reversed'
+        when s.status = 'created' then 'pending'
+        else s.status end,
+      'usable_from', case when s.waiting_for = 'bank_account' then s.waiting_until end,
+      'next_attempt_at', case when s.waiting_for = 'retry' then s.waiting_until end,
       'attempts', s.payout_attempts, 'utr', s.utr, 'bank_account_id', s.bank_account_id,
-      'failure', case when s.failure_code is not null or s.failure_message is not null then
+      'failure', case when s.waiting_for is distinct from 'bank_account'
+        and (s.failure_code is not null or s.failure_message is not null) then
         jsonb_build_object('code', s.failure_code, 'message', s.failure_message) end
     ),
     'created_at', s.created_at, 'processed_at', s.processed_at

@@ -14,8 +14,10 @@ on available are part of the wallet''s next settlement.
 Who: platform admins (service_role too); everyone else 42501.
 Returns: {id, object wallet_adjustment, wallet_id, merchant_id, account, amount (signed minor
 units), currency, reason, entry_id, created_at, wallet (balances after it)}.
-Errors: 22023 amount zero, reason missing or over 500 characters, account not available or
-reserve; P0002 unknown wallet; PGRST 409 insufficient_balance; PGRST 422 / 409 idempotency
+Errors: 22023 amount zero or above 100000000000000 either way, reason missing or over 500
+characters, account not available or reserve; P0002 unknown wallet; PGRST 409
+merchant_not_live (a live wallet of a merchant that is not live-enabled); PGRST 409
+insufficient_balance; PGRST 422 / 409 idempotency
 (Idempotency-Key reused with other parameters / still in flight); 42501 not an admin.';
 
 -- acl: FUNCTION admin_adjust_wallet(p_wallet_id uuid, p_amount bigint, p_reason text, p_account text, p_idempotency_key text)

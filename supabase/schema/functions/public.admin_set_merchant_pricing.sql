@@ -7,14 +7,16 @@ CREATE FUNCTION public.admin_set_merchant_pricing(p_merchant_id uuid, p_pricing 
     AS $$ select private.set_merchant_pricing(p_merchant_id, p_pricing) $$;
 
 -- comment: FUNCTION admin_set_merchant_pricing(p_merchant_id uuid, p_pricing jsonb)
-COMMENT ON FUNCTION public.admin_set_merchant_pricing(p_merchant_id uuid, p_pricing jsonb) IS 'Replaces a merchant''s pricing (PUT): rates {upi|card|netbanking|wallet: {percent_bps
+COMMENT ON FUNCTION public.admin_set_merchant_pricing(p_merchant_id uuid, p_pricing jsonb) IS 'Replaces a merchant''s pricing (PUT: the whole record; rates, state and
+settlement_delay_days are all required, state and delay may be null): rates {upi|card|netbanking|wallet: {percent_bps
 0..10000, fixed minor units}} (methods left out pay the platform default), state (ISO
 3166-2:IN code of the merchant''s GST registration: the platform''s state means CGST + SGST,
 any other IGST), settlement_delay_days (0..30 working days; null: the platform''s). Applies to
 payments that succeed from now on. Audited.
 Who: platform admins; everyone else 42501.
 Returns: the effective pricing, as admin_get_merchant_pricing.
-Errors: 22023 unknown field or method, rate not an integer in range, bad state or delay;
+Errors: 22023 a field missing, unknown field or method, rate not an integer in range, state
+not an Indian state or union territory code, bad delay;
 P0002 unknown merchant; 42501 not an admin.';
 
 -- acl: FUNCTION admin_set_merchant_pricing(p_merchant_id uuid, p_pricing jsonb)

@@ -11,7 +11,8 @@ COMMENT ON FUNCTION public.admin_set_settlement_holiday(p_day text, p_descriptio
 working days only). Repeating it updates the description. Audited.
 Who: platform admins; everyone else 42501.
 Returns: {day, description}.
-Errors: 22023 day not a date, description missing; 42501 not an admin.';
+Errors: 22023 day not a date (or outside 2000-01-01..2100-12-31), description missing;
+42501 not an admin.';
 
 -- acl: FUNCTION admin_set_settlement_holiday(p_day text, p_description text)
 REVOKE ALL ON FUNCTION public.admin_set_settlement_holiday(p_day text, p_description text) FROM PUBLIC;

@@ -2,23 +2,31 @@
 
 -- function: list_settlement_holidays(date, date)
 CREATE FUNCTION public.list_settlement_holidays(p_from date DEFAULT NULL::date, p_to date DEFAULT NULL::date) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select jsonb_build_object(
-    'data', coalesce(jsonb_agg(jsonb_build_object('day', h.day, 'description', h.description)
-      order by h.day), '[]'::jsonb),
-    'next_cursor', null
-  )
-  from public.settlement_holidays as h
-  where (p_from is null or h.day >= p_from) and (p_to is null or h.day < p_to)
+begin
+  if p_from is not null and p_to is not null and p_from > p_to then
+    raise exception 'from must not be after to' using errcode = '22023';
+  end if;
+  return (
+    select jsonb_build_object(
+      'data', coalesce(jsonb_agg(jsonb_build_object('day', h.day, 'description', h.description)
+        order by h.day), '[]'::jsonb),
+      'next_cursor', null
+    )
+    from public.settlement_holidays as h
+    where (p_from is null or h.day >= p_from) and (p_to is null or h.day <= p_to)
+  );
+end
 $$;
 
 -- comment: FUNCTION list_settlement_holidays(p_from date, p_to date)
-COMMENT ON FUNCTION public.list_settlement_holidays(p_from date, p_to date) IS 'Settlement holidays (India days on which nothing matures), in [from, to).
+COMMENT ON FUNCTION public.list_settlement_holidays(p_from date, p_to date) IS 'Settlement holidays (India days on which nothing matures) from `from` to `to`, both
+inclusive.
 Who: every signed-in user and API key (RLS).
 Returns: {data: [{day, description}], next_cursor: null}.
-Errors: 22007 / 22008 from or to not a date; 42501 anon.';
+Errors: 22023 from after to; 22007 / 22008 from or to not a date; 42501 anon.';
 
 -- acl: FUNCTION list_settlement_holidays(p_from date, p_to date)
 REVOKE ALL ON FUNCTION public.list_settlement_holidays(p_from date, p_to date) FROM PUBLIC;

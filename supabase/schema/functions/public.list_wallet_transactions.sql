@@ -12,13 +12,15 @@ $$;
 
 -- comment: FUNCTION list_wallet_transactions(p_wallet_id uuid, p_kind text, p_account text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor text, p_limit integer)
 COMMENT ON FUNCTION public.list_wallet_transactions(p_wallet_id uuid, p_kind text, p_account text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor text, p_limit integer) IS 'A wallet''s ledger lines, newest first: each with its entry kind (payment, refund,
-adjustment, settlement, payout, payout_reversal, migration), account (available, pending,
+adjustment, settlement, payout, payout_processed, payout_reversal, provider_settlement,
+migration; kind filters on one of these), account (available, pending,
 reserve), signed amount (+ credits the merchant) and that account''s running balance after it;
 filters kind, account and created_at range [from, to); keyset pagination.
 Who: the wallet''s merchant''s members and API keys (an API key: wallets of its mode), admins.
 Returns: {data: [transaction], next_cursor: text | null}; amounts in minor units; limit
 1..200 (default 50).
-Errors: 22023 bad filter, limit or cursor; P0002 unknown wallet (or not the caller''s).';
+Errors: 22023 bad filter (an unknown kind: the message lists the kinds), limit or cursor;
+P0002 unknown wallet (or not the caller''s).';
 
 -- acl: FUNCTION list_wallet_transactions(p_wallet_id uuid, p_kind text, p_account text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor text, p_limit integer)
 REVOKE ALL ON FUNCTION public.list_wallet_transactions(p_wallet_id uuid, p_kind text, p_account text, p_from timestamp with time zone, p_to timestamp with time zone, p_cursor text, p_limit integer) FROM PUBLIC;

@@ -25,6 +25,8 @@ CREATE TABLE public.settlements (
     utr text,
     failure_code text,
     failure_message text,
+    waiting_for text,
+    waiting_until timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     processed_at timestamp with time zone,
@@ -35,7 +37,8 @@ CREATE TABLE public.settlements (
     CONSTRAINT settlements_net_adds_up CHECK ((net = ((((gross - refunds) - fees) - tax) + adjustments))),
     CONSTRAINT settlements_net_check CHECK ((net >= 0)),
     CONSTRAINT settlements_status_check CHECK ((status = ANY (ARRAY['created'::text, 'processing'::text, 'processed'::text, 'failed'::text]))),
-    CONSTRAINT settlements_utr_check CHECK ((char_length(utr) <= 100))
+    CONSTRAINT settlements_utr_check CHECK ((char_length(utr) <= 100)),
+    CONSTRAINT settlements_waiting_for_check CHECK ((waiting_for = ANY (ARRAY['bank_account'::text, 'payout_account'::text, 'merchant_active'::text, 'merchant_live'::text, 'retry'::text])))
 );
 
 -- comment: TABLE settlements
@@ -66,6 +69,15 @@ COMMENT ON COLUMN public.settlements.net IS 'gross - refunds - fees - tax + adju
 
 -- comment: COLUMN settlements.released
 COMMENT ON COLUMN public.settlements.released IS 'Minor units moved from pending to available by this batch.';
+
+-- comment: COLUMN settlements.waiting_for
+COMMENT ON COLUMN public.settlements.waiting_for IS 'Why the payout is not being sent now: bank_account (none, or in its cooling-off),
+payout_account (none for the mode), merchant_active (suspended or closed), merchant_live
+(live money of a merchant not live-enabled), retry (the next attempt is scheduled); null
+otherwise.';
+
+-- comment: COLUMN settlements.waiting_until
+COMMENT ON COLUMN public.settlements.waiting_until IS 'When the wait ends if known: the bank account''s usable_from, or the next attempt''s time.';
 
 -- constraint: settlements settlements_pkey
 ALTER TABLE ONLY public.settlements

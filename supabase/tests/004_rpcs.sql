@@ -136,7 +136,10 @@ select throws_ok(
 
 -- admin_adjust_wallet (replaces post_wallet_entry); wallet_a is live: its merchant takes live money
 update public.merchants set live_enabled = true
-where id = (select w.merchant_id from public.wallets as w where w.id = tests.w('wallet_a'));
+where id = (
+  select w.merchant_id from public.wallets as w
+  where w.id = tests.w('wallet_a')
+);
 select tests.authenticate_as(tests.w('admin'));
 select is(
   (public.admin_adjust_wallet(tests.w('wallet_a'), -2000, 'fee correction', 'available', 'adj-1') -> 'wallet' ->> 'available')::bigint,

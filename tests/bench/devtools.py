@@ -207,7 +207,7 @@ def main() -> None:
         )
         conn.execute("set local role service_role")
         conn.execute(
-            "select private.create_webhook_endpoint(%s, %s, null, 'bench')",
+            "select private.create_webhook_endpoint(%s, %s, null, 'bench', null)",
             (MERCHANT, f"http://127.0.0.1:{receiver_port}/hooks"),
         )
     env = {

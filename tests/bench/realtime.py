@@ -273,7 +273,7 @@ def write_path(url: str, clients: int, seconds: int, rounds: int) -> dict[str, o
         },
         "trigger_us_per_payment_insert": triggers,
         "numbering_and_broadcast_us_per_event_after_commit": numbering,
-        "topics_per_payment_event": 2,
+        "topics_per_payment_event": 3,  # merchant, merchant per mode, admin
     }
 
 

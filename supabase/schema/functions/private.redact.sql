@@ -2,36 +2,33 @@
 
 -- function: redact(jsonb, text[])
 CREATE FUNCTION private.redact(p_value jsonb, p_extra_keys text[] DEFAULT '{}'::text[]) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
-declare
-  k text;
-  v jsonb;
-  result jsonb;
-begin
-  case jsonb_typeof(p_value)
-    when 'object' then
-      result := '{}'::jsonb;
-      for k, v in select e.key, e.value from jsonb_each(p_value) as e loop
-        if (k = any(p_extra_keys) or private.is_secret_key(k)) and jsonb_typeof(v) <> 'null' then
-          result := result || jsonb_build_object(k, '[redacted]');
-        else
-          result := result || jsonb_build_object(k, private.redact(v, p_extra_keys));
-        end if;
-      end loop;
-      return result;
-    when 'array' then
+  select case jsonb_typeof(p_value)
+    when 'object' then (
+      select coalesce(jsonb_object_agg(
+        e.key,
+        case
+          when jsonb_typeof(e.value) = 'null' then e.value
+          when e.key = any(p_extra_keys) or private.is_secret_key(e.key) then '"[redacted]"'::jsonb
+          when jsonb_typeof(e.value) in ('object', 'array') then private.redact(e.value, p_extra_keys)
+          when jsonb_typeof(e.value) = 'string' and e.value #>> '{}' ~ '[0-9](?:[ -]?[0-9]){12}'
+            then to_jsonb(private.mask_card_numbers(e.value #>> '{}'))
+          else e.value
+        end
+      ), '{}'::jsonb)
+      from jsonb_each(p_value) as e
+    )
+    when 'array' then (
       select coalesce(jsonb_agg(private.redact(e.value, p_extra_keys) order by e.ord), '[]'::jsonb)
-      into result
-      from jsonb_array_elements(p_value) with ordinality as e (value, ord);
-      return result;
+      from jsonb_array_elements(p_value) with ordinality as e (value, ord)
+    )
     when 'string' then
-      return to_jsonb(private.mask_card_numbers(p_value #>> '{}'));
-    else
-      return p_value;
-  end case;
-end
+      case when p_value #>> '{}' ~ '[0-9](?:[ -]?[0-9]){12}'
+        then to_jsonb(private.mask_card_numbers(p_value #>> '{}')) else p_value end
+    else p_value
+  end
 $$;
 
 -- comment: FUNCTION redact(p_value jsonb, p_extra_keys text[])

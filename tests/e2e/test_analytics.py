@@ -146,7 +146,9 @@ def dataset(api, super_url, tmp_path_factory) -> dict[str, Any]:
                     (pid, m, gw, no, amount, CURRENCY, rnd.choice([None, rnd.randint(5, 12_000)])),
                 ).fetchone()[0]
                 pg.execute(
-                    "update public.payments set gateway_id = %s, attempt_count = %s where id = %s",
+                    # as payment_next_attempt does: the gateway and its provider together
+                    "update public.payments set gateway_id = %s, provider = 'sandbox',"
+                    " attempt_count = %s where id = %s",
                     (gw, no, pid),
                 )
                 last = no == tries
